@@ -1,0 +1,31 @@
+"""Every audit action the server records, with the label the portal shows.
+
+Add new actions here (one place), grouped by the part of the server that records them.
+"""
+
+from django.db import models
+
+
+class AuditAction(models.TextChoices):
+    # accounts and access
+    TENANT_CREATED = "tenant.created", "Tenant created"
+    USER_CREATED = "user.created", "User created"
+    USER_UPDATED = "user.updated", "User updated"
+    LOGIN_SUCCEEDED = "auth.login", "Signed in"
+    LOGIN_FAILED = "auth.login_failed", "Sign-in failed"
+    LOGIN_LOCKED = "auth.login_locked", "Sign-in locked out"
+    LOGOUT = "auth.logout", "Signed out"
+    API_TOKEN_CREATED = "api_token.created", "API token created"
+    API_TOKEN_REVOKED = "api_token.revoked", "API token revoked"
+    # PKI and SCEP
+    CA_CREATED = "ca.created", "CA created"
+    CA_IMPORTED = "ca.imported", "CA imported"
+    CHALLENGE_CREATED = "scep.challenge_created", "SCEP challenge issued"
+    SCEP_REJECTED = "scep.rejected", "SCEP request rejected"
+    CERTIFICATE_ISSUED = "certificate.issued", "Certificate issued"
+    CERTIFICATE_RENEWED = "certificate.renewed", "Certificate renewed"
+    CERTIFICATE_REVOKED = "certificate.revoked", "Certificate revoked"
+    # devices
+    DEVICE_REGISTERED = "device.registered", "Device registered"
+    DEVICE_REREGISTERED = "device.reregistered", "Device re-registered"
+    DEVICE_INACTIVE = "device.inactive", "Device inactive"

@@ -1,0 +1,20 @@
+"""One FilterSet for the audit trail: used by the portal page and the API alike."""
+
+import django_filters
+
+from .events import AuditAction
+from .models import AuditEvent
+
+
+class AuditEventFilterSet(django_filters.FilterSet):
+    action = django_filters.ChoiceFilter(choices=AuditAction.choices)
+    user = django_filters.NumberFilter(field_name="user_id", label="User id")
+    user_email = django_filters.CharFilter(field_name="user__email", lookup_expr="icontains",
+                                           label="User email")
+    device = django_filters.NumberFilter(field_name="device_id", label="Device id")
+    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["action", "user", "user_email", "device", "since", "until"]

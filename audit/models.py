@@ -1,0 +1,41 @@
+"""AuditEvent: who did what to which object, when, from where."""
+
+from django.db import models
+
+from mdm_server.tenancy import TenantOwned
+
+from .events import AuditAction
+
+
+class AuditEvent(TenantOwned):
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    action = models.CharField(max_length=64, choices=AuditAction.choices)
+    # Who acted: a portal/API user, or a label for the system, a device or an API token.
+    actor = models.ForeignKey(
+        "users.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, blank=True)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=200, blank=True)
+    user = models.ForeignKey(
+        "users.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    device = models.ForeignKey(
+        "devices.Device", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="audit_events",
+    )
+    detail = models.JSONField(default=dict, blank=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"]),
+            models.Index(fields=["tenant", "action", "-created_at"]),
+            models.Index(fields=["tenant", "user", "-created_at"]),
+            models.Index(fields=["tenant", "device", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_label}"

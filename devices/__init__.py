@@ -1,0 +1,1 @@
+"""Devices (Apple and Android), their lifecycle states, MDM channels and pushes."""

@@ -1,0 +1,58 @@
+"""The device row: one per physical device per tenant, whatever channel it enrolled through."""
+
+from django.db import models
+
+from mdm_server.tenancy import TenantOwned
+
+
+class Platform(models.TextChoices):
+    IOS = "ios", "iOS / iPadOS"
+    MACOS = "macos", "macOS"
+    ANDROID = "android", "Android"
+
+
+class DeviceState(models.TextChoices):
+    """SPEC S20: Active (registered), Inactive (reset, shown inactive), Wiped, Reset (stays
+    active on the server until the next registration); plus the admin's Retired and the
+    enrolling state before the first TokenUpdate / Android ENROLLMENT."""
+
+    PENDING = "pending", "Enrolling"
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive"
+    WIPED = "wiped", "Wiped"
+    RESET = "reset", "Reset"
+    RETIRED = "retired", "Retired"
+
+
+class Device(TenantOwned):
+    platform = models.CharField(max_length=10, choices=Platform.choices)
+    state = models.CharField(max_length=10, choices=DeviceState.choices,
+                             default=DeviceState.PENDING)
+    owner = models.ForeignKey("users.User", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="devices")
+    udid = models.CharField(max_length=128, blank=True)
+    serial_number = models.CharField(max_length=64, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    os_version = models.CharField(max_length=32, blank=True)
+    enrolled_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "udid"], condition=~models.Q(udid=""),
+                name="device_udid_unique_in_tenant",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "platform", "state"]),
+            models.Index(fields=["tenant", "state"]),
+            models.Index(fields=["tenant", "owner"]),
+            models.Index(fields=["tenant", "serial_number"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.serial_number or self.udid or f"device {self.pk}"

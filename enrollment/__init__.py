@@ -1,0 +1,1 @@
+"""Enrollment: per-tenant PKI and SCEP, challenges, registrations, invitations, profiles served."""

@@ -1,0 +1,255 @@
+"""Typed settings read from the environment, with embedded defaults that need no service.
+
+`load_config(environ)` is pure (no Django imports) so it can be tested with any mapping; a bad
+value raises `ConfigError` naming the variable, which `settings.py` turns into a start-up error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+Mode = Literal["embedded", "production"]
+
+
+class ConfigError(ValueError):
+    """A setting from the environment is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    backend: str
+    host: str
+    port: int
+    user: str
+    password: str
+    use_tls: bool
+    default_from: str
+
+
+@dataclass(frozen=True)
+class Config:
+    mode: Mode
+    debug: bool
+    data_dir: Path
+    secret_key: str
+    encryption_key: bytes
+    database: dict
+    broker_url: str
+    broker_transport_options: dict
+    redis_url: str | None
+    public_url: str
+    allowed_hosts: list[str]
+    email: EmailConfig
+    scep_challenge_ttl_minutes: int
+    certificate_validity_days: int
+    login_attempt_limit: int
+    extra: dict = field(default_factory=dict)
+
+
+def _bool(env: dict, name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def _int(env: dict, name: str, default: int, *, minimum: int = 0, maximum: int = 10**9) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def _persisted_secret(path: Path, make: callable) -> str:
+    """Read a generated secret from the data folder, creating it (mode 0600) on first use."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+def parse_database_url(url: str, data_dir: Path) -> dict:
+    """Turn `postgres://user:pw@host:port/name` or `sqlite:///path` into a Django DATABASES entry."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        raw_path = unquote(parts.path)
+        if raw_path.startswith("//"):  # sqlite:////absolute/path
+            path = Path(raw_path[1:])
+        else:
+            path = Path(raw_path.lstrip("/")) if raw_path else data_dir / "mdm.sqlite3"
+            if not path.is_absolute():
+                path = BASE_DIR / path
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(path),
+            # WAL + IMMEDIATE let the web server, worker and beat share the file without
+            # "database is locked" errors under write contention.
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    if parts.scheme in {"postgres", "postgresql", "pgsql"}:
+        name = parts.path.lstrip("/")
+        if not name:
+            raise ConfigError("DATABASE_URL must name a database, e.g. postgres://host/mdm")
+        try:
+            port = parts.port or 5432
+        except ValueError:
+            raise ConfigError(f"DATABASE_URL has an invalid port: {url!r}") from None
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(name),
+            "USER": unquote(parts.username or "postgres"),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "127.0.0.1",
+            "PORT": str(port),
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+        }
+    raise ConfigError(
+        f"DATABASE_URL scheme must be postgres:// or sqlite://, got {parts.scheme or url!r}"
+    )
+
+
+def _broker(env: dict, data_dir: Path) -> tuple[str, dict]:
+    url = env.get("CELERY_BROKER_URL", "").strip() or "filesystem://"
+    scheme = urlsplit(url).scheme
+    if scheme not in {"filesystem", "redis", "rediss", "amqp", "sqla+sqlite", "sqla+postgresql"}:
+        raise ConfigError(
+            f"CELERY_BROKER_URL scheme {scheme!r} is not supported "
+            "(use redis://, amqp:// or filesystem://; memory:// does not work across processes)"
+        )
+    if scheme == "filesystem":
+        folder = data_dir / "broker"
+        for sub in ("queue", "processed"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        return url, {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
+        }
+    return url, {"visibility_timeout": 3600}
+
+
+def _public_url(env: dict, mode: Mode) -> str:
+    url = env.get("MDM_PUBLIC_URL", "").strip() or "http://localhost:8000"
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"MDM_PUBLIC_URL must be an http(s) URL, got {url!r}")
+    if mode == "production" and parts.scheme != "https":
+        raise ConfigError("MDM_PUBLIC_URL must use https:// in production: devices require TLS")
+    return url.rstrip("/")
+
+
+def _encryption_key(env: dict, mode: Mode, data_dir: Path) -> bytes:
+    raw = env.get("MDM_ENCRYPTION_KEY", "").strip()
+    if not raw:
+        if mode == "production":
+            raise ConfigError(
+                "MDM_ENCRYPTION_KEY is required in production "
+                "(32 random bytes, urlsafe base64: python -c "
+                "'import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())')"
+            )
+        raw = _persisted_secret(
+            data_dir / "encryption.key",
+            lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        )
+    try:
+        key = base64.b64decode(raw.encode(), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError("MDM_ENCRYPTION_KEY must be urlsafe base64") from None
+    if len(key) != 32:
+        raise ConfigError(f"MDM_ENCRYPTION_KEY must decode to 32 bytes, got {len(key)}")
+    return key
+
+
+def load_config(environ: dict | None = None) -> Config:
+    env = dict(os.environ if environ is None else environ)
+    mode = env.get("MDM_MODE", "embedded").strip() or "embedded"
+    if mode not in ("embedded", "production"):
+        raise ConfigError(f"MDM_MODE must be 'embedded' or 'production', got {mode!r}")
+    data_dir = Path(env.get("MDM_DATA_DIR", "") or BASE_DIR / "data").resolve()
+
+    secret_key = env.get("SECRET_KEY", "").strip()
+    if not secret_key:
+        if mode == "production":
+            raise ConfigError("SECRET_KEY is required in production")
+        secret_key = _persisted_secret(data_dir / "secret_key", lambda: secrets.token_urlsafe(50))
+    elif len(secret_key) < 32:
+        raise ConfigError("SECRET_KEY must be at least 32 characters")
+
+    encryption_key = _encryption_key(env, mode, data_dir)
+    default_db = f"sqlite:///{data_dir / 'mdm.sqlite3'}"
+    if mode == "production" and not env.get("DATABASE_URL"):
+        raise ConfigError("DATABASE_URL is required in production (postgres://...)")
+    database = parse_database_url(env.get("DATABASE_URL", "") or default_db, data_dir)
+    broker_url, broker_options = _broker(env, data_dir)
+
+    redis_url = env.get("REDIS_URL", "").strip() or None
+    if redis_url and urlsplit(redis_url).scheme not in {"redis", "rediss", "unix"}:
+        raise ConfigError(f"REDIS_URL must be a redis:// URL, got {redis_url!r}")
+
+    public_url = _public_url(env, mode)
+    hosts = [h.strip() for h in env.get("MDM_ALLOWED_HOSTS", "").split(",") if h.strip()]
+    if not hosts:
+        hosts = [urlsplit(public_url).hostname, "localhost", "127.0.0.1", "testserver"]
+
+    email_backend = env.get("EMAIL_BACKEND", "").strip() or (
+        "django.core.mail.backends.smtp.EmailBackend"
+        if env.get("EMAIL_HOST")
+        else "django.core.mail.backends.console.EmailBackend"
+    )
+    email = EmailConfig(
+        backend=email_backend,
+        host=env.get("EMAIL_HOST", "localhost"),
+        port=_int(env, "EMAIL_PORT", 587, minimum=1, maximum=65535),
+        user=env.get("EMAIL_HOST_USER", ""),
+        password=env.get("EMAIL_HOST_PASSWORD", ""),
+        use_tls=_bool(env, "EMAIL_USE_TLS", True),
+        default_from=env.get("DEFAULT_FROM_EMAIL", "MDM <mdm@localhost>"),
+    )
+
+    return Config(
+        mode=mode,
+        debug=_bool(env, "MDM_DEBUG", False),
+        data_dir=data_dir,
+        secret_key=secret_key,
+        encryption_key=encryption_key,
+        database=database,
+        broker_url=broker_url,
+        broker_transport_options=broker_options,
+        redis_url=redis_url,
+        public_url=public_url,
+        allowed_hosts=hosts,
+        email=email,
+        scep_challenge_ttl_minutes=_int(env, "MDM_SCEP_CHALLENGE_TTL_MINUTES", 10, minimum=1),
+        certificate_validity_days=_int(env, "MDM_CERTIFICATE_VALIDITY_DAYS", 365, minimum=1),
+        login_attempt_limit=_int(env, "MDM_LOGIN_ATTEMPT_LIMIT", 10, minimum=1),
+    )

@@ -1,0 +1,91 @@
+"""serve: the one-command run (SPEC R9). Migrates, creates the demo tenant on first run, then
+runs the web server (gunicorn), a Celery worker and the beat scheduler until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from users.models import Tenant
+from users.services.accounts import do_create_tenant
+
+DEMO_SLUG = "demo"
+DEMO_ADMIN = "admin@demo.test"
+
+
+class Command(BaseCommand):
+    help = "Run web server, Celery worker and beat together (embedded default or production)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--bind", default=os.environ.get("MDM_BIND", "127.0.0.1:8000"))
+        parser.add_argument("--no-demo", action="store_true", help="Do not create a demo tenant.")
+        parser.add_argument("--web-workers", type=int, default=2)
+
+    def handle(self, *args, bind: str, no_demo: bool, web_workers: int, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("createcachetable", verbosity=0)
+        credentials = None if no_demo else self._demo_credentials()
+        python = sys.executable
+        commands = {
+            "web": [python, "-m", "gunicorn", "mdm_server.wsgi", "--bind", bind,
+                    "--workers", str(web_workers), "--access-logfile", "-"],
+            "worker": [python, "-m", "celery", "-A", "mdm_server", "worker",
+                       "--loglevel", "INFO", "--concurrency", "2"],
+            "beat": [python, "-m", "celery", "-A", "mdm_server", "beat", "--loglevel", "INFO",
+                     "--schedule", str(settings.MDM_DATA_DIR / "celerybeat-schedule")],
+        }
+        children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+        host, _, port = bind.rpartition(":")
+        url = f"http://{'localhost' if host in ('0.0.0.0', '127.0.0.1', '') else host}:{port}"
+        self.stdout.write(self.style.SUCCESS(f"\nMDM server running at {url}  (Ctrl-C stops)"))
+        if credentials:
+            self.stdout.write(f"  Admin portal: {url}/t/{DEMO_SLUG}/admin/\n"
+                              f"  Sign in as {credentials[0]} with password {credentials[1]}\n"
+                              f"  API docs: {url}/api/docs/   Health: {url}/healthz\n")
+        self._supervise(children)
+
+    def _demo_credentials(self) -> tuple[str, str] | None:
+        path = settings.MDM_DATA_DIR / "demo-admin.txt"
+        if Tenant.objects.filter(slug=DEMO_SLUG).exists():
+            return tuple(path.read_text().split("\n", 1)) if path.exists() else None
+        password = secrets.token_urlsafe(12)
+        do_create_tenant(DEMO_SLUG, "Demo", admin_email=DEMO_ADMIN, admin_password=password,
+                         actor="serve")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"{DEMO_ADMIN}\n{password}")
+        return DEMO_ADMIN, password
+
+    def _supervise(self, children: dict[str, subprocess.Popen]) -> None:
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        while not stopping:
+            dead = [name for name, proc in children.items() if proc.poll() is not None]
+            if dead:
+                self.stderr.write(f"{', '.join(dead)} stopped; shutting down the rest.")
+                break
+            time.sleep(0.5)
+        for proc in children.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for proc in children.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.stdout.write("Stopped.")

@@ -1,0 +1,61 @@
+"""Top-level URLs: portals under /t/<tenant_slug>/, devices' protocol endpoints, the API."""
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from users.models import Tenant
+
+from .api.router import router
+from .health import healthz
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Organization picker: the portals live under each tenant's slug."""
+    slug = request.GET.get("organization", "").strip().lower()
+    if slug:
+        if Tenant.objects.filter(slug=slug, is_active=True).exists():
+            return redirect("portal:dashboard", tenant_slug=slug)
+        return render(request, "home.html", {"unknown": slug}, status=404)
+    return render(request, "home.html")
+
+
+tenant_patterns = [
+    path("admin/", include("users.urls")),
+    path("portal/", include("users.selfservice_urls")),
+]
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("t/<slug:tenant_slug>/", include(tenant_patterns)),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def handler404(request: HttpRequest, exception=None) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"error": {"code": "not_found", "message": "Not found."}}, status=404)
+    return render(request, "errors/404.html", status=404)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"error": {"code": "server_error",
+                                       "message": "Internal error; it has been logged."}},
+                            status=500)
+    return render(request, "errors/500.html", status=500)
+
+
+def handler400(request: HttpRequest, exception=None) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"error": {"code": "bad_request", "message": "Bad request."}},
+                            status=400)
+    return render(request, "errors/400.html", status=400)

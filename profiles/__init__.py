@@ -1,0 +1,1 @@
+"""Configuration profiles: payload builders, signing, admin-defined profiles and their scope."""

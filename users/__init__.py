@@ -1,0 +1,1 @@
+"""Tenants, accounts (admins and end users), API tokens, and later LDAP and PINs."""

@@ -1,0 +1,7 @@
+"""Models of the users app, one module per concept."""
+
+from .api_tokens import ApiToken
+from .tenants import Tenant
+from .users import User, UserRole, UserSource
+
+__all__ = ["ApiToken", "Tenant", "User", "UserRole", "UserSource"]

@@ -1,0 +1,71 @@
+"""Accounts: admins and end users of one tenant. The email is the username within a tenant."""
+
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.db import models
+from django.db.models.functions import Lower
+
+from mdm_server.tenancy import TenantQuerySet
+
+
+class UserRole(models.TextChoices):
+    ADMIN = "admin", "Administrator"
+    USER = "user", "End user"
+
+
+class UserSource(models.TextChoices):
+    LOCAL = "local", "Local"
+    LDAP = "ldap", "LDAP"
+
+
+class UserQuerySet(TenantQuerySet):
+    pass
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
+    def create_user(self, tenant, email: str, password: str | None = None, **fields) -> User:
+        user = self.model(tenant=tenant, email=self.normalize_email(email).lower(), **fields)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+
+class User(AbstractBaseUser):
+    tenant = models.ForeignKey("users.Tenant", on_delete=models.CASCADE, related_name="users")
+    email = models.EmailField(max_length=254)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=10, choices=UserRole.choices, default=UserRole.USER)
+    source = models.CharField(max_length=10, choices=UserSource.choices, default=UserSource.LOCAL)
+    is_active = models.BooleanField(default=True)
+    # The admin set a temporary password: the user must choose a new one at first sign-in.
+    must_change_password = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(auto_now_add=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint("tenant", Lower("email"), name="user_email_unique_in_tenant"),
+        ]
+        indexes = [models.Index(fields=["tenant", "role"])]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.email
+
+    @property
+    def is_tenant_admin(self) -> bool:
+        return self.is_active and self.role == UserRole.ADMIN

@@ -1,0 +1,1 @@
+"""State changes of the users app (`do_*` functions: atomic, tenant first, audited)."""

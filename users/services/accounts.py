@@ -1,0 +1,84 @@
+"""Tenants, accounts and API tokens: creation and sign-in, each audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import authenticate
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from audit.events import AuditAction
+from audit.record import client_ip, record
+
+from ..models import ApiToken, Tenant, User, UserRole
+from ..models.api_tokens import hash_token, new_raw_token
+from . import login_throttle
+
+
+@transaction.atomic
+def do_create_tenant(
+    slug: str, name: str, *, admin_email: str, admin_password: str, actor="system"
+) -> tuple[Tenant, User]:
+    tenant = Tenant(slug=slug, name=name)
+    tenant.full_clean()
+    tenant.save()
+    admin = User.objects.create_user(tenant, admin_email, admin_password, role=UserRole.ADMIN)
+    record(tenant, AuditAction.TENANT_CREATED, actor=actor, target=tenant)
+    record(tenant, AuditAction.USER_CREATED, actor=actor, target=admin, user=admin,
+           detail={"role": admin.role})
+    from mdm_server.signals import tenant_created
+
+    tenant_created.send(sender=Tenant, tenant=tenant)
+    return tenant, admin
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    raw: str  # shown once, never stored
+
+
+@transaction.atomic
+def do_create_api_token(tenant: Tenant, name: str, *, actor) -> IssuedToken:
+    raw = new_raw_token()
+    token = ApiToken.objects.create(
+        tenant=tenant, name=name, key_hash=hash_token(raw), key_hint=raw[:10],
+        created_by=actor if isinstance(actor, User) else None,
+    )
+    record(tenant, AuditAction.API_TOKEN_CREATED, actor=actor, target=token)
+    return IssuedToken(token=token, raw=raw)
+
+
+@transaction.atomic
+def do_revoke_api_token(tenant: Tenant, token: ApiToken, *, actor) -> None:
+    assert token.tenant_id == tenant.id
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        record(tenant, AuditAction.API_TOKEN_REVOKED, actor=actor, target=token)
+
+
+class SignInError(Exception):
+    """Wrong credentials, disabled account, or too many attempts (message is user-facing)."""
+
+
+def sign_in(request: HttpRequest, tenant: Tenant, email: str, password: str, *,
+            require_admin: bool) -> User:
+    """Check credentials with rate limiting; audit failures and lockouts. Raises SignInError."""
+    ip = client_ip(request)
+    if login_throttle.is_locked("login", tenant.id, email, ip):
+        record(tenant, AuditAction.LOGIN_LOCKED, actor=email[:200], request=request,
+               detail={"email": email[:254]})
+        raise SignInError("Too many failed attempts. Wait 15 minutes and try again.")
+    user = authenticate(request, tenant=tenant, email=email, password=password)
+    if user is None or (require_admin and not user.is_tenant_admin):
+        login_throttle.record_failure("login", tenant.id, email, ip)
+        record(tenant, AuditAction.LOGIN_FAILED, actor=email[:200], request=request,
+               user=user, detail={"email": email[:254], "portal": "admin" if require_admin
+                                  else "self-service"})
+        raise SignInError("The email or password is not correct.")
+    login_throttle.reset("login", tenant.id, email)
+    record(tenant, AuditAction.LOGIN_SUCCEEDED, actor=user, user=user, request=request)
+    return user
