@@ -93,7 +93,7 @@ def _persisted_secret(path: Path, make: callable) -> str:
 
 
 def parse_database_url(url: str, data_dir: Path) -> dict:
-    """Turn `postgres://user:pw@host:port/name` or `sqlite:///path` into a Django DATABASES entry."""
+    """`postgres://user:pw@host:port/name` or `sqlite:///path` as a Django DATABASES entry."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         raw_path = unquote(parts.path)

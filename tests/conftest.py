@@ -45,7 +45,8 @@ def other_admin(other_tenant):
 
 def token_client(tenant, admin) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {do_create_api_token(tenant, 'test', actor=admin).raw}")
+    raw = do_create_api_token(tenant, "test", actor=admin).raw
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     return client
 
 

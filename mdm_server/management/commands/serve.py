@@ -44,7 +44,8 @@ class Command(BaseCommand):
         }
         children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
         host, _, port = bind.rpartition(":")
-        url = f"http://{'localhost' if host in ('0.0.0.0', '127.0.0.1', '') else host}:{port}"
+        local = host in ("0.0.0.0", "127.0.0.1", "")  # noqa: S104 - only to print a URL
+        url = f"http://{'localhost' if local else host}:{port}"
         self.stdout.write(self.style.SUCCESS(f"\nMDM server running at {url}  (Ctrl-C stops)"))
         if credentials:
             self.stdout.write(f"  Admin portal: {url}/t/{DEMO_SLUG}/admin/\n"

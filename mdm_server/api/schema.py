@@ -1,0 +1,20 @@
+"""OpenAPI descriptions of our authentication classes (drf-spectacular extensions)."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "mdm_server.api.authentication.ApiTokenAuthentication"
+    name = "bearerToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer",
+                "description": "Tenant API token (Settings > API tokens, or create_tenant)."}
+
+
+class AdminSessionScheme(OpenApiAuthenticationExtension):
+    target_class = "mdm_server.api.authentication.AdminSessionAuthentication"
+    name = "adminSession"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
