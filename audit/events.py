@@ -17,6 +17,10 @@ class AuditAction(models.TextChoices):
     LOGOUT = "auth.logout", "Signed out"
     API_TOKEN_CREATED = "api_token.created", "API token created"
     API_TOKEN_REVOKED = "api_token.revoked", "API token revoked"
+    # LDAP directory
+    LDAP_CONNECTOR_SAVED = "ldap.connector_saved", "LDAP connector saved"
+    LDAP_SYNCED = "ldap.synced", "LDAP directory synced"
+    LDAP_SYNC_FAILED = "ldap.sync_failed", "LDAP sync failed"
     # PKI and SCEP
     CA_CREATED = "ca.created", "CA created"
     CA_IMPORTED = "ca.imported", "CA imported"
@@ -25,6 +29,13 @@ class AuditAction(models.TextChoices):
     CERTIFICATE_ISSUED = "certificate.issued", "Certificate issued"
     CERTIFICATE_RENEWED = "certificate.renewed", "Certificate renewed"
     CERTIFICATE_REVOKED = "certificate.revoked", "Certificate revoked"
+    # registrations
+    REGISTRATION_STARTED = "registration.started", "Registration started"
+    PROFILE_DOWNLOADED = "registration.profile_downloaded", "Enrollment profile downloaded"
+    REGISTRATION_ENROLLED = "registration.enrolled", "Registration completed"
+    REGISTRATION_EXPIRED = "registration.expired", "Registration expired"
+    REGISTRATION_CANCELLED = "registration.cancelled", "Registration cancelled"
+    REGISTRATION_SUPERSEDED = "registration.superseded", "Registration superseded"
     # devices
     DEVICE_REGISTERED = "device.registered", "Device registered"
     DEVICE_REREGISTERED = "device.reregistered", "Device re-registered"

@@ -2,6 +2,8 @@
 
 import django_filters
 
+from mdm_server.filters import UTCDateTimeFilter
+
 from .events import AuditAction
 from .models import AuditEvent
 
@@ -12,8 +14,8 @@ class AuditEventFilterSet(django_filters.FilterSet):
     user_email = django_filters.CharFilter(field_name="user__email", lookup_expr="icontains",
                                            label="User email")
     device = django_filters.NumberFilter(field_name="device_id", label="Device id")
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent

@@ -147,12 +147,13 @@ def _broker(env: dict, data_dir: Path) -> tuple[str, dict]:
         )
     if scheme == "filesystem":
         folder = data_dir / "broker"
-        for sub in ("queue", "processed"):
+        for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         return url, {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
         }
     return url, {"visibility_timeout": 3600}

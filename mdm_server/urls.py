@@ -22,7 +22,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 tenant_patterns = [
-    path("admin/", include("users.urls")),
+    path("admin/", include("mdm_server.portal_urls")),
+    path("", include("enrollment.device_urls")),
+    path("", include("devices.device_urls")),
     path("portal/", include("users.selfservice_urls")),
 ]
 

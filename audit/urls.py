@@ -1,0 +1,7 @@
+"""Admin-portal URLs of the audit app."""
+
+from django.urls import path
+
+from .views import audit_trail
+
+portal_patterns = [path("audit/", audit_trail, name="audit")]

@@ -1,0 +1,3 @@
+"""Admin-portal URLs of the devices app."""
+
+portal_patterns: list = []

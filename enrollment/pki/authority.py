@@ -1,0 +1,125 @@
+"""Create or load a CA key pair: generated (RSA), PEM key + certificate, or PKCS#12."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+
+
+class CAImportError(ValueError):
+    """The supplied key/certificate cannot serve as this tenant's CA (message is user-facing)."""
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    key: rsa.RSAPrivateKey
+    certificate: x509.Certificate
+
+    @property
+    def key_der(self) -> bytes:
+        return self.key.private_bytes(serialization.Encoding.DER,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption())
+
+    @property
+    def certificate_der(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.DER)
+
+
+def random_serial() -> int:
+    # 159 random bits: positive, fits the 20-octet limit of RFC 5280 with room to spare.
+    return secrets.randbits(159) | 1 << 158
+
+
+def fit_name_component(value: str) -> str:
+    """Trim to the 64 UTF-8 bytes an X.509 name attribute may hold, on a character boundary."""
+    return value.encode()[:64].decode(errors="ignore").strip() or "MDM"
+
+
+def generate_ca(common_name: str, organization: str, *, years: int = 10,
+                key_size: int = 2048) -> KeyPair:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    name = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, fit_name_component(organization)),
+        x509.NameAttribute(NameOID.COMMON_NAME, fit_name_component(common_name)),
+    ])
+    now = dt.datetime.now(dt.UTC)
+    public = key.public_key()
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name)
+        .public_key(public)
+        .serial_number(random_serial())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=365 * years))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=True,
+            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return KeyPair(key, certificate)
+
+
+def _checked(key, certificate: x509.Certificate) -> KeyPair:
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise CAImportError("The CA key must be an RSA key (SCEP clients encrypt to it).")
+    if key.public_key().public_numbers() != certificate.public_key().public_numbers():
+        raise CAImportError("The private key does not match the certificate.")
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+    except x509.ExtensionNotFound:
+        raise CAImportError("The certificate is not a CA certificate "
+                            "(no basicConstraints).") from None
+    if not constraints.value.ca:
+        raise CAImportError("The certificate is not a CA certificate (basicConstraints CA:FALSE).")
+    if certificate.not_valid_after_utc <= dt.datetime.now(dt.UTC):
+        raise CAImportError("The certificate has expired.")
+    return KeyPair(key, certificate)
+
+
+def load_pem(key_pem: bytes, certificate_pem: bytes, password: bytes | None = None) -> KeyPair:
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=password or None)
+    except TypeError:
+        raise CAImportError("The private key is encrypted: give its password.") from None
+    except ValueError:
+        raise CAImportError("The private key is not a valid PEM key, "
+                            "or the password is wrong.") from None
+    try:
+        certificate = x509.load_pem_x509_certificate(certificate_pem)
+    except ValueError:
+        raise CAImportError("The certificate is not a valid PEM certificate.") from None
+    return _checked(key, certificate)
+
+
+def load_pkcs12_bundle(data: bytes, password: bytes | None) -> KeyPair:
+    try:
+        key, certificate, _ = pkcs12.load_key_and_certificates(data, password or None)
+    except ValueError:
+        raise CAImportError("Not a PKCS#12 file, or the password is wrong.") from None
+    if key is None or certificate is None:
+        raise CAImportError("The PKCS#12 file must hold a private key and its certificate.")
+    return _checked(key, certificate)
+
+
+def load_key_pair(key_der: bytes, certificate_der: bytes) -> KeyPair:
+    return KeyPair(serialization.load_der_private_key(key_der, password=None),
+                   x509.load_der_x509_certificate(certificate_der))
+
+
+def fingerprint(certificate: x509.Certificate) -> str:
+    return certificate.fingerprint(hashes.SHA256()).hex()
+
+
+def subject_text(name: x509.Name) -> str:
+    return name.rfc4514_string()

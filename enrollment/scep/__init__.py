@@ -1,0 +1,1 @@
+"""SCEP (RFC 8894) protocol layer: pure functions, no Django imports."""

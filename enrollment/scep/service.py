@@ -1,0 +1,141 @@
+"""The SCEP service: one PKIOperation in, one CertRep (or a plain 400) out.
+
+Parsing and crypto live in `messages`; policy in `signer`; storage in `depot`. This module
+decides the reply, runs issuance in one transaction, and audits every refusal with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from django.db import transaction
+
+from audit.events import AuditAction
+from audit.record import record
+
+from ..models import CertificateAuthority, IssuedCertificate
+from ..pki.authority import KeyPair
+from ..services.authorities import key_pair
+from ..services.challenges import hash_challenge
+from ..services.registrations import on_certificate_issued
+from . import depot
+from .errors import ReplyTo, ScepError, UnparseableMessage
+from .messages import (
+    CertificationRequest,
+    PKIMessage,
+    build_cert_rep_failure,
+    build_cert_rep_success,
+    decrypt_request,
+    parse_pki_message,
+)
+from .oids import FailInfo, MessageType
+from .signer import PolicyRejection, SignRequest, authorize, check_csr, check_time
+from .transport import PKI_MESSAGE_CONTENT_TYPE
+
+logger = logging.getLogger(__name__)
+
+signer = check_time(check_csr(authorize(depot.issue)))
+
+
+@dataclass(frozen=True)
+class ScepReply:
+    status: int
+    content_type: str
+    body: bytes
+
+
+def _reject(tenant, ca: KeyPair, reply_to: ReplyTo, fail_info: FailInfo, reason: str,
+            request=None, detail: dict | None = None) -> ScepReply:
+    record(tenant, AuditAction.SCEP_REJECTED, actor="scep", request=request, detail={
+        "reason": reason, "fail_info": fail_info.name, "transaction_id": reply_to.transaction_id,
+        **(detail or {}),
+    })
+    logger.info("SCEP request refused for tenant %s: %s", tenant.slug, reason)
+    body = build_cert_rep_failure(reply_to, fail_info, ca.key, ca.certificate)
+    return ScepReply(200, PKI_MESSAGE_CONTENT_TYPE, body)
+
+
+def _success(msg: PKIMessage, issued: IssuedCertificate, ca: KeyPair) -> ScepReply:
+    certificate = x509.load_der_x509_certificate(bytes(issued.certificate_der))
+    body = build_cert_rep_success(msg, certificate, ca.key, ca.certificate)
+    return ScepReply(200, PKI_MESSAGE_CONTENT_TYPE, body)
+
+
+def _spki(key) -> bytes:
+    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+def _resent(tenant, msg: PKIMessage, creq: CertificationRequest) -> IssuedCertificate | None:
+    """The certificate already issued for this very request (same transaction, key and
+    challenge): a client that lost our reply and sent again gets it back, not a refusal."""
+    if not creq.challenge_password:
+        return None
+    candidate = (IssuedCertificate.objects.for_tenant(tenant)
+                 .filter(transaction_id=msg.transaction_id[:128], revoked_at__isnull=True,
+                         challenge__challenge_hash=hash_challenge(creq.challenge_password))
+                 .first())
+    if candidate is None:
+        return None
+    issued_key = x509.load_der_x509_certificate(bytes(candidate.certificate_der)).public_key()
+    return candidate if _spki(issued_key) == _spki(creq.csr.public_key()) else None
+
+
+def _enroll(tenant, authority: CertificateAuthority, ca: KeyPair, msg: PKIMessage,
+            request) -> ScepReply:
+    creq = decrypt_request(msg, ca.key, ca.certificate)
+    if msg.message_type == MessageType.PKCS_REQ and (resent := _resent(tenant, msg, creq)):
+        return _success(msg, resent, ca)
+    try:
+        with transaction.atomic():
+            issued = signer(SignRequest(tenant, authority, ca, msg, creq))
+            on_certificate_issued(issued)
+            renewal = issued.renewed_from_id is not None
+            record(tenant,
+                   AuditAction.CERTIFICATE_RENEWED if renewal else AuditAction.CERTIFICATE_ISSUED,
+                   actor="scep", target=issued, device=issued.device,
+                   request=request, detail={
+                       "serial": issued.serial_hex, "subject": issued.subject,
+                       "challenge_id": issued.challenge_id,
+                       "purpose": issued.challenge.purpose if issued.challenge else "",
+                       "renewed_from": issued.renewed_from_id,
+                   })
+    except PolicyRejection as exc:
+        return _reject(tenant, ca, msg.reply_to, exc.fail_info, exc.reason, request,
+                       {"message_type": msg.message_type.name, **exc.detail})
+    return _success(msg, issued, ca)
+
+
+def _poll(tenant, ca: KeyPair, msg: PKIMessage, request) -> ScepReply:
+    """CertPoll: we never answer PENDING, so only a lost reply brings a client here."""
+    issued = (IssuedCertificate.objects.for_tenant(tenant)
+              .filter(transaction_id=msg.transaction_id[:128], revoked_at__isnull=True)
+              .order_by("-created_at").first())
+    if issued is None:
+        return _reject(tenant, ca, msg.reply_to, FailInfo.BAD_CERT_ID,
+                       "poll for an unknown transaction", request)
+    return _success(msg, issued, ca)
+
+
+def handle_pki_operation(tenant, authority: CertificateAuthority, body: bytes,
+                         request=None) -> ScepReply:
+    ca = key_pair(authority)
+    try:
+        msg = parse_pki_message(body)
+        if msg.message_type in (MessageType.PKCS_REQ, MessageType.RENEWAL_REQ):
+            return _enroll(tenant, authority, ca, msg, request)
+        if msg.message_type == MessageType.CERT_POLL:
+            return _poll(tenant, ca, msg, request)
+        return _reject(tenant, ca, msg.reply_to, FailInfo.BAD_REQUEST,
+                       f"unsupported message type {msg.message_type.name}", request)
+    except UnparseableMessage as exc:
+        record(tenant, AuditAction.SCEP_REJECTED, actor="scep", request=request,
+               detail={"reason": "unparseable", "error": str(exc)[:200]})
+        return ScepReply(400, "text/plain", b"Malformed SCEP message.\n")
+    except ScepError as exc:
+        if exc.reply_to is None:  # the parser promises reply_to on these; be safe anyway
+            return ScepReply(400, "text/plain", b"Malformed SCEP message.\n")
+        return _reject(tenant, ca, exc.reply_to, exc.fail_info or FailInfo.BAD_REQUEST,
+                       str(exc)[:200], request)

@@ -1,0 +1,1 @@
+"""State changes of the enrollment app (`do_*`: atomic, tenant first, audited)."""

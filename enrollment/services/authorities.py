@@ -1,0 +1,66 @@
+"""The tenant CA: generate one with a new tenant, import one, and load the active key pair."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from django.db import transaction
+
+from audit.events import AuditAction
+from audit.record import record
+from mdm_server.encryption import decrypt, encrypt
+
+from ..models import CertificateAuthority
+from ..pki.authority import KeyPair, fingerprint, generate_ca, load_key_pair, subject_text
+
+
+def _store(tenant, pair: KeyPair, source: str) -> CertificateAuthority:
+    CertificateAuthority.objects.for_tenant(tenant).filter(is_active=True).update(is_active=False)
+    return CertificateAuthority.objects.create(
+        tenant=tenant,
+        subject=subject_text(pair.certificate.subject),
+        certificate_der=pair.certificate_der,
+        private_key_encrypted=encrypt(pair.key_der, CertificateAuthority.KEY_PURPOSE),
+        fingerprint_sha256=fingerprint(pair.certificate),
+        not_before=pair.certificate.not_valid_before_utc,
+        not_after=pair.certificate.not_valid_after_utc,
+        source=source,
+    )
+
+
+@transaction.atomic
+def do_generate_ca(tenant, *, actor, common_name: str | None = None,
+                   organization: str | None = None, years: int = 10) -> CertificateAuthority:
+    pair = generate_ca(common_name or f"{tenant.name} MDM CA", organization or tenant.name,
+                       years=years)
+    ca = _store(tenant, pair, CertificateAuthority.Source.GENERATED)
+    record(tenant, AuditAction.CA_CREATED, actor=actor, target=ca,
+           detail={"fingerprint_sha256": ca.fingerprint_sha256})
+    return ca
+
+
+@transaction.atomic
+def do_import_ca(tenant, pair: KeyPair, *, actor) -> CertificateAuthority:
+    ca = _store(tenant, pair, CertificateAuthority.Source.IMPORTED)
+    record(tenant, AuditAction.CA_IMPORTED, actor=actor, target=ca,
+           detail={"fingerprint_sha256": ca.fingerprint_sha256})
+    return ca
+
+
+def active_authority(tenant) -> CertificateAuthority | None:
+    return CertificateAuthority.objects.for_tenant(tenant).filter(is_active=True).first()
+
+
+@lru_cache(maxsize=256)
+def _key_pair(ca_id: int, fingerprint_sha256: str, encrypted: bytes, cert_der: bytes) -> KeyPair:
+    return load_key_pair(decrypt(encrypted, CertificateAuthority.KEY_PURPOSE), cert_der)
+
+
+def key_pair(ca: CertificateAuthority) -> KeyPair:
+    """Decrypt and parse the CA key once per process (RSA key loading is not free)."""
+    return _key_pair(ca.pk, ca.fingerprint_sha256, bytes(ca.private_key_encrypted),
+                     bytes(ca.certificate_der))
+
+
+def on_tenant_created(sender, tenant, **kwargs) -> None:
+    do_generate_ca(tenant, actor="system")

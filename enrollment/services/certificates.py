@@ -1,0 +1,28 @@
+"""Issued certificates: revocation (issuance itself is the SCEP signer's last step)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.events import AuditAction
+from audit.record import record
+
+from ..models import IssuedCertificate, RevocationReason
+
+
+@transaction.atomic
+def do_revoke_certificate(tenant, certificate: IssuedCertificate, *, actor,
+                          reason: str = RevocationReason.UNSPECIFIED) -> bool:
+    """Revoke once; a second call is a no-op that returns False."""
+    locked = IssuedCertificate.objects.for_tenant(tenant).select_for_update().get(
+        pk=certificate.pk)
+    if locked.revoked_at is not None:
+        return False
+    locked.revoked_at = timezone.now()
+    locked.revocation_reason = reason
+    locked.save(update_fields=["revoked_at", "revocation_reason"])
+    certificate.revoked_at, certificate.revocation_reason = locked.revoked_at, reason
+    record(tenant, AuditAction.CERTIFICATE_REVOKED, actor=actor, target=locked,
+           device=locked.device, detail={"serial": locked.serial_hex, "reason": reason})
+    return True

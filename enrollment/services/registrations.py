@@ -1,0 +1,146 @@
+"""Registration state changes, each audited in its transaction.
+
+The SCEP challenge is minted when the enrollment profile is downloaded (its raw value only
+ever lives in that profile) and expires with the registration window (SPEC S5).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.events import AuditAction
+from audit.record import record
+from users.models import User
+
+from ..models import OPEN_STATES, IssuedCertificate, Registration, RegistrationState
+from .challenges import MintedChallenge, do_create_challenge
+
+APPLE_PLATFORMS = ("ios", "macos")
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def registration_window() -> dt.timedelta:
+    return dt.timedelta(minutes=settings.MDM_SCEP_CHALLENGE_TTL_MINUTES)
+
+
+@dataclass(frozen=True)
+class StartedRegistration:
+    registration: Registration
+    profile_token: str | None  # raw one-time download token (Apple platforms); never stored
+
+
+@transaction.atomic
+def do_start_registration(tenant, user: User, platform: str, method: str, *, actor,
+                          request=None) -> StartedRegistration:
+    assert user.tenant_id == tenant.id
+    token = secrets.token_urlsafe(32) if platform in APPLE_PLATFORMS else None
+    registration = Registration.objects.create(
+        tenant=tenant, user=user, platform=platform, method=method,
+        expires_at=timezone.now() + registration_window(),
+        profile_token_hash=hash_token(token) if token else None,
+        created_by=actor if isinstance(actor, User) else None,
+    )
+    record(tenant, AuditAction.REGISTRATION_STARTED, actor=actor, target=registration,
+           user=user, request=request, detail={"platform": platform, "method": method})
+    return StartedRegistration(registration, token)
+
+
+class ProfileUnavailable(Exception):
+    """`reason`: unknown, used, expired, closed (user-facing text is the caller's)."""
+
+    def __init__(self, reason: str, registration: Registration | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.registration = registration
+
+
+@transaction.atomic
+def do_claim_profile(tenant, raw_token: str, *, request=None
+                     ) -> tuple[Registration, MintedChallenge]:
+    """Redeem the one-time download token: mint the registration's SCEP challenge (valid for
+    the rest of the window) and mark the profile downloaded."""
+    registration = (Registration.objects.for_tenant(tenant).select_for_update()
+                    .select_related("user").filter(profile_token_hash=hash_token(raw_token))
+                    .first()) if raw_token else None
+    if registration is None:
+        raise ProfileUnavailable("unknown")
+    if registration.profile_downloaded_at is not None:
+        raise ProfileUnavailable("used", registration)
+    now = timezone.now()
+    if registration.state not in OPEN_STATES:
+        raise ProfileUnavailable("closed", registration)
+    if registration.expires_at <= now:
+        raise ProfileUnavailable("expired", registration)
+    minted = do_create_challenge(tenant, actor=registration.user,
+                                 purpose=f"registration:{registration.pk}",
+                                 ttl=registration.expires_at - now)
+    registration.challenge = minted.challenge
+    registration.state = RegistrationState.PROFILE_DOWNLOADED
+    registration.profile_downloaded_at = now
+    registration.save(update_fields=["challenge", "state", "profile_downloaded_at"])
+    record(tenant, AuditAction.PROFILE_DOWNLOADED, actor=registration.user,
+           target=registration, user=registration.user, request=request)
+    return registration, minted
+
+
+def on_certificate_issued(issued: IssuedCertificate) -> None:
+    """Called by the SCEP service inside the issuing transaction."""
+    if issued.challenge_id is None:
+        return
+    Registration.objects.filter(challenge_id=issued.challenge_id, state__in=OPEN_STATES).update(
+        state=RegistrationState.CERTIFICATE_ISSUED, certificate_issued_at=timezone.now())
+
+
+def registration_for_certificate(issued: IssuedCertificate) -> Registration | None:
+    """The registration an identity certificate was issued for (following renewals back)."""
+    seen = 0
+    while issued is not None and seen < 50:
+        if issued.challenge_id is not None:
+            return Registration.objects.filter(challenge_id=issued.challenge_id).first()
+        issued, seen = issued.renewed_from, seen + 1
+    return None
+
+
+@transaction.atomic
+def do_complete_registration(registration: Registration, device, *, actor, request=None) -> bool:
+    """The device enrolled (Apple: first device-channel TokenUpdate). Returns False when the
+    registration was already complete. The device becomes Active and belongs to the user;
+    another open or enrolled registration of the same device is superseded."""
+    from devices.models import DeviceState
+
+    locked = Registration.objects.select_for_update().get(pk=registration.pk)
+    if locked.state == RegistrationState.ENROLLED:
+        return False
+    now = timezone.now()
+    previous = list(
+        Registration.objects.for_tenant(locked.tenant).select_for_update()
+        .filter(device=device, state__in=[*OPEN_STATES, RegistrationState.ENROLLED])
+        .exclude(pk=locked.pk))
+    for old in previous:
+        old.state, old.ended_at = RegistrationState.SUPERSEDED, now
+        record(locked.tenant, AuditAction.REGISTRATION_SUPERSEDED, actor=actor, target=old,
+               user=old.user, device=device, detail={"by": locked.pk})
+    Registration.objects.bulk_update(previous, ["state", "ended_at"])
+    locked.state, locked.enrolled_at, locked.device = RegistrationState.ENROLLED, now, device
+    locked.supersedes = previous[0] if previous else None
+    locked.save(update_fields=["state", "enrolled_at", "device", "supersedes"])
+    was_enrolled = device.enrolled_at is not None
+    device.state, device.owner_id = DeviceState.ACTIVE, locked.user_id
+    device.enrolled_at = now
+    device.save(update_fields=["state", "owner", "enrolled_at"])
+    record(locked.tenant, AuditAction.DEVICE_REREGISTERED if was_enrolled
+           else AuditAction.DEVICE_REGISTERED, actor=actor, target=device, user=locked.user,
+           device=device, request=request, detail={"registration_id": locked.pk,
+                                                  "platform": locked.platform})
+    registration.refresh_from_db()
+    return True

@@ -1,0 +1,14 @@
+"""Admin-portal URLs of the enrollment app."""
+
+from django.urls import path
+
+from . import views
+
+portal_patterns = [
+    path("settings/ca/", views.certificate_authority, name="ca"),
+    path("settings/ca/<int:ca_id>/certificate.pem", views.download_ca_certificate,
+         name="ca-download"),
+    path("certificates/", views.certificate_list, name="certificates"),
+    path("certificates/<int:certificate_id>/revoke/", views.revoke_certificate,
+         name="revoke-certificate"),
+]

@@ -1,0 +1,15 @@
+"""Filter types shared by every FilterSet (portal lists and API alike)."""
+
+import datetime as dt
+
+import django_filters
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """ISO 8601 date-time, normalised to UTC: PostgreSQL refuses offsets beyond +-15:59, which
+    Python accepts (up to 23:59), so an exotic but valid offset must not reach the query."""
+
+    def filter(self, qs, value):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(dt.UTC)
+        return super().filter(qs, value)

@@ -1,0 +1,3 @@
+"""Admin-portal URLs of the profiles app."""
+
+portal_patterns: list = []
