@@ -1,0 +1,1 @@
+"""Apple MDM: check-in and command protocol, device identity, push."""
