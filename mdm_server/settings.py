@@ -149,7 +149,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(CONFIG.data_dir / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Each run syncs only the connectors whose own interval has elapsed.
+    "sync-ldap-directories": {"task": "users.sync_ldap_directories", "schedule": 5 * 60.0},
+}
 
 LOGGING = {
     "version": 1,

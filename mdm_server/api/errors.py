@@ -13,7 +13,11 @@ def _message(detail) -> str:
     if isinstance(detail, list):
         return "; ".join(str(item) for item in detail)
     if isinstance(detail, dict):
-        return "Invalid input."
+        parts = []
+        for field, errors in detail.items():
+            text = _message(errors)
+            parts.append(text if field == "non_field_errors" else f"{field}: {text}")
+        return "; ".join(parts) or "Invalid input."
     return str(detail)
 
 

@@ -8,6 +8,7 @@ from enrollment.api.views import (
     ChallengeViewSet,
     IssuedCertificateViewSet,
 )
+from users.api.views import LdapConnectorViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -16,3 +17,4 @@ router.register("certificate-authorities", CertificateAuthorityViewSet,
                 basename="certificate-authority")
 router.register("certificates", IssuedCertificateViewSet, basename="certificate")
 router.register("scep-challenges", ChallengeViewSet, basename="scep-challenge")
+router.register("ldap-connector", LdapConnectorViewSet, basename="ldap-connector")

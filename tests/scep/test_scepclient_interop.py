@@ -6,7 +6,6 @@ the pure protocol layer. Needs Debian's ``scep`` package (installed by .ci/run).
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -16,20 +15,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-)
 
 from enrollment.scep import capabilities, messages, transport
 from enrollment.scep.errors import ScepError, UnparseableMessage
 from enrollment.scep.oids import FailInfo
 
-from .scep_client import Identity, issue_certificate, make_ca, new_key
+from .scep_client import Identity, issue_certificate, make_ca
+from .scepclient_runner import run_scepclient
 
-# A required peer: .ci/run installs Debian's `scep`; a missing binary is a failure, not a skip.
-SCEPCLIENT = shutil.which("scepclient") or "/usr/bin/scepclient"
 CHALLENGE = "s3cret+/challenge"
 
 
@@ -99,14 +92,7 @@ def scep_server() -> Iterator[tuple[str, type[_ScepHandler]]]:
 
 
 def _run_client(url: str, folder: Path, challenge: str) -> subprocess.CompletedProcess[str]:
-    key = new_key()
-    folder.mkdir()
-    key_pem = key.private_bytes(Encoding.PEM, PrivateFormat.TraditionalOpenSSL, NoEncryption())
-    (folder / "key.pem").write_bytes(key_pem)  # scepclient wants PKCS#1
-    command = [SCEPCLIENT or "scepclient", "-server-url", url, "-challenge", challenge]
-    command += ["-cn", "interop-device", "-private-key", str(folder / "key.pem")]
-    command += ["-certificate", str(folder / "cert.pem")]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    return run_scepclient(url, folder, challenge)
 
 
 def test_scepclient_enrolls(scep_server, tmp_path: Path) -> None:

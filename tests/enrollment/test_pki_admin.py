@@ -1,0 +1,209 @@
+"""Tenant CA and issued certificates in the admin portal and the API."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from audit.models import AuditEvent
+from enrollment.models import CertificateAuthority, IssuedCertificate
+from enrollment.pki.authority import generate_ca
+from enrollment.services.authorities import active_authority, key_pair
+from enrollment.services.challenges import do_create_challenge
+from tests.base.tenancy import TenantIsolationContract
+from tests.scep.scep_client import make_ca
+
+from .scep_helpers import decode, pkcs_req, post
+
+
+def _issue(client, tenant, admin, cn="device"):
+    minted = do_create_challenge(tenant, actor=admin)
+    request = pkcs_req(tenant, minted.raw, cn=cn)
+    decode(post(client, tenant, request), request, tenant)
+    return IssuedCertificate.objects.filter(tenant=tenant).latest("created_at")
+
+
+def test_new_tenant_has_a_generated_ca_with_encrypted_key(tenant):
+    ca = active_authority(tenant)
+    assert ca.source == "generated" and "Acme MDM CA" in ca.subject
+    der = bytes(ca.private_key_encrypted)
+    plain = key_pair(ca).key.private_bytes(serialization.Encoding.DER,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption())
+    assert plain not in der and plain[:64] not in der
+    cert = x509.load_der_x509_certificate(bytes(ca.certificate_der))
+    years = (cert.not_valid_after_utc - cert.not_valid_before_utc).days / 365
+    assert 9.9 < years < 10.1
+    assert AuditEvent.objects.filter(tenant=tenant, action="ca.created").exists()
+
+
+def test_ca_page_shows_fingerprint_and_downloads(portal, tenant):
+    ca = active_authority(tenant)
+    html = portal.get(f"/t/{tenant.slug}/admin/settings/ca/").content.decode()
+    assert ca.fingerprint_sha256 in html and f"/t/{tenant.slug}/scep" in html
+    response = portal.get(f"/t/{tenant.slug}/admin/settings/ca/{ca.pk}/certificate.pem")
+    assert x509.load_pem_x509_certificate(response.content).fingerprint is not None
+
+
+def test_generate_new_ca_from_portal(portal, tenant):
+    old = active_authority(tenant)
+    response = portal.post(f"/t/{tenant.slug}/admin/settings/ca/", {
+        "action": "generate", "common_name": "Acme Devices CA", "organization": "Acme",
+        "years": 5})
+    assert response.status_code == 302
+    new = active_authority(tenant)
+    assert new.pk != old.pk and "Acme Devices CA" in new.subject
+    old.refresh_from_db()
+    assert not old.is_active
+
+
+def test_import_pem_and_pkcs12(portal, tenant):
+    pair = generate_ca("Imported CA", "Acme")
+    key_pem = pair.key.private_bytes(serialization.Encoding.PEM,
+                                     serialization.PrivateFormat.PKCS8,
+                                     serialization.BestAvailableEncryption(b"pw"))
+    cert_pem = pair.certificate.public_bytes(serialization.Encoding.PEM)
+    response = portal.post(f"/t/{tenant.slug}/admin/settings/ca/", {
+        "action": "import", "password": "pw",
+        "private_key": SimpleUploadedFile("k.pem", key_pem),
+        "certificate": SimpleUploadedFile("c.pem", cert_pem)})
+    assert response.status_code == 302
+    assert active_authority(tenant).subject.startswith("CN=Imported CA")
+    bundle = pkcs12.serialize_key_and_certificates(
+        b"x", pair.key, pair.certificate, None, serialization.BestAvailableEncryption(b"p12"))
+    response = portal.post(f"/t/{tenant.slug}/admin/settings/ca/", {
+        "action": "import", "password": "wrong", "pkcs12": SimpleUploadedFile("b.p12", bundle)})
+    assert response.status_code == 400
+    assert "password is wrong" in response.content.decode()
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ({}, "Upload a PKCS#12 bundle"),
+    ({"private_key": b"nope", "certificate": b"nope"}, "not a valid PEM key"),
+])
+def test_import_rejects_bad_files(portal, tenant, files, message):
+    data = {"action": "import", **{k: SimpleUploadedFile(k, v) for k, v in files.items()}}
+    response = portal.post(f"/t/{tenant.slug}/admin/settings/ca/", data)
+    assert response.status_code == 400 and message in response.content.decode()
+
+
+def test_import_rejects_non_ca_certificate_and_mismatched_key(api):
+    leaf = make_ca("x")  # a CA, but pair its cert with another key
+    other = generate_ca("y", "y")
+    response = api.post("/api/v1/certificate-authorities/import/", {
+        "private_key_pem": other.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()).decode(),
+        "certificate_pem": leaf.cert.public_bytes(serialization.Encoding.PEM).decode()},
+        format="json")
+    assert response.status_code == 400
+    assert "does not match" in response.json()["error"]["message"]
+
+
+def test_api_ca_list_generate_import(api, tenant):
+    listed = api.get("/api/v1/certificate-authorities/").json()["results"]
+    assert listed[0]["certificate_pem"].startswith("-----BEGIN CERTIFICATE-----")
+    assert "private" not in str(listed)
+    created = api.post("/api/v1/certificate-authorities/generate/",
+                       {"common_name": "API CA", "years": 2}, format="json")
+    assert created.status_code == 201 and created.json()["is_active"]
+    pair = generate_ca("P12 CA", "Acme")
+    bundle = pkcs12.serialize_key_and_certificates(
+        b"x", pair.key, pair.certificate, None, serialization.BestAvailableEncryption(b"pw"))
+    response = api.post("/api/v1/certificate-authorities/import/", {
+        "pkcs12_base64": base64.b64encode(bundle).decode(), "password": "pw"}, format="json")
+    assert response.status_code == 201
+    assert response.json()["subject"].startswith("CN=P12 CA")
+    assert CertificateAuthority.objects.filter(tenant=tenant, is_active=True).count() == 1
+    bad = api.post("/api/v1/certificate-authorities/import/", {"pkcs12_base64": "@@"},
+                   format="json")
+    assert bad.status_code == 400
+
+
+def test_api_generate_rejects_long_names(api):
+    response = api.post("/api/v1/certificate-authorities/generate/",
+                        {"common_name": "é" * 40}, format="json")
+    assert response.status_code == 400
+
+
+def test_api_mint_challenge_shows_value_once(api, tenant):
+    response = api.post("/api/v1/scep-challenges/", {"purpose": "lab", "ttl_minutes": 5},
+                        format="json")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["challenge"] and body["scep_url"].endswith(f"/t/{tenant.slug}/scep")
+    detail = api.get(f"/api/v1/scep-challenges/{body['id']}/").json()
+    assert "challenge" not in detail and detail["used_at"] is None
+    assert api.post("/api/v1/scep-challenges/", {"ttl_minutes": 0}, format="json"
+                    ).status_code == 400
+
+
+def test_certificates_list_revoke_portal_and_api(portal, api, client, tenant, admin,
+                                                 django_assert_max_num_queries):
+    for index in range(5):
+        _issue(client, tenant, admin, cn=f"device-{index}")
+    with django_assert_max_num_queries(8):
+        response = portal.get(f"/t/{tenant.slug}/admin/certificates/")
+    assert response.content.decode().count("device-") >= 5
+    target = IssuedCertificate.objects.get(tenant=tenant, common_name="device-3")
+    response = portal.post(f"/t/{tenant.slug}/admin/certificates/{target.pk}/revoke/",
+                           {"reason": "key_compromise"})
+    assert response.status_code == 302
+    target.refresh_from_db()
+    assert target.revoked_at and target.revocation_reason == "key_compromise"
+    page = api.get("/api/v1/certificates/", {"revoked": "true"}).json()
+    assert [row["id"] for row in page["results"]] == [target.pk]
+    other = IssuedCertificate.objects.get(tenant=tenant, common_name="device-1")
+    response = api.post(f"/api/v1/certificates/{other.pk}/revoke/", {"reason": "superseded"},
+                        format="json")
+    assert response.status_code == 200 and response.json()["revoked_at"]
+    assert api.post(f"/api/v1/certificates/{other.pk}/revoke/", {"reason": "nope"},
+                    format="json").status_code == 400
+    assert AuditEvent.objects.filter(tenant=tenant, action="certificate.revoked").count() == 2
+
+
+class TestCertificateIsolation(TenantIsolationContract):
+    api_list_url = "/api/v1/certificates/"
+    api_detail_url = "/api/v1/certificates/{pk}/"
+    portal_list_url = "/t/{slug}/admin/certificates/"
+
+    def make_object(self, tenant, admin):
+        from django.test import Client
+
+        return _issue(Client(), tenant, admin, cn="globex-secret-device")
+
+    def object_marker(self, obj):
+        return "globex-secret-device"
+
+    def test_foreign_certificate_cannot_be_revoked(self, api, portal, tenant, foreign_object):
+        assert api.post(f"/api/v1/certificates/{foreign_object.pk}/revoke/").status_code == 404
+        url = f"/t/{tenant.slug}/admin/certificates/{foreign_object.pk}/revoke/"
+        assert portal.post(url, {"reason": "unspecified"}).status_code == 404
+        foreign_object.refresh_from_db()
+        assert foreign_object.revoked_at is None
+
+
+class TestCAIsolation(TenantIsolationContract):
+    api_list_url = "/api/v1/certificate-authorities/"
+    api_detail_url = "/api/v1/certificate-authorities/{pk}/"
+    portal_detail_urls = ("/t/{slug}/admin/settings/ca/{pk}/certificate.pem",)
+    portal_list_url = "/t/{slug}/admin/settings/ca/"
+
+    def make_object(self, tenant, admin):
+        return active_authority(tenant)
+
+    def object_marker(self, obj):
+        return obj.fingerprint_sha256
+
+
+class TestChallengeIsolation(TenantIsolationContract):
+    api_list_url = "/api/v1/scep-challenges/"
+    api_detail_url = "/api/v1/scep-challenges/{pk}/"
+
+    def make_object(self, tenant, admin):
+        return do_create_challenge(tenant, actor=admin).challenge

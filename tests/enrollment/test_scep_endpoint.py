@@ -1,0 +1,250 @@
+"""The SCEP endpoint against the tenant CA: operations, challenges, renewal, isolation, audit."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from django.test import RequestFactory
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from enrollment.models import Challenge, IssuedCertificate
+from enrollment.scep.oids import FailInfo, PKIStatus
+from enrollment.scep.views import read_body
+from enrollment.services.certificates import do_revoke_certificate
+from enrollment.services.challenges import do_create_challenge
+from tests.scep.scep_client import Identity, make_csr, new_key
+
+from .scep_helpers import decode, pkcs_req, post, renewal_req, tenant_ca_cert
+
+
+@pytest.fixture
+def challenge(tenant, admin):
+    return do_create_challenge(tenant, actor=admin, purpose="test")
+
+
+def rejections(tenant):
+    return list(AuditEvent.objects.filter(tenant=tenant, action="scep.rejected")
+                .values_list("detail", flat=True))
+
+
+def test_get_ca_caps(client, tenant):
+    response = client.get(f"/t/{tenant.slug}/scep?operation=GetCACaps")
+    assert response.status_code == 200
+    caps = response.content.decode().split("\n")
+    for cap in ("POSTPKIOperation", "SHA-256", "SHA-512", "AES", "DES3", "SCEPStandard",
+                "Renewal"):
+        assert cap in caps
+
+
+def test_get_ca_cert_is_the_tenant_ca(client, tenant, other_tenant):
+    response = client.get(f"/t/{tenant.slug}/scep?operation=GetCACert")
+    assert response["Content-Type"] == "application/x-x509-ca-cert"
+    assert x509.load_der_x509_certificate(response.content) == tenant_ca_cert(tenant)
+    other = client.get(f"/t/{other_tenant.slug}/scep?operation=GetCACert").content
+    assert other != response.content
+
+
+def test_unknown_operation_and_tenant(client, tenant):
+    assert client.get(f"/t/{tenant.slug}/scep?operation=Nope").status_code == 400
+    assert client.get(f"/t/{tenant.slug}/scep").status_code == 400
+    assert client.get("/t/nobody/scep?operation=GetCACaps").status_code == 404
+
+
+@pytest.mark.parametrize(("cipher", "digest"), [
+    ("aes256", "sha256"), ("aes128", "sha512"), ("des3", "sha1"), ("des", "sha1"),
+])
+def test_pkcs_req_issues_a_client_certificate(client, tenant, challenge, cipher, digest):
+    request = pkcs_req(tenant, challenge.raw, cn="Ann's iPhone", cipher=cipher, digest=digest)
+    reply = decode(post(client, tenant, request), request, tenant)
+    assert reply.status is PKIStatus.SUCCESS
+    cert = reply.certificate
+    ca = tenant_ca_cert(tenant)
+    cert.verify_directly_issued_by(ca)
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "Ann's iPhone"
+    eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert ExtendedKeyUsageOID.CLIENT_AUTH in eku
+    validity = cert.not_valid_after_utc - cert.not_valid_before_utc
+    assert dt.timedelta(days=364) < validity < dt.timedelta(days=366)
+    stored = IssuedCertificate.objects.get(tenant=tenant)
+    assert stored.fingerprint_sha256 == cert.fingerprint(hashes.SHA256()).hex()
+    assert int(stored.serial_hex, 16) == cert.serial_number
+    assert stored.challenge_id == challenge.challenge.pk
+    challenge.challenge.refresh_from_db()
+    assert challenge.challenge.used_at is not None
+    event = AuditEvent.objects.get(tenant=tenant, action="certificate.issued")
+    assert event.detail["serial"] == stored.serial_hex
+
+
+def test_subject_is_limited_to_apple_attributes(client, tenant, challenge):
+    key = new_key()
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Acme"),
+        x509.NameAttribute(NameOID.COMMON_NAME, "dev"),
+        x509.NameAttribute(NameOID.EMAIL_ADDRESS, "x@acme.test"),
+    ])
+    from cryptography.x509.oid import AttributeOID
+
+    csr = (x509.CertificateSigningRequestBuilder().subject_name(subject)
+           .add_attribute(AttributeOID.CHALLENGE_PASSWORD, challenge.raw.encode())
+           .sign(key, hashes.SHA256()))
+    from tests.scep.scep_client import build_request, make_signer
+
+    request = build_request(csr, make_signer("dev", key), tenant_ca_cert(tenant))
+    cert = decode(post(client, tenant, request), request, tenant).certificate
+    oids = [attr.oid for attr in cert.subject]
+    assert NameOID.EMAIL_ADDRESS not in oids
+    assert oids == [NameOID.COUNTRY_NAME, NameOID.ORGANIZATION_NAME, NameOID.COMMON_NAME]
+
+
+@pytest.mark.parametrize("variant", ["standard", "urlsafe", "unescaped-plus"])
+def test_pki_operation_over_get(client, tenant, admin, variant):
+    # Find a message whose base64 holds "+" or "/", so each variant differs.
+    while True:
+        minted = do_create_challenge(tenant, actor=admin)
+        request = pkcs_req(tenant, minted.raw)
+        encoded = base64.b64encode(request.der).decode()
+        if "+" in encoded and "/" in encoded:
+            break
+    if variant == "standard":
+        query = encoded.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
+    elif variant == "urlsafe":
+        query = base64.urlsafe_b64encode(request.der).decode().rstrip("=")
+    else:
+        query = encoded  # "+" left unescaped, as Apple devices send it
+    response = client.get(f"/t/{tenant.slug}/scep?operation=PKIOperation&message={query}")
+    assert decode(response, request, tenant).status is PKIStatus.SUCCESS
+
+
+@pytest.mark.parametrize("case", ["wrong", "reused", "expired", "missing"])
+def test_bad_challenges_get_failure_bad_request(client, tenant, admin, challenge, case):
+    if case == "wrong":
+        value = "not-the-challenge"
+    elif case == "missing":
+        value = None
+    else:
+        value = challenge.raw
+        if case == "reused":
+            first = pkcs_req(tenant, value)
+            assert decode(post(client, tenant, first), first, tenant).status is PKIStatus.SUCCESS
+        else:
+            Challenge.objects.filter(pk=challenge.challenge.pk).update(
+                expires_at=timezone.now() - dt.timedelta(seconds=1))
+    request = pkcs_req(tenant, value)
+    reply = decode(post(client, tenant, request), request, tenant)
+    assert reply.status is PKIStatus.FAILURE
+    assert reply.fail_info is FailInfo.BAD_REQUEST
+    expected = {"wrong": "unknown", "missing": "missing"}.get(case, case)
+    assert rejections(tenant)[-1]["reason"] == f"challenge {expected}"
+    if case in ("reused", "expired"):
+        assert rejections(tenant)[-1]["challenge_id"] == challenge.challenge.pk
+    assert IssuedCertificate.objects.filter(tenant=tenant).count() == (1 if case == "reused"
+                                                                        else 0)
+
+
+def test_resent_request_gets_the_same_certificate(client, tenant, challenge):
+    request = pkcs_req(tenant, challenge.raw)
+    first = decode(post(client, tenant, request), request, tenant).certificate
+    again = decode(post(client, tenant, request), request, tenant)
+    assert again.status is PKIStatus.SUCCESS and again.certificate == first
+    assert IssuedCertificate.objects.filter(tenant=tenant).count() == 1
+
+
+def _enrolled_identity(client, tenant, challenge) -> tuple[Identity, IssuedCertificate]:
+    key = new_key()
+    request = pkcs_req(tenant, challenge.raw, key=key)
+    cert = decode(post(client, tenant, request), request, tenant).certificate
+    return Identity(key, cert), IssuedCertificate.objects.get(tenant=tenant)
+
+
+def test_renewal_signed_by_issued_certificate(client, tenant, challenge):
+    identity, issued = _enrolled_identity(client, tenant, challenge)
+    request = renewal_req(tenant, identity)
+    reply = decode(post(client, tenant, request), request, tenant)
+    assert reply.status is PKIStatus.SUCCESS
+    renewed = IssuedCertificate.objects.get(tenant=tenant, renewed_from=issued)
+    assert renewed.fingerprint_sha256 != issued.fingerprint_sha256
+    assert AuditEvent.objects.filter(tenant=tenant, action="certificate.renewed").count() == 1
+
+
+def test_renewal_by_revoked_certificate_fails(client, tenant, admin, challenge):
+    identity, issued = _enrolled_identity(client, tenant, challenge)
+    do_revoke_certificate(tenant, issued, actor=admin)
+    request = renewal_req(tenant, identity)
+    reply = decode(post(client, tenant, request), request, tenant)
+    assert (reply.status, reply.fail_info) == (PKIStatus.FAILURE, FailInfo.BAD_REQUEST)
+    assert rejections(tenant)[-1]["reason"] == "renewal signer revoked"
+
+
+def test_renewal_by_foreign_certificate_fails(client, tenant, other_tenant, other_admin):
+    foreign = do_create_challenge(other_tenant, actor=other_admin)
+    identity, _ = _enrolled_identity(client, other_tenant, foreign)
+    request = renewal_req(tenant, identity)
+    reply = decode(post(client, tenant, request), request, tenant)
+    assert (reply.status, reply.fail_info) == (PKIStatus.FAILURE, FailInfo.BAD_REQUEST)
+    assert rejections(tenant)[-1]["reason"] == "renewal signer not issued by this CA"
+    assert not IssuedCertificate.objects.filter(tenant=tenant).exists()
+
+
+def test_other_tenants_challenge_never_works_here(client, tenant, other_tenant, other_admin):
+    foreign = do_create_challenge(other_tenant, actor=other_admin)
+    # Encrypted for our CA but with their challenge: unknown here.
+    request = pkcs_req(tenant, foreign.raw)
+    reply = decode(post(client, tenant, request), request, tenant)
+    assert (reply.status, reply.fail_info) == (PKIStatus.FAILURE, FailInfo.BAD_REQUEST)
+    # Encrypted for their CA, sent to us: we cannot even read it.
+    request = pkcs_req(tenant, foreign.raw, ca_cert=tenant_ca_cert(other_tenant))
+    reply = decode(post(client, tenant, request), request, tenant)
+    assert (reply.status, reply.fail_info) == (PKIStatus.FAILURE, FailInfo.BAD_CERT_ID)
+    assert not IssuedCertificate.objects.exists()
+    Challenge.objects.get(pk=foreign.challenge.pk, used_at__isnull=True)
+
+
+def test_weak_csr_key_is_refused(client, tenant, challenge):
+    request = pkcs_req(tenant, challenge.raw, key=new_key(1024))
+    reply = decode(post(client, tenant, request), request, tenant)
+    assert (reply.status, reply.fail_info) == (PKIStatus.FAILURE, FailInfo.BAD_REQUEST)
+    # The refused request did not burn the challenge.
+    challenge.challenge.refresh_from_db()
+    assert challenge.challenge.used_at is None
+
+
+@pytest.mark.parametrize("body", [b"", b"garbage", b"\x30\x82\xff\xff" + b"\x00" * 10])
+def test_unparseable_bodies_are_plain_400(client, tenant, body):
+    response = client.post(f"/t/{tenant.slug}/scep?operation=PKIOperation", data=body,
+                           content_type="application/x-pki-message")
+    assert response.status_code == 400
+    assert rejections(tenant)[-1]["reason"] == "unparseable"
+
+
+def test_bad_get_message_is_400(client, tenant):
+    response = client.get(f"/t/{tenant.slug}/scep?operation=PKIOperation&message=%%%")
+    assert response.status_code == 400
+
+
+def test_chunked_post_body_is_read():
+    payload = b"x" * 5000
+    request = RequestFactory().generic("POST", "/", data=b"",
+                                       HTTP_TRANSFER_ENCODING="chunked")
+    request.META.pop("CONTENT_LENGTH", None)
+    request.META["wsgi.input"] = io.BytesIO(payload)
+    assert read_body(request, 10_000) == payload
+    request.META["wsgi.input"] = io.BytesIO(payload)
+    assert read_body(request, 100) is None
+
+
+def test_oversized_post_is_413(client, tenant):
+    response = client.post(f"/t/{tenant.slug}/scep?operation=PKIOperation",
+                           data=b"\x00" * (300 * 1024), content_type="application/x-pki-message")
+    assert response.status_code == 413
+
+
+def test_make_csr_helper_sanity():
+    assert make_csr(new_key(), "x", "y").is_signature_valid
