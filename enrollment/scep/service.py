@@ -86,8 +86,6 @@ def _resent(tenant, msg: PKIMessage, creq: CertificationRequest) -> IssuedCertif
 def _enroll(tenant, authority: CertificateAuthority, ca: KeyPair, msg: PKIMessage,
             request) -> ScepReply:
     creq = decrypt_request(msg, ca.key, ca.certificate)
-    if msg.message_type == MessageType.PKCS_REQ and (resent := _resent(tenant, msg, creq)):
-        return _success(msg, resent, ca)
     try:
         with transaction.atomic():
             issued = signer(SignRequest(tenant, authority, ca, msg, creq))
@@ -103,6 +101,8 @@ def _enroll(tenant, authority: CertificateAuthority, ca: KeyPair, msg: PKIMessag
                        "renewed_from": issued.renewed_from_id,
                    })
     except PolicyRejection as exc:
+        if exc.reason == "challenge reused" and (resent := _resent(tenant, msg, creq)):
+            return _success(msg, resent, ca)
         return _reject(tenant, ca, msg.reply_to, exc.fail_info, exc.reason, request,
                        {"message_type": msg.message_type.name, **exc.detail})
     return _success(msg, issued, ca)

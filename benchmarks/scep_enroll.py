@@ -1,0 +1,196 @@
+"""SCEP enrollment throughput: our server (gunicorn + PostgreSQL) next to micromdm's
+`scepserver` (Debian package `scep`), both driven by Debian's `scepclient`.
+
+    .venv/bin/python benchmarks/scep_enroll.py [--count 200] [--concurrency 4] [--workers 2]
+
+Prints enrollments/s for both servers, their ratio, failures (a failure is a client that did
+not get a certificate, or a certificate missing from the server's store), our server's CPU time
+per issuance, and the floor set by the three RSA-2048 private-key operations each issuance
+needs (decrypt the request, sign the certificate, sign the CertRep; `openssl speed`).
+Keys are generated before timing starts. Needs PostgreSQL at DATABASE_URL's server (default
+postgres://postgres@127.0.0.1:5432) and uses a scratch database `mdm_bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.scep.scepclient_runner import run_scepclient, write_identity_folder  # noqa: E402
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url_host: str, port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex((url_host, port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {url_host}:{port}")
+
+
+def process_tree_cpu(root_pid: int) -> float:
+    """User+system CPU seconds of a process and its children (gunicorn master + workers)."""
+    pids = [root_pid]
+    children = Path(f"/proc/{root_pid}/task/{root_pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def rsa_private_op_seconds() -> float:
+    out = subprocess.run(["openssl", "speed", "-seconds", "2", "rsa2048"], capture_output=True,
+                         text=True, check=True).stdout
+    line = next(row for row in out.splitlines() if row.startswith("rsa 2048"))
+    numbers = re.findall(r"[\d.]+", line)
+    return float(numbers[1])  # "sign" seconds per operation
+
+
+def enroll_all(url: str, folders: list[Path], challenges: list[str], concurrency: int
+               ) -> tuple[float, int]:
+    def one(index: int) -> bool:
+        result = run_scepclient(url, folders[index], challenges[index], cn=f"bench-{index}",
+                                timeout=120)
+        return result.returncode == 0 and (folders[index] / "cert.pem").exists()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        successes = sum(pool.map(one, range(len(folders))))
+    return time.perf_counter() - started, successes
+
+
+def prepare_folders(base: Path, count: int) -> list[Path]:
+    return [write_identity_folder(base / f"id{index:05d}") for index in range(count)]
+
+
+def run_ours(args, work: Path) -> dict:
+    env = {**os.environ, "DATABASE_URL": args.database_url + "/mdm_bench",
+           "MDM_DATA_DIR": str(work / "data"), "CELERY_BROKER_URL": "filesystem://",
+           "MDM_SCEP_CHALLENGE_TTL_MINUTES": "120"}
+    admin = args.database_url + "/postgres"
+    subprocess.run(["psql", admin, "-qc", "DROP DATABASE IF EXISTS mdm_bench"], check=True)
+    subprocess.run(["psql", admin, "-qc", "CREATE DATABASE mdm_bench"], check=True)
+    python = sys.executable
+    subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    script = (
+        "from users.services.accounts import do_create_tenant;"
+        "from enrollment.services.challenges import do_create_challenge;"
+        "t,a=do_create_tenant('bench','Bench',admin_email='a@bench.test',"
+        "admin_password='Bench-pass-123');"
+        f"print('\\n'.join(do_create_challenge(t,actor=a).raw for _ in range({args.count})))"
+    )
+    out = subprocess.run([python, "manage.py", "shell", "-c", script], cwd=ROOT, env=env,
+                         check=True, capture_output=True, text=True).stdout
+    challenges = out.split()[-args.count:]
+    folders = prepare_folders(work / "ours", args.count)
+    port = free_port()
+    server = subprocess.Popen(
+        [python, "-m", "gunicorn", "mdm_server.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(args.workers), "--log-level", "warning"], cwd=ROOT, env=env)
+    try:
+        wait_for("127.0.0.1", port)
+        url = f"http://127.0.0.1:{port}/t/bench/scep"
+        run_scepclient(url, write_identity_folder(work / "warmup"), "warmup")  # load code
+        cpu_before = process_tree_cpu(server.pid)
+        seconds, successes = enroll_all(url, folders, challenges, args.concurrency)
+        cpu = process_tree_cpu(server.pid) - cpu_before
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    stored = subprocess.run(
+        ["psql", args.database_url + "/mdm_bench", "-tAc",
+         "SELECT count(DISTINCT serial_hex) FROM enrollment_issuedcertificate"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    return {"seconds": seconds, "successes": successes, "stored": int(stored), "cpu": cpu}
+
+
+def run_peer(args, work: Path) -> dict | None:
+    binary = shutil.which("scepserver")
+    if binary is None:
+        return None
+    depot = work / "depot"
+    subprocess.run([binary, "ca", "-init", "-depot", str(depot)], check=True,
+                   capture_output=True)
+    folders = prepare_folders(work / "peer", args.count)
+    port = free_port()
+    server = subprocess.Popen([binary, "-depot", str(depot), "-port", str(port),
+                               "-challenge", "bench-secret"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        wait_for("127.0.0.1", port)
+        url = f"http://127.0.0.1:{port}/scep"
+        cpu_before = process_tree_cpu(server.pid)
+        seconds, successes = enroll_all(url, folders, ["bench-secret"] * args.count,
+                                        args.concurrency)
+        cpu = process_tree_cpu(server.pid) - cpu_before
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    stored = len(list(depot.glob("*.pem"))) - 1  # minus ca.pem
+    return {"seconds": seconds, "successes": successes, "stored": stored, "cpu": cpu}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="scep-bench-") as tmp:
+        work = Path(tmp)
+        ours = run_ours(args, work)
+        peer = run_peer(args, work)
+    floor = 3 * rsa_private_op_seconds()
+
+    def row(name: str, result: dict) -> str:
+        rate = result["successes"] / result["seconds"]
+        failures = args.count - min(result["successes"], result["stored"])
+        return (f"{name:<22} {rate:8.1f} enroll/s  {result['seconds']:7.2f} s  "
+                f"failures {failures:4d}  stored {result['stored']:5d}  "
+                f"server CPU {1000 * result['cpu'] / max(result['successes'], 1):6.2f} ms/issue")
+
+    print(f"SCEP enrollment, {args.count} identities, concurrency {args.concurrency}, "
+          f"gunicorn workers {args.workers}, {os.cpu_count()} CPUs")
+    print(row("ours (gunicorn+pg)", ours))
+    if peer:
+        print(row("micromdm scepserver", peer))
+        ratio = (ours["successes"] / ours["seconds"]) / (peer["successes"] / peer["seconds"])
+        print(f"rate ratio ours/peer: {ratio:.2f}")
+    else:
+        print("micromdm scepserver not installed (Debian package scep): peer not measured")
+    ours_cpu = ours["cpu"] / max(ours["successes"], 1)
+    print(f"RSA-2048 floor (3 private-key ops, openssl speed): {1000 * floor:.2f} ms; "
+          f"our CPU per issuance is {ours_cpu / floor:.2f}x the floor")
+
+
+if __name__ == "__main__":
+    main()

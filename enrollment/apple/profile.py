@@ -1,0 +1,85 @@
+"""The enrollment profile of one registration: tenant CA as root, SCEP payload with the
+registration's one-time challenge, MDM payload; signed by the tenant's profile-signing
+certificate unless the tenant turned signing off (tooling)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from urllib.parse import urlsplit
+
+from django.conf import settings as django_settings
+
+from devices.services.settings import apple_settings
+from profiles import mobileconfig
+from profiles.services.signing import sign_for_tenant
+
+from ..links import scep_url
+from ..models import Registration
+from ..pki.authority import fit_name_component
+from ..services.authorities import active_authority
+from .links import checkin_url, server_url
+
+CONTENT_TYPE = "application/x-apple-aspen-config"
+
+
+class ProfileNotConfigured(Exception):
+    """The tenant cannot serve enrollment profiles yet: ``reason`` is no_push_topic or no_ca."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def check_ready(tenant) -> None:
+    """Raise ProfileNotConfigured before a download token is spent on a profile we cannot
+    build."""
+    if not apple_settings(tenant).push_topic:
+        raise ProfileNotConfigured("no_push_topic")
+    if active_authority(tenant) is None:
+        raise ProfileNotConfigured("no_ca")
+
+
+def profile_identifier(tenant) -> str:
+    """Stable per tenant, so a fresh enrollment profile replaces the installed one."""
+    host = urlsplit(django_settings.MDM_PUBLIC_URL).hostname or "localhost"
+    reverse_dns = ".".join(reversed(host.split(".")))
+    return f"{reverse_dns}.{tenant.slug}.enrollment"
+
+
+def scep_subject(tenant, registration: Registration) -> list[tuple[str, str]]:
+    return [("O", fit_name_component(tenant.name)),
+            ("CN", f"{tenant.slug} registration {registration.pk}")]
+
+
+def build_registration_profile(tenant, registration: Registration, challenge: str) -> dict:
+    settings = apple_settings(tenant)
+    authority = active_authority(tenant)
+    if not settings.push_topic:
+        raise ProfileNotConfigured("no_push_topic")
+    if authority is None:
+        raise ProfileNotConfigured("no_ca")
+    ca_der = bytes(authority.certificate_der)
+    return mobileconfig.build_enrollment_profile(
+        organization=tenant.name,
+        identifier=profile_identifier(tenant),
+        profile_uuid=str(uuid.uuid4()),
+        scep=mobileconfig.ScepSettings(
+            url=scep_url(tenant), challenge=challenge,
+            subject=scep_subject(tenant, registration),
+            ca_fingerprint=hashlib.sha1(ca_der).digest(),  # noqa: S324 - Apple's format
+        ),
+        mdm=mobileconfig.MdmSettings(server_url=server_url(tenant),
+                                     checkin_url=checkin_url(tenant),
+                                     topic=settings.push_topic),
+        root_ca_der=ca_der,
+        platform=registration.platform,
+    )
+
+
+def render_registration_profile(tenant, registration: Registration, challenge: str) -> bytes:
+    """The .mobileconfig bytes to serve: CMS SignedData (DER), or the plain XML plist."""
+    data = mobileconfig.serialize(build_registration_profile(tenant, registration, challenge))
+    if apple_settings(tenant).sign_enrollment_profiles:
+        return sign_for_tenant(tenant, data)
+    return data
