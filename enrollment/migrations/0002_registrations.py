@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('devices', '0001_initial'),
         ('enrollment', '0001_initial'),
-        ('users', '0002_registrations'),
+        ('users', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
