@@ -40,3 +40,22 @@ class AuditAction(models.TextChoices):
     DEVICE_REGISTERED = "device.registered", "Device registered"
     DEVICE_REREGISTERED = "device.reregistered", "Device re-registered"
     DEVICE_INACTIVE = "device.inactive", "Device inactive"
+    # Apple MDM (devices app)
+    APPLE_SETTINGS_SAVED = "apple.settings_saved", "Apple MDM settings saved"
+    DEVICE_AUTHENTICATED = "device.authenticated", "Device authenticated (MDM)"
+    DEVICE_IDENTITY_REJECTED = "device.identity_rejected", "Device identity rejected"
+    DEVICE_CHECKIN_REJECTED = "device.checkin_rejected", "Device check-in rejected"
+    DEVICE_UNRECOGNIZED = "device.unrecognized", "Retired/wiped device refused"
+    DEVICE_ENROLLMENT_REFUSED = "device.enrollment_refused", "Enrollment refused (closed)"
+    DEVICE_RETIRED = "device.retired", "Device retired"
+    DEVICE_WIPED = "device.wiped", "Device wiped"
+    USER_CHANNEL_ACCEPTED = "device.user_channel_accepted", "Mac user channel accepted"
+    USER_CHANNEL_DECLINED = "device.user_channel_declined", "Mac user channel declined"
+    BOOTSTRAP_TOKEN_ESCROWED = "device.bootstrap_token_escrowed", "Bootstrap token escrowed"
+    COMMAND_QUEUED = "command.queued", "MDM command queued"
+    # configuration profiles
+    PROFILE_SIGNING_CERT_CREATED = "profile.signing_certificate_created", \
+        "Profile-signing certificate created"
+    CONFIG_PROFILE_CREATED = "profile.created", "Configuration profile created"
+    CONFIG_PROFILE_UPDATED = "profile.updated", "Configuration profile updated"
+    CONFIG_PROFILE_DELETED = "profile.deleted", "Configuration profile deleted"

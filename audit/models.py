@@ -9,7 +9,8 @@ from .events import AuditAction
 
 class AuditEvent(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    action = models.CharField(max_length=64, choices=AuditAction.choices)
+    # No `choices=` here: the list grows with every feature and must not churn migrations.
+    action = models.CharField(max_length=64)
     # Who acted: a portal/API user, or a label for the system, a device or an API token.
     actor = models.ForeignKey(
         "users.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -36,6 +37,13 @@ class AuditEvent(TenantOwned):
             models.Index(fields=["tenant", "user", "-created_at"]),
             models.Index(fields=["tenant", "device", "-created_at"]),
         ]
+
+    @property
+    def action_label(self) -> str:
+        try:
+            return AuditAction(self.action).label
+        except ValueError:
+            return self.action
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_label}"

@@ -31,6 +31,13 @@ def _actor_fields(actor: Actor) -> dict:
     return {"actor": None, "actor_label": str(actor or "system")}
 
 
+def _target_fields(target: models.Model | None) -> dict:
+    if target is None:
+        return {}
+    return {"target_type": target._meta.label_lower, "target_id": str(target.pk),
+            "target_label": str(target)[:200]}
+
+
 def record(
     tenant,
     action: AuditAction,
@@ -44,13 +51,6 @@ def record(
 ) -> AuditEvent:
     """Write one audit event. Call it inside the transaction of the change it records, so the
     event exists exactly when the change does."""
-    target_fields = {}
-    if target is not None:
-        target_fields = {
-            "target_type": target._meta.label_lower,
-            "target_id": str(target.pk),
-            "target_label": str(target)[:200],
-        }
     return AuditEvent.objects.create(
         tenant=tenant,
         action=action,
@@ -59,5 +59,19 @@ def record(
         detail=detail or {},
         source_ip=client_ip(request),
         **_actor_fields(actor),
-        **target_fields,
+        **_target_fields(target),
     )
+
+
+def record_many(tenant, action: AuditAction, targets: list[models.Model], *, actor: Actor = None,
+                user_of=None, detail_of=None, request: HttpRequest | None = None) -> None:
+    """One event per target in one INSERT (bulk work must not write audit rows one by one).
+    `user_of(target)` / `detail_of(target)` give each event's user and detail."""
+    actor_fields, ip = _actor_fields(actor), client_ip(request)
+    AuditEvent.objects.bulk_create([
+        AuditEvent(tenant=tenant, action=action, source_ip=ip,
+                   user=user_of(target) if user_of else None,
+                   detail=detail_of(target) if detail_of else {},
+                   **actor_fields, **_target_fields(target))
+        for target in targets
+    ], batch_size=1000)
