@@ -12,3 +12,10 @@ portal_patterns = [
     path("certificates/<int:certificate_id>/revoke/", views.revoke_certificate,
          name="revoke-certificate"),
 ]
+
+# Settings > Registration (invitations, PINs, registration URL)
+from .views_registration_settings import registration_settings  # noqa: E402
+
+portal_patterns += [
+    path("settings/registration/", registration_settings, name="registration-settings"),
+]

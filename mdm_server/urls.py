@@ -25,6 +25,7 @@ tenant_patterns = [
     path("admin/", include("mdm_server.portal_urls")),
     path("", include("enrollment.device_urls")),
     path("", include("devices.device_urls")),
+    path("app/v1/", include("enrollment.app_urls")),
     path("portal/", include("users.selfservice_urls")),
 ]
 
@@ -32,6 +33,8 @@ urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
+    path("r/", include("enrollment.selfservice.urls")),
+    path("api/v1/", include("enrollment.api.invitation_urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 SCEP_SUBJECT_NAMES = frozenset({"C", "L", "ST", "O", "OU", "CN"})
 ALL_ACCESS_RIGHTS = 8191  # every MDM access right bit, 1 through 4096
@@ -71,7 +72,17 @@ def _derived_uuid(profile_uuid: str, payload_identifier: str) -> str:
     return str(uuid.uuid5(uuid.UUID(profile_uuid), payload_identifier)).upper()
 
 
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
 def _https(url: str, what: str) -> str:
+    """Devices insist on https; plain http is let through for loopback development servers
+    (the embedded mode's default public URL), where no device could reach it anyway."""
+    if isinstance(url, str) and url.startswith("http://"):
+        host = urlsplit(url).netloc.rsplit("@", 1)[-1]
+        host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if host in _LOOPBACK_HOSTS:
+            return url
     if not isinstance(url, str) or not url.startswith("https://") or len(url) <= 8:
         raise ValueError(f"{what} must be an https:// URL")
     return url

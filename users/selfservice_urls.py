@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+from enrollment import register_views
+
 from . import views
 
 app_name = "selfservice"
@@ -9,4 +11,8 @@ urlpatterns = [
     path("", views.selfservice_home, name="home"),
     path("login/", views.selfservice_login, name="login"),
     path("logout/", views.sign_out, name="logout"),
+    path("register/", register_views.register, name="register"),
+    path("registrations/<int:registration_id>/", register_views.registration_status,
+         name="registration"),
+    path("app-qr/", register_views.app_qr, name="app-qr"),
 ]

@@ -94,5 +94,9 @@ def revoke_api_token(request: HttpRequest, tenant_slug: str, token_id: int) -> H
 
 @end_user_required
 def selfservice_home(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+    from enrollment.models import Registration
+
     devices = Device.objects.for_tenant(request.tenant).filter(owner=request.user)
-    return render(request, "selfservice/home.html", {"devices": devices})
+    registrations = Registration.objects.for_tenant(request.tenant).filter(user=request.user)[:10]
+    return render(request, "selfservice/home.html",
+                  {"devices": devices, "registrations": registrations})

@@ -1,5 +1,6 @@
 """Models of the enrollment app, one module per concept."""
 
+from .app import AppQrToken, AppSession
 from .certificates import IssuedCertificate, RevocationReason
 from .challenges import Challenge
 from .pki import CertificateAuthority
@@ -12,6 +13,8 @@ from .registrations import (
 
 __all__ = [
     "OPEN_STATES",
+    "AppQrToken",
+    "AppSession",
     "CertificateAuthority",
     "Challenge",
     "IssuedCertificate",
@@ -19,4 +22,21 @@ __all__ = [
     "RegistrationMethod",
     "RegistrationState",
     "RevocationReason",
+]
+
+# invitations, one-time PINs, registration URLs, registration policy
+from .invitations import (
+    LIVE_INVITATION_STATES,
+    Invitation,
+    InvitationChannel,
+    InvitationStatus,
+)
+from .links import CURRENT_LINK_FORMAT, RegistrationLink
+from .pins import RegistrationPin
+from .policies import PinRequirement, RegistrationPolicy
+
+__all__ += [
+    "CURRENT_LINK_FORMAT", "LIVE_INVITATION_STATES", "Invitation", "InvitationChannel",
+    "InvitationStatus", "PinRequirement", "RegistrationLink", "RegistrationPin",
+    "RegistrationPolicy",
 ]

@@ -144,3 +144,24 @@ def do_complete_registration(registration: Registration, device, *, actor, reque
                                                   "platform": locked.platform})
     registration.refresh_from_db()
     return True
+
+
+@transaction.atomic
+def do_cancel_registration(registration: Registration, *, actor, request=None,
+                           reason: str = "cancelled") -> bool:
+    """Stop an open registration (S19); its challenge stops working. False if not open."""
+    locked = Registration.objects.select_for_update().get(pk=registration.pk)
+    if locked.state not in OPEN_STATES:
+        return False
+    now = timezone.now()
+    locked.state, locked.ended_at, locked.failure_reason = (
+        RegistrationState.CANCELLED, now, reason[:200])
+    locked.save(update_fields=["state", "ended_at", "failure_reason"])
+    if locked.challenge_id:
+        from ..models import Challenge
+
+        Challenge.objects.filter(pk=locked.challenge_id, used_at__isnull=True).update(
+            expires_at=now)
+    record(locked.tenant, AuditAction.REGISTRATION_CANCELLED, actor=actor, target=locked,
+           user=locked.user, request=request, detail={"reason": reason[:200]})
+    return True

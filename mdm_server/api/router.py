@@ -18,3 +18,20 @@ router.register("certificate-authorities", CertificateAuthorityViewSet,
 router.register("certificates", IssuedCertificateViewSet, basename="certificate")
 router.register("scep-challenges", ChallengeViewSet, basename="scep-challenge")
 router.register("ldap-connector", LdapConnectorViewSet, basename="ldap-connector")
+
+# devices and configuration profiles (Apple MDM)
+from devices.api.views import AppleMdmSettingsViewSet, DeviceViewSet  # noqa: E402
+from profiles.api.views import ConfigurationProfileViewSet  # noqa: E402
+
+router.register("devices", DeviceViewSet, basename="device")
+router.register("apple-mdm-settings", AppleMdmSettingsViewSet, basename="apple-mdm-settings")
+router.register("configuration-profiles", ConfigurationProfileViewSet,
+                basename="configuration-profile")
+
+# users and registrations
+from users.api.people import UserViewSet  # noqa: E402
+
+router.register("users", UserViewSet, basename="user")
+from enrollment.api.registrations import RegistrationViewSet  # noqa: E402
+
+router.register("registrations", RegistrationViewSet, basename="registration")

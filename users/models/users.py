@@ -44,6 +44,16 @@ class User(AbstractBaseUser):
     is_active = models.BooleanField(default=True)
     # The admin set a temporary password: the user must choose a new one at first sign-in.
     must_change_password = models.BooleanField(default=False)
+    # Always ask this user for a one-time PIN before registering (SPEC S16), whatever the
+    # tenant's policy says.
+    require_registration_pin = models.BooleanField(default=False)
+    # Directory accounts (source=ldap): the entry's stable id (entryUUID/objectGUID) and its DN,
+    # which sign-in binds as. Empty for local accounts.
+    external_id = models.CharField(max_length=255, blank=True, default="")
+    ldap_dn = models.TextField(blank=True, default="")
+    # Set when the LDAP sync disabled the account because its entry left the directory; only
+    # such accounts are re-enabled when the entry returns (an admin's own disabling sticks).
+    ldap_missing_since = models.DateTimeField(null=True, blank=True)
     date_joined = models.DateTimeField(auto_now_add=True)
 
     objects = UserManager()
@@ -56,6 +66,10 @@ class User(AbstractBaseUser):
         ordering = ["email"]
         constraints = [
             models.UniqueConstraint("tenant", Lower("email"), name="user_email_unique_in_tenant"),
+            # Also the index the LDAP sync matches entries on.
+            models.UniqueConstraint(fields=["tenant", "external_id"],
+                                    condition=~models.Q(external_id=""),
+                                    name="user_external_id_unique_in_tenant"),
         ]
         indexes = [models.Index(fields=["tenant", "role"])]
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from audit.events import AuditAction
 from audit.record import client_ip, record
 
+from ..auth import DirectoryUnreachable
 from ..models import ApiToken, Tenant, User, UserRole
 from ..models.api_tokens import hash_token, new_raw_token
 from . import login_throttle
@@ -72,7 +73,15 @@ def sign_in(request: HttpRequest, tenant: Tenant, email: str, password: str, *,
         record(tenant, AuditAction.LOGIN_LOCKED, actor=email[:200], request=request,
                detail={"email": email[:254]})
         raise SignInError("Too many failed attempts. Wait 15 minutes and try again.")
-    user = authenticate(request, tenant=tenant, email=email, password=password)
+    try:
+        user = authenticate(request, tenant=tenant, email=email, password=password)
+    except DirectoryUnreachable as exc:
+        # No password was checked, so the attempt does not count towards the lockout.
+        record(tenant, AuditAction.LOGIN_FAILED, actor=email[:200], request=request,
+               detail={"email": email[:254], "reason": "directory unreachable",
+                       "error": str(exc)[:500]})
+        raise SignInError("Directory unreachable: your network password cannot be checked "
+                          "right now. Try again later or contact your administrator.") from None
     if user is None or (require_admin and not user.is_tenant_admin):
         login_throttle.record_failure("login", tenant.id, email, ip)
         record(tenant, AuditAction.LOGIN_FAILED, actor=email[:200], request=request,

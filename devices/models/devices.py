@@ -24,6 +24,10 @@ class DeviceState(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
+# The admin ended these: the device's old identity gets Apple's "unrecognized device" 403.
+GONE_STATES = (DeviceState.RETIRED, DeviceState.WIPED)
+
+
 class Device(TenantOwned):
     platform = models.CharField(max_length=10, choices=Platform.choices)
     state = models.CharField(max_length=10, choices=DeviceState.choices,
@@ -34,7 +38,14 @@ class Device(TenantOwned):
     serial_number = models.CharField(max_length=64, blank=True)
     name = models.CharField(max_length=200, blank=True)
     model = models.CharField(max_length=100, blank=True)
+    model_name = models.CharField(max_length=100, blank=True)
+    product_name = models.CharField(max_length=100, blank=True)
     os_version = models.CharField(max_length=32, blank=True)
+    build_version = models.CharField(max_length=32, blank=True)
+    imei = models.CharField(max_length=32, blank=True)
+    meid = models.CharField(max_length=32, blank=True)
+    # The last DeviceInformation answers, as JSON (data values base64).
+    device_information = models.JSONField(default=dict, blank=True)
     enrolled_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -56,3 +67,7 @@ class Device(TenantOwned):
 
     def __str__(self) -> str:
         return self.name or self.serial_number or self.udid or f"device {self.pk}"
+
+    @property
+    def is_gone(self) -> bool:
+        return self.state in GONE_STATES

@@ -1,0 +1,1 @@
+"""REST API of the devices app: devices, their MDM commands, Apple MDM settings."""

@@ -1,0 +1,142 @@
+"""API: devices (list, detail, retire), their MDM commands (history, enqueue), Apple MDM
+settings."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django_filters.utils import translate_validation
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from mdm_server.api.errors import error_response
+from mdm_server.api.viewsets import TenantReadOnlyViewSet
+
+from ..apple.commands import CommandRejected, do_enqueue_command
+from ..filtersets import CommandFilterSet, DeviceFilterSet
+from ..models import AppleChannel, AppleMdmSettings, Command, CommandStatus, Device
+from ..services.lifecycle import do_retire_device
+from ..services.settings import apple_settings, do_save_apple_settings
+from .serializers import (
+    AppleMdmSettingsSerializer,
+    CommandSerializer,
+    DeviceDetailSerializer,
+    DeviceSerializer,
+    EnqueueCommandSerializer,
+)
+
+
+class DeviceViewSet(TenantReadOnlyViewSet):
+    """Enrolled devices. Filter by platform, state, owner, or search (q)."""
+
+    queryset = Device.objects.select_related("owner")
+    serializer_class = DeviceSerializer
+    filterset_class = DeviceFilterSet
+
+    def get_serializer_class(self):
+        return DeviceDetailSerializer if self.action == "retrieve" else DeviceSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related("apple_channels")
+        return queryset
+
+    @extend_schema(responses={200: CommandSerializer(many=True)}, filters=False,
+                   methods=["GET"], description="The device's command history, newest first.",
+                   parameters=[
+                       OpenApiParameter("status", str, enum=CommandStatus.values),
+                       OpenApiParameter("request_type", str),
+                       OpenApiParameter("page", int), OpenApiParameter("page_size", int)])
+    @extend_schema(request=EnqueueCommandSerializer, responses={201: CommandSerializer},
+                   methods=["POST"], description="Queue an MDM command for the device.")
+    @action(detail=True, methods=["get", "post"])
+    def commands(self, request, pk=None):
+        device = self.get_object()
+        if request.method == "POST":
+            return self._enqueue(request, device)
+        filterset = CommandFilterSet(
+            request.query_params,
+            queryset=Command.objects.for_tenant(self.tenant).filter(device=device)
+            .select_related("channel"))
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        page = self.paginate_queryset(filterset.qs)
+        return self.get_paginated_response(CommandSerializer(page, many=True).data)
+
+    def _enqueue(self, request, device: Device) -> Response:
+        from profiles.models import ConfigurationProfile
+        from profiles.services.configuration import do_install_profile
+
+        params = EnqueueCommandSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        channel = None
+        try:
+            if data.get("user_channel"):
+                channel = AppleChannel.objects.get_in_tenant(
+                    self.tenant, device=device, channel_id=data["user_channel"],
+                    is_user_channel=True)
+            if data.get("configuration_profile") is not None:
+                if data["request_type"] != "InstallProfile":
+                    return error_response("invalid", "configuration_profile goes with "
+                                                     "request_type InstallProfile.")
+                profile = ConfigurationProfile.objects.get_in_tenant(
+                    self.tenant, pk=data["configuration_profile"])
+                command = do_install_profile(self.tenant, device, profile, actor=self.actor,
+                                             channel=channel, request=request._request)
+            else:
+                command = do_enqueue_command(self.tenant, device, data["request_type"],
+                                             data["payload"], actor=self.actor,
+                                             channel=channel, request=request._request)
+        except Http404 as exc:
+            return error_response("invalid", f"{exc}")
+        except CommandRejected as exc:
+            return error_response("invalid", str(exc))
+        return Response(CommandSerializer(command).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: DeviceSerializer})
+    @action(detail=True, methods=["post"])
+    def retire(self, request, pk=None):
+        """Stop managing the device: its identity is revoked and it unenrolls at its next
+        check-in."""
+        device = self.get_object()
+        do_retire_device(self.tenant, device, actor=self.actor, request=request._request)
+        return Response(DeviceSerializer(device).data)
+
+
+class AppleMdmSettingsViewSet(viewsets.GenericViewSet):
+    """The tenant's Apple MDM settings: APNs push topic, enrollment profile signing."""
+
+    serializer_class = AppleMdmSettingsSerializer
+    pagination_class = None
+    queryset = AppleMdmSettings.objects.all()
+
+    @property
+    def tenant(self):
+        return self.request._request.tenant
+
+    def get_queryset(self):
+        return super().get_queryset().for_tenant(self.tenant)
+
+    def get_object(self):
+        return apple_settings(self.tenant)
+
+    @extend_schema(methods=["GET"], responses={200: AppleMdmSettingsSerializer})
+    @extend_schema(methods=["PUT", "PATCH"], request=AppleMdmSettingsSerializer,
+                   responses={200: AppleMdmSettingsSerializer})
+    @action(detail=False, methods=["get", "put", "patch"], url_path="current")
+    def current(self, request):
+        settings = self.get_object()
+        if request.method == "GET":
+            return Response(AppleMdmSettingsSerializer(settings).data)
+        params = AppleMdmSettingsSerializer(settings, data=request.data,
+                                            partial=request.method == "PATCH")
+        params.is_valid(raise_exception=True)
+        saved = do_save_apple_settings(self.tenant, actor=request.auth or request.user,
+                                       request=request._request, **params.validated_data)
+        return Response(AppleMdmSettingsSerializer(saved).data)
+
+
+

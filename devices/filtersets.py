@@ -1,0 +1,33 @@
+"""FilterSets shared by the portal lists and the API."""
+
+import django_filters
+from django.db.models import Q
+
+from .models import Command, CommandStatus, Device, DeviceState, Platform
+
+
+class DeviceFilterSet(django_filters.FilterSet):
+    platform = django_filters.ChoiceFilter(choices=Platform.choices)
+    state = django_filters.ChoiceFilter(choices=DeviceState.choices)
+    owner = django_filters.NumberFilter(field_name="owner_id", label="Owner id")
+    q = django_filters.CharFilter(method="search", label="Search")
+
+    class Meta:
+        model = Device
+        fields = ["platform", "state", "owner", "q"]
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(name__icontains=value) | Q(serial_number__icontains=value)
+                               | Q(udid__icontains=value) | Q(owner__email__icontains=value))
+
+
+class CommandFilterSet(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=CommandStatus.choices)
+    request_type = django_filters.CharFilter()
+
+    class Meta:
+        model = Command
+        fields = ["status", "request_type"]

@@ -1,0 +1,79 @@
+"""Portal forms: device actions (lock, erase, install/remove profile) and Apple MDM settings."""
+
+from __future__ import annotations
+
+from django import forms
+
+from .api.serializers import AppleMdmSettingsSerializer
+
+PIN_HELP = "macOS needs a six-digit Find My PIN; iOS ignores it."
+
+
+def _pin(value: str, platform: str) -> str | None:
+    if not value:
+        if platform == "macos":
+            raise forms.ValidationError("A Mac needs a six-digit PIN.")
+        return None
+    if len(value) != 6 or not value.isascii() or not value.isdigit():
+        raise forms.ValidationError("The PIN must be six digits.")
+    return value
+
+
+class LockForm(forms.Form):
+    message = forms.CharField(max_length=200, required=False)
+    phone_number = forms.CharField(max_length=40, required=False)
+    pin = forms.CharField(max_length=6, required=False, help_text=PIN_HELP)
+
+    def __init__(self, *args, platform: str = "ios", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.platform = platform
+
+    def clean_pin(self):
+        return _pin(self.cleaned_data.get("pin", ""), self.platform)
+
+    def command_payload(self) -> dict:
+        data = self.cleaned_data
+        payload = {"Message": data["message"], "PhoneNumber": data["phone_number"],
+                   "PIN": data["pin"]}
+        return {k: v for k, v in payload.items() if v}
+
+
+class EraseForm(LockForm):
+    message = None
+    phone_number = None
+    preserve_data_plan = forms.BooleanField(required=False, initial=True)
+
+    def command_payload(self) -> dict:
+        payload = {"PreserveDataPlan": self.cleaned_data["preserve_data_plan"]}
+        if self.cleaned_data["pin"]:
+            payload["PIN"] = self.cleaned_data["pin"]
+        return payload
+
+
+class InstallProfileForm(forms.Form):
+    profile = forms.ModelChoiceField(queryset=None, empty_label=None)
+
+    def __init__(self, *args, tenant, **kwargs):
+        from profiles.models import ConfigurationProfile
+
+        super().__init__(*args, **kwargs)
+        self.fields["profile"].queryset = ConfigurationProfile.objects.for_tenant(tenant)
+
+
+class RemoveProfileForm(forms.Form):
+    identifier = forms.CharField(max_length=255)
+
+
+class AppleSettingsForm(forms.Form):
+    push_topic = forms.CharField(max_length=255, required=False,
+                                 help_text="APNs topic of the push certificate, "
+                                           "com.apple.mgmt.External.<uuid>")
+    sign_enrollment_profiles = forms.BooleanField(
+        required=False, help_text="Uncheck only to inspect profiles with tooling.")
+
+    def clean_push_topic(self):
+        try:
+            return AppleMdmSettingsSerializer().validate_push_topic(
+                self.cleaned_data["push_topic"])
+        except Exception as exc:  # DRF ValidationError: reuse its message
+            raise forms.ValidationError(getattr(exc, "detail", [str(exc)])[0]) from None

@@ -1,0 +1,67 @@
+"""Apple MDM storage: the tenant's MDM settings and the MDM channels of each device.
+
+A channel is what NanoMDM calls an enrollment: the device channel (id = UDID) and, on macOS,
+one user channel per accepted user (id = ``UDID:UserID``). Each holds its push credentials.
+"""
+
+from django.db import models
+
+from mdm_server.tenancy import TenantOwned
+
+
+class AppleMdmSettings(TenantOwned):
+    """Per-tenant Apple MDM settings. The APNs certificate upload (workers/push issue) will
+    supersede ``push_topic``; until then the admin types the certificate's topic here."""
+
+    push_topic = models.CharField(max_length=255, blank=True,
+                                  help_text="APNs topic, com.apple.mgmt.External.<uuid>")
+    sign_enrollment_profiles = models.BooleanField(
+        default=True, help_text="Serve enrollment profiles signed (uncheck for tooling only).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"],
+                                               name="one_apple_mdm_settings_per_tenant")]
+        verbose_name = "Apple MDM settings"
+        verbose_name_plural = "Apple MDM settings"
+
+    def __str__(self) -> str:
+        return f"Apple MDM settings of tenant {self.tenant_id}"
+
+
+class AppleChannel(TenantOwned):
+    UNLOCK_TOKEN_PURPOSE = "apple-unlock-token"
+    BOOTSTRAP_TOKEN_PURPOSE = "apple-bootstrap-token"
+
+    device = models.ForeignKey("devices.Device", on_delete=models.CASCADE,
+                               related_name="apple_channels")
+    channel_id = models.CharField(max_length=300)
+    is_user_channel = models.BooleanField(default=False)
+    user_guid = models.CharField(max_length=128, blank=True)  # Apple's UserID (user channels)
+    user_short_name = models.CharField(max_length=128, blank=True)
+    user_long_name = models.CharField(max_length=200, blank=True)
+    # Device channel: the identity certificate bound at Authenticate; only it may speak here.
+    certificate = models.ForeignKey("enrollment.IssuedCertificate", null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    registration = models.ForeignKey("enrollment.Registration", null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    topic = models.CharField(max_length=255, blank=True)
+    push_token = models.BinaryField(null=True, blank=True)
+    push_magic = models.CharField(max_length=128, blank=True)
+    unlock_token_encrypted = models.BinaryField(null=True, blank=True)
+    bootstrap_token_encrypted = models.BinaryField(null=True, blank=True)
+    # Enabled by TokenUpdate; Authenticate and CheckOut disable (NanoMDM semantics).
+    enabled = models.BooleanField(default=False)
+    authenticated_at = models.DateTimeField(null=True, blank=True)
+    token_updated_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["is_user_channel", "created_at"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "channel_id"],
+                                               name="apple_channel_unique_in_tenant")]
+        indexes = [models.Index(fields=["device", "is_user_channel"])]
+
+    def __str__(self) -> str:
+        return self.channel_id

@@ -1,0 +1,1 @@
+"""Device services: Apple MDM settings and device lifecycle (retire)."""

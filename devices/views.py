@@ -1,0 +1,140 @@
+"""Admin portal: Devices list, device page (details, channels, command history, actions),
+Settings > Apple MDM."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from enrollment.models import IssuedCertificate
+from mdm_server.portal import admin_required
+
+from .apple.commands import CommandRejected, do_enqueue_command
+from .filtersets import DeviceFilterSet
+from .forms import AppleSettingsForm, EraseForm, InstallProfileForm, LockForm, RemoveProfileForm
+from .models import Command, Device
+from .services.lifecycle import do_retire_device
+from .services.settings import apple_settings, do_save_apple_settings
+
+HISTORY_LENGTH = 50
+
+
+@admin_required
+def device_list(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+    devices = Device.objects.for_tenant(request.tenant).select_related("owner")
+    filterset = DeviceFilterSet(request.GET or None, queryset=devices)
+    page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "devices/list.html", {
+        "filterset": filterset, "page": page, "query": query.urlencode(),
+    })
+
+
+def _action_forms(request: HttpRequest, device: Device, data=None) -> dict:
+    return {
+        "lock_form": LockForm(platform=device.platform, prefix="lock"),
+        "erase_form": EraseForm(platform=device.platform, prefix="erase"),
+        "install_form": InstallProfileForm(tenant=request.tenant, prefix="install"),
+        "remove_form": RemoveProfileForm(prefix="remove"),
+        **(data or {}),
+    }
+
+
+@admin_required
+def device_detail(request: HttpRequest, tenant_slug: str, device_id: int) -> HttpResponse:
+    device = Device.objects.select_related("owner").get_in_tenant(request.tenant, pk=device_id)
+    return _render_detail(request, device)
+
+
+def _render_detail(request: HttpRequest, device: Device, forms: dict | None = None,
+                   status: int = 200) -> HttpResponse:
+    commands = (Command.objects.for_tenant(request.tenant).filter(device=device)
+                .select_related("channel")[:HISTORY_LENGTH])
+    profile_list = (Command.objects.for_tenant(request.tenant)
+                    .filter(device=device, request_type="ProfileList", status="acknowledged")
+                    .order_by("-completed_at").values_list("result", flat=True).first())
+    return render(request, "devices/detail.html", {
+        "device": device, "commands": commands,
+        "channels": device.apple_channels.all(),
+        "certificates": IssuedCertificate.objects.for_tenant(request.tenant).filter(
+            device=device),
+        "installed_profiles": (profile_list or {}).get("ProfileList") or [],
+        **_action_forms(request, device, forms),
+    }, status=status)
+
+
+ACTIONS = {
+    # action: (form class or None, RequestType, success message)
+    "device_information": (None, "DeviceInformation", "Device information requested."),
+    "profile_list": (None, "ProfileList", "Profile list requested."),
+    "lock": (LockForm, "DeviceLock", "Lock command queued."),
+    "erase": (EraseForm, "EraseDevice", "Erase command queued: the device will be wiped."),
+    "remove_profile": (RemoveProfileForm, "RemoveProfile", "Profile removal queued."),
+}
+
+
+@admin_required
+@require_POST
+def device_action(request: HttpRequest, tenant_slug: str, device_id: int) -> HttpResponse:
+    device = Device.objects.select_related("owner").get_in_tenant(request.tenant, pk=device_id)
+    name = request.POST.get("action", "")
+    try:
+        if name == "retire":
+            do_retire_device(request.tenant, device, actor=request.user, request=request)
+            messages.success(request, f"{device} retired.")
+        elif name == "install_profile":
+            return _install(request, device)
+        elif name in ACTIONS:
+            form_class, request_type, done = ACTIONS[name]
+            payload = {}
+            if form_class is not None:
+                prefix = name.split("_")[0]
+                kwargs = {"platform": device.platform} if form_class in (LockForm,
+                                                                          EraseForm) else {}
+                form = form_class(request.POST, prefix=prefix, **kwargs)
+                if not form.is_valid():
+                    return _render_detail(request, device, {f"{prefix}_form": form}, 400)
+                payload = (form.command_payload() if hasattr(form, "command_payload")
+                           else {"Identifier": form.cleaned_data["identifier"]})
+            do_enqueue_command(request.tenant, device, request_type, payload,
+                               actor=request.user, request=request)
+            messages.success(request, done)
+        else:
+            raise Http404("Unknown action.")
+    except CommandRejected as exc:
+        messages.error(request, str(exc))
+    return redirect("portal:device", tenant_slug=tenant_slug, device_id=device.pk)
+
+
+def _install(request: HttpRequest, device: Device) -> HttpResponse:
+    from profiles.services.configuration import do_install_profile
+
+    form = InstallProfileForm(request.POST, tenant=request.tenant, prefix="install")
+    if not form.is_valid():
+        messages.error(request, "Choose a configuration profile.")
+    else:
+        do_install_profile(request.tenant, device, form.cleaned_data["profile"],
+                           actor=request.user, request=request)
+        messages.success(request, f"Installation of {form.cleaned_data['profile']} queued.")
+    return redirect("portal:device", tenant_slug=request.tenant.slug, device_id=device.pk)
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def apple_mdm_settings(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+    current = apple_settings(request.tenant)
+    form = AppleSettingsForm(initial={"push_topic": current.push_topic,
+                                      "sign_enrollment_profiles": current.sign_enrollment_profiles})
+    if request.method == "POST":
+        form = AppleSettingsForm(request.POST)
+        if form.is_valid():
+            do_save_apple_settings(request.tenant, actor=request.user, request=request,
+                                   **form.cleaned_data)
+            messages.success(request, "Apple MDM settings saved.")
+            return redirect("portal:apple-settings", tenant_slug=tenant_slug)
+    return render(request, "devices/apple_settings.html", {"form": form, "settings": current},
+                  status=400 if form.is_bound else 200)

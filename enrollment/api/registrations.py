@@ -1,0 +1,89 @@
+"""API: registrations (start one for a user, list, read, cancel)."""
+
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from mdm_server.api.viewsets import TenantScopedMixin
+from users.models import User
+
+from ..models import Registration, RegistrationMethod, RegistrationState
+from ..services.registration_journey import StartResult, start_registration
+from ..services.registrations import do_cancel_registration
+
+
+class RegistrationSerializer(serializers.ModelSerializer):
+    user_email = serializers.EmailField(source="user.email", read_only=True)
+
+    class Meta:
+        model = Registration
+        fields = ["id", "user", "user_email", "platform", "method", "state", "expires_at",
+                  "device", "failure_reason", "created_at", "profile_downloaded_at",
+                  "certificate_issued_at", "enrolled_at", "ended_at"]
+        read_only_fields = fields
+
+
+class StartedRegistrationSerializer(RegistrationSerializer):
+    go_url = serializers.URLField()
+    profile_url = serializers.URLField(allow_null=True,
+                                       help_text="One-time enrollment profile URL (Apple).")
+    pin = serializers.CharField(allow_null=True, help_text="One-time PIN, when one applies.")
+
+    class Meta(RegistrationSerializer.Meta):
+        fields = [*RegistrationSerializer.Meta.fields, "go_url", "profile_url", "pin"]
+        read_only_fields = fields
+
+
+class StartRegistrationSerializer(serializers.Serializer):
+    user = serializers.IntegerField(min_value=1)
+    platform = serializers.ChoiceField(choices=["ios", "macos", "android"])
+
+
+class RegistrationFilterSet(django_filters.FilterSet):
+    user = django_filters.NumberFilter(field_name="user_id")
+    state = django_filters.ChoiceFilter(choices=RegistrationState.choices)
+    platform = django_filters.ChoiceFilter(choices=[("ios", "ios"), ("macos", "macos"),
+                                                    ("android", "android")])
+
+    class Meta:
+        model = Registration
+        fields = ["user", "state", "platform"]
+
+
+def started_payload(result: StartResult) -> dict:
+    return {**RegistrationSerializer(result.registration).data, "go_url": result.go_url,
+            "profile_url": result.profile_url, "pin": result.pin}
+
+
+class RegistrationViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                          viewsets.GenericViewSet):
+    """Registration attempts: one row per user, device platform and attempt."""
+
+    queryset = Registration.objects.select_related("user")
+    serializer_class = RegistrationSerializer
+    filterset_class = RegistrationFilterSet
+
+    @extend_schema(request=StartRegistrationSerializer,
+                   responses={201: StartedRegistrationSerializer})
+    def create(self, request):
+        params = StartRegistrationSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        user = User.objects.get_in_tenant(self.tenant, pk=params.validated_data["user"])
+        if not user.is_active:
+            raise serializers.ValidationError({"user": ["This user is disabled."]})
+        result = start_registration(self.tenant, user, params.validated_data["platform"],
+                                    RegistrationMethod.API, actor=self.actor, request=request,
+                                    issue_pin=True)
+        return Response(started_payload(result), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: RegistrationSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        registration = self.get_object()
+        do_cancel_registration(registration, actor=self.actor, request=request)
+        registration.refresh_from_db()
+        return Response(RegistrationSerializer(registration).data)

@@ -1,0 +1,33 @@
+"""The agent app's credentials: single-use QR tokens (S14) and app sessions (S2, S18)."""
+
+from django.db import models
+
+from mdm_server.tenancy import TenantOwned
+
+
+class AppQrToken(TenantOwned):
+    """A short-lived, single-use token the self-service portal shows as a QR code; the app
+    scans it to register without typing credentials (iOS 14+ / Android 9+)."""
+
+    user = models.ForeignKey("users.User", on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "expires_at"])]
+
+
+class AppSession(TenantOwned):
+    """The app's bearer credential after it registered; used for status and re-registration."""
+
+    user = models.ForeignKey("users.User", on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    platform = models.CharField(max_length=10)
+    os_version = models.CharField(max_length=32, blank=True)
+    registration = models.ForeignKey("enrollment.Registration", null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)

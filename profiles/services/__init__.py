@@ -1,0 +1,1 @@
+"""Services of the profiles app: the signing identity and configuration profiles."""

@@ -1,0 +1,143 @@
+"""Portal: Devices list (filters, pagination, query count), device page and its actions,
+Settings > Apple MDM."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from audit.events import AuditAction
+from audit.models import AuditEvent
+from devices.models import Command, Device, DeviceState
+from devices.services.settings import apple_settings
+from profiles.services.configuration import do_create_profile
+from users.models import User
+
+from .conftest import enroll
+from .test_api import make_device
+from .test_user_channel_and_reenrollment import WIFI
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/t/acme/admin/devices/"
+
+
+def test_nav_points_at_the_devices_page(portal):
+    body = portal.get("/t/acme/admin/").content.decode()
+    assert f'href="{LIST}"' in body
+
+
+def test_list_filters_and_pagination(portal, tenant):
+    for n in range(55):
+        make_device(tenant, n, name=f"Phone {n:02}")
+    make_device(tenant, 100, platform="macos", name="Studio Mac", state=DeviceState.INACTIVE)
+    first = portal.get(LIST)
+    assert first.status_code == 200
+    assert "Page 1 of 2" in first.content.decode()
+    assert "56 in all" in first.content.decode()
+    macs = portal.get(LIST + "?platform=macos").content.decode()
+    assert "Studio Mac" in macs and "Phone 01" not in macs
+    inactive = portal.get(LIST + "?state=inactive").content.decode()
+    assert "Studio Mac" in inactive and "Phone 01" not in inactive
+    found = portal.get(LIST + "?q=SERACME7").content.decode()
+    assert "Phone 07" in found and "Phone 08" not in found
+    assert "Phone" in portal.get(LIST + "?page=2&platform=ios").content.decode()
+    assert portal.get(LIST + "?platform=windows").status_code == 200  # invalid filter ignored
+
+
+def test_list_query_count_is_constant(portal, tenant):
+    for n in range(2):
+        make_device(tenant, n, owner=User.objects.create_user(tenant, f"u{n}@acme.test"))
+    portal.get(LIST)
+    with CaptureQueriesContext(connection) as few:
+        portal.get(LIST)
+    for n in range(2, 40):
+        make_device(tenant, n, owner=User.objects.create_user(tenant, f"u{n}@acme.test"))
+    with CaptureQueriesContext(connection) as many:
+        body = portal.get(LIST).content.decode()
+    assert "u39@acme.test" in body
+    assert len(many) == len(few) <= 8, [q["sql"] for q in many]
+
+
+def test_end_users_cannot_see_devices(client, tenant):
+    user = User.objects.create_user(tenant, "jane@acme.test", "Corr3ct-horse-battery")
+    client.force_login(user, backend="users.auth.TenantEmailBackend")
+    response = client.get(LIST)
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_device_page_and_actions(portal, iphone, apple_tenant):
+    enroll(iphone)
+    device = Device.objects.get(udid=iphone.udid)
+    page = f"/t/acme/admin/devices/{device.pk}/"
+    actions = page + "actions/"
+    body = portal.get(page).content.decode()
+    assert "DeviceInformation" in body and iphone.udid in body
+    assert "confirm(" in body  # every action asks first
+
+    for action in ("device_information", "profile_list"):
+        assert portal.post(actions, {"action": action}).status_code == 302
+    assert portal.post(actions, {"action": "lock", "lock-message": "Call me"}).status_code == 302
+    assert portal.post(actions, {"action": "erase", "erase-preserve_data_plan": "on"}
+                       ).status_code == 302
+    assert portal.post(actions, {"action": "remove_profile", "remove-identifier": "com.x"}
+                       ).status_code == 302
+    profile = do_create_profile(apple_tenant, actor="test", name="Wi-Fi",
+                                identifier="com.acme.wifi", payload_plist=WIFI,
+                                scope="device", platforms=["ios"])
+    assert portal.post(actions, {"action": "install_profile", "install-profile": profile.pk}
+                       ).status_code == 302
+    types = list(Command.objects.filter(device=device).order_by("id")
+                 .values_list("request_type", flat=True))
+    assert types == ["DeviceInformation", "DeviceInformation", "ProfileList", "DeviceLock",
+                     "EraseDevice", "RemoveProfile", "InstallProfile"]
+    lock = Command.objects.get(request_type="DeviceLock")
+    assert lock.payload == {"Message": "Call me"} and lock.created_by_label == "admin@acme.test"
+    assert AuditEvent.objects.filter(action=AuditAction.COMMAND_QUEUED,
+                                     actor__email="admin@acme.test").count() == 6
+
+    # The device acknowledges the erase: it is Wiped, and then unrecognized.
+    uuid = Command.objects.get(request_type="EraseDevice").command_uuid
+    assert iphone.report("Acknowledged", uuid)[0] == 200
+    device.refresh_from_db()
+    assert device.state == DeviceState.WIPED
+    assert iphone.idle()[0] == 403
+
+    assert portal.post(actions, {"action": "retire"}).status_code == 302
+    device.refresh_from_db()
+    assert device.state == DeviceState.RETIRED
+
+
+def test_bad_action_input(portal, mac):
+    enroll(mac)
+    device = Device.objects.get(udid=mac.udid)
+    actions = f"/t/acme/admin/devices/{device.pk}/actions/"
+    response = portal.post(actions, {"action": "lock"})  # a Mac needs a PIN
+    assert response.status_code == 400
+    assert "six-digit PIN" in response.content.decode()
+    assert portal.post(actions, {"action": "erase", "erase-pin": "12ab56"}).status_code == 400
+    assert portal.post(actions, {"action": "remove_profile"}).status_code == 400
+    assert portal.post(actions, {"action": "explode"}).status_code == 404
+    assert portal.get(actions).status_code == 405
+    assert portal.post(actions, {"action": "install_profile", "install-profile": "999"}
+                       ).status_code == 302
+    assert list(Command.objects.values_list("request_type", flat=True)) == [
+        "DeviceInformation"]
+
+
+def test_action_on_a_device_without_mdm(portal, tenant):
+    device = make_device(tenant, 1)
+    response = portal.post(f"/t/acme/admin/devices/{device.pk}/actions/",
+                           {"action": "profile_list"}, follow=True)
+    assert "not checked in" in response.content.decode()
+
+
+def test_apple_settings_page(portal, tenant):
+    url = "/t/acme/admin/settings/apple-mdm/"
+    assert portal.get(url).status_code == 200
+    assert portal.post(url, {"push_topic": "nope"}).status_code == 400
+    response = portal.post(url, {"push_topic": "com.apple.mgmt.External.abc",
+                                 "sign_enrollment_profiles": "on"})
+    assert response.status_code == 302
+    assert apple_settings(tenant).push_topic == "com.apple.mgmt.External.abc"

@@ -1,0 +1,162 @@
+"""Configuration profiles: API and portal CRUD, validation, tenant isolation, rendering."""
+
+from __future__ import annotations
+
+import plistlib
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from audit.events import AuditAction
+from audit.models import AuditEvent
+from profiles.models import ConfigurationProfile
+from profiles.services.configuration import build_profile, do_create_profile
+from tests.base.tenancy import TenantIsolationContract
+from tests.profiles.apple_schema import check_profile
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+WIFI = plistlib.dumps([{"PayloadType": "com.apple.wifi.managed", "SSID_STR": "Acme",
+                        "EncryptionType": "WPA2", "AutoJoin": True}]).decode()
+
+
+def body(**overrides) -> dict:
+    return {"name": "Wi-Fi", "identifier": "com.acme.wifi", "payload_plist": WIFI,
+            "scope": "device", "platforms": ["ios", "macos"], "assign_to_all": True,
+            **overrides}
+
+
+def make(tenant, name="Wi-Fi", **kwargs) -> ConfigurationProfile:
+    values = {"identifier": f"com.{tenant.slug}.{len(name)}.{name.lower().replace(' ', '')}",
+              "payload_plist": WIFI, "scope": "device", "platforms": ["ios"], **kwargs}
+    return do_create_profile(tenant, actor="test", name=name, **values)
+
+
+class TestProfileIsolation(TenantIsolationContract):
+    api_list_url = "/api/v1/configuration-profiles/"
+    api_detail_url = "/api/v1/configuration-profiles/{pk}/"
+    portal_list_url = "/t/{slug}/admin/profiles/"
+    portal_detail_urls = ("/t/{slug}/admin/profiles/{pk}/",)
+
+    def make_object(self, tenant, admin):
+        return make(tenant, "Foreign profile zz")
+
+    def object_marker(self, obj) -> str:
+        return "Foreign profile zz"
+
+    def test_foreign_profile_cannot_be_changed(self, api, portal, tenant, foreign_object):
+        url = f"/api/v1/configuration-profiles/{foreign_object.pk}/"
+        assert api.patch(url, {"name": "mine"}, format="json").status_code == 404
+        assert api.delete(url).status_code == 404
+        assert portal.post(f"/t/{tenant.slug}/admin/profiles/{foreign_object.pk}/delete/"
+                           ).status_code == 404
+        assert ConfigurationProfile.objects.filter(pk=foreign_object.pk).exists()
+
+    def test_foreign_users_cannot_be_assigned(self, api, other_tenant):
+        stranger = User.objects.create_user(other_tenant, "x@globex.test")
+        response = api.post("/api/v1/configuration-profiles/",
+                            body(assign_to_all=False, assigned_users=[stranger.pk]),
+                            format="json")
+        assert response.status_code == 400
+
+
+def test_api_crud(api, tenant):
+    jane = User.objects.create_user(tenant, "jane@acme.test")
+    created = api.post("/api/v1/configuration-profiles/",
+                       body(assign_to_all=False, assigned_users=[jane.pk]), format="json")
+    assert created.status_code == 201, created.json()
+    data = created.json()
+    assert data["platforms"] == ["ios", "macos"] and data["assigned_users"] == [jane.pk]
+    url = f"/api/v1/configuration-profiles/{data['id']}/"
+    patched = api.patch(url, {"scope": "user", "name": "VPN"}, format="json")
+    assert patched.status_code == 200 and patched.json()["scope"] == "user"
+    assert api.get("/api/v1/configuration-profiles/").json()["count"] == 1
+    assert api.delete(url).status_code == 204
+    assert not ConfigurationProfile.objects.exists()
+    actions = list(AuditEvent.objects.filter(action__startswith="profile.")
+                   .order_by("id").values_list("action", flat=True))
+    assert actions == [AuditAction.CONFIG_PROFILE_CREATED, AuditAction.CONFIG_PROFILE_UPDATED,
+                       AuditAction.CONFIG_PROFILE_DELETED]
+
+
+def test_a_whole_mobileconfig_is_accepted(api):
+    mobileconfig = plistlib.dumps({"PayloadType": "Configuration",
+                                   "PayloadContent": plistlib.loads(WIFI.encode())}).decode()
+    response = api.post("/api/v1/configuration-profiles/", body(payload_plist=mobileconfig),
+                        format="json")
+    assert response.status_code == 201
+    assert plistlib.loads(response.json()["payload_plist"].encode())[0]["SSID_STR"] == "Acme"
+
+
+@pytest.mark.parametrize("overrides", [
+    {"payload_plist": "not xml"},
+    {"payload_plist": plistlib.dumps([]).decode()},
+    {"payload_plist": plistlib.dumps([{"NoType": 1}]).decode()},
+    {"payload_plist": plistlib.dumps({"a": 1}).decode()},
+    {"payload_plist": plistlib.dumps([{"PayloadType": "x", "PayloadIdentifier": "a"},
+                                      {"PayloadType": "y", "PayloadIdentifier": "a"}]).decode()},
+    {"identifier": "has space"},
+    {"identifier": ""},
+    {"scope": "galaxy"},
+    {"platforms": []},
+    {"platforms": ["android"]},
+    {"name": ""},
+])
+def test_api_bad_input(api, overrides):
+    response = api.post("/api/v1/configuration-profiles/", body(**overrides), format="json")
+    assert response.status_code == 400, response.json()
+    assert not ConfigurationProfile.objects.exists()
+
+
+def test_identifier_is_unique_per_tenant(api, other_api):
+    assert api.post("/api/v1/configuration-profiles/", body(), format="json").status_code == 201
+    assert api.post("/api/v1/configuration-profiles/", body(), format="json").status_code == 400
+    assert other_api.post("/api/v1/configuration-profiles/", body(), format="json"
+                          ).status_code == 201
+
+
+def test_rendered_profile_follows_apples_schema(tenant):
+    root = plistlib.dumps([{"PayloadType": "com.apple.security.root",
+                            "PayloadCertificateFileName": "root.cer",
+                            "PayloadContent": b"0\x82 fake der"}]).decode()
+    profile = make(tenant, scope="user", platforms=["macos"], payload_plist=root)
+    built = build_profile(profile, "macos")
+    assert check_profile(built) == []
+    assert built["PayloadScope"] == "User"
+    assert "PayloadScope" not in build_profile(profile, "ios")
+
+
+def test_portal_pages(portal, tenant):
+    jane = User.objects.create_user(tenant, "jane@acme.test")
+    assert portal.get("/t/acme/admin/profiles/").status_code == 200
+    assert portal.get("/t/acme/admin/profiles/new/").status_code == 200
+    bad = portal.post("/t/acme/admin/profiles/new/", {**body(payload_plist="<nope"),
+                                                      "platforms": ["ios"]})
+    assert bad.status_code == 400
+    response = portal.post("/t/acme/admin/profiles/new/", {
+        **body(assign_to_all=""), "platforms": ["ios"], "assigned_users": [jane.pk]})
+    assert response.status_code == 302
+    profile = ConfigurationProfile.objects.get()
+    assert list(profile.assigned_users.all()) == [jane] and not profile.assign_to_all
+    edit = f"/t/acme/admin/profiles/{profile.pk}/"
+    assert portal.get(edit).status_code == 200
+    assert portal.post(edit, {**body(name="Office Wi-Fi"), "platforms": ["macos"]}
+                       ).status_code == 302
+    profile.refresh_from_db()
+    assert (profile.name, profile.platforms) == ("Office Wi-Fi", ["macos"])
+    assert portal.post(f"{edit}delete/").status_code == 302
+    assert not ConfigurationProfile.objects.exists()
+
+
+def test_portal_list_query_count(portal, tenant):
+    make(tenant, "One")
+    portal.get("/t/acme/admin/profiles/")
+    with CaptureQueriesContext(connection) as few:
+        portal.get("/t/acme/admin/profiles/")
+    for n in range(20):
+        make(tenant, f"Profile {n}")
+    with CaptureQueriesContext(connection) as many:
+        portal.get("/t/acme/admin/profiles/")
+    assert len(many) == len(few)

@@ -1,0 +1,1 @@
+"""LDAP directory connector: the ldap3 client (`client`) and the pure sync planner (`sync`)."""
