@@ -9,6 +9,8 @@ from django.db import models
 class AuditAction(models.TextChoices):
     # accounts and access
     TENANT_CREATED = "tenant.created", "Tenant created"
+    TENANT_UPDATED = "tenant.updated", "Organization updated"
+    SETUP_COMPLETED = "tenant.setup_completed", "Startup wizard completed"
     USER_CREATED = "user.created", "User created"
     USER_UPDATED = "user.updated", "User updated"
     LOGIN_SUCCEEDED = "auth.login", "Signed in"

@@ -2,10 +2,12 @@
 
 from django.urls import path
 
-from . import views, views_users
+from . import views, views_users, wizard
 from .ldap import views as ldap_views
 
 portal_patterns = [
+    path("setup/", wizard.wizard, name="setup"),
+    path("setup/<slug:step>/", wizard.wizard, name="setup-step"),
     path("users/", views_users.user_list, name="users"),
     path("users/add/", views_users.user_add, name="user-add"),
     path("users/import/", views_users.user_import, name="user-import"),

@@ -99,14 +99,17 @@ class RegistrationPolicyViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     serializer_class = RegistrationPolicySerializer
     pagination_class = None
 
+    def get_object(self) -> RegistrationPolicy:
+        return policy_for(self.tenant)
+
     @extend_schema(responses={200: RegistrationPolicySerializer})
     def show(self, request):
-        return Response(RegistrationPolicySerializer(policy_for(self.tenant)).data)
+        return Response(RegistrationPolicySerializer(self.get_object()).data)
 
     @extend_schema(request=RegistrationPolicySerializer,
                    responses={200: RegistrationPolicySerializer})
     def replace(self, request):
-        params = RegistrationPolicySerializer(policy_for(self.tenant), data=request.data,
+        params = RegistrationPolicySerializer(self.get_object(), data=request.data,
                                               partial=True)
         params.is_valid(raise_exception=True)
         policy = do_save_registration_policy(self.tenant, params.validated_data,

@@ -170,3 +170,41 @@ class TestUserIsolation(TenantIsolationContract):
         response = api.patch(f"/api/v1/users/{foreign_object.pk}/", {"first_name": "X"},
                              format="json")
         assert response.status_code == 404
+
+
+def test_bulk_send_invitation_emails_each_user(portal, tenant,
+                                               django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    from enrollment.models import Invitation
+
+    ann = User.objects.create_user(tenant, "ann@acme.test")
+    bob = User.objects.create_user(tenant, "bob@acme.test", "Bob-pass-12345")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = portal.post(f"/t/{tenant.slug}/admin/users/bulk/",
+                               {"action": "invite", "users": [ann.pk, bob.pk]})
+    assert response.status_code == 302
+    assert Invitation.objects.filter(tenant=tenant).count() == 2
+    assert sorted(message.to[0] for message in mail.outbox) == ["ann@acme.test",
+                                                                 "bob@acme.test"]
+    assert "/go" in mail.outbox[0].body
+
+
+def test_add_users_form_can_send_invitations(portal, tenant, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = portal.post(f"/t/{tenant.slug}/admin/users/add/",
+                               _rows("ann@acme.test", send_invitation="on"))
+    assert response.status_code == 302
+    assert [message.to for message in mail.outbox] == [["ann@acme.test"]]
+
+
+def test_api_create_user_with_invitation(api, tenant, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/api/v1/users/", {"email": "cy@acme.test",
+                                               "send_invitation": True}, format="json")
+    assert response.status_code == 201
+    assert [message.to for message in mail.outbox] == [["cy@acme.test"]]

@@ -9,10 +9,15 @@ from django import forms
 from ..models import LdapConnector
 from .client import LdapConfigError, validate_server_url
 
+# portal.css styles inputs, not textareas: match them here.
+TEXTAREA_STYLE = ("width:100%; box-sizing:border-box; font-family:ui-monospace,monospace; "
+                  "padding:7px 9px")
+
 
 class LdapConnectorForm(forms.ModelForm):
     server_urls = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}), max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "style": TEXTAREA_STYLE}),
+        max_length=5000,
         help_text="One ldap:// or ldaps:// URL per line; the next is tried when one is down.")
     bind_password = forms.CharField(
         required=False, strip=False, max_length=1000,
@@ -25,7 +30,8 @@ class LdapConnectorForm(forms.ModelForm):
                   "user_filter", "email_attribute", "first_name_attribute",
                   "last_name_attribute", "unique_id_attribute", "is_enabled",
                   "sync_interval_minutes"]
-        widgets = {"ca_certificate_pem": forms.Textarea(attrs={"rows": 4, "spellcheck": "false"})}
+        widgets = {"ca_certificate_pem": forms.Textarea(
+            attrs={"rows": 4, "spellcheck": "false", "style": TEXTAREA_STYLE})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

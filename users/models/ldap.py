@@ -15,7 +15,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.utils import timezone
 
-from mdm_server.encryption import decrypt, encrypt
+from mdm_server.encryption import DecryptionError, decrypt, encrypt
 from mdm_server.tenancy import TenantOwned
 from users.ldap import client as ldap_client
 
@@ -137,12 +137,18 @@ class LdapConnector(TenantOwned):
 
     def client_settings(self) -> ldap_client.LdapSettings:
         """What `users.ldap.client.LdapClient` needs (decrypts the bind password)."""
+        try:
+            bind_password = self.get_bind_password()
+        except DecryptionError:
+            raise ldap_client.LdapConfigError(
+                "The stored bind password cannot be decrypted (was MDM_ENCRYPTION_KEY "
+                "changed?); enter it again.") from None
         return ldap_client.LdapSettings(
             server_urls=tuple(self.server_urls or ()),
             start_tls=self.start_tls,
             ca_certificate_pem=self.ca_certificate_pem,
             bind_dn=self.bind_dn,
-            bind_password=self.get_bind_password(),
+            bind_password=bind_password,
             base_dn=self.base_dn,
             user_filter=self.user_filter,
             attributes=ldap_client.AttributeMap(

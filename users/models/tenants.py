@@ -14,6 +14,9 @@ class Tenant(models.Model):
     name = models.CharField(max_length=200)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # First-run startup wizard: the step to resume at, and when it was finished or skipped.
+    setup_step = models.CharField(max_length=20, default="organization")
+    setup_completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
