@@ -80,3 +80,32 @@ class AuditAction(models.TextChoices):
     PIN_VERIFIED = "pin.verified", "Registration PIN accepted"
     PIN_FAILED = "pin.failed", "Wrong registration PIN"
     PIN_LOCKED = "pin.locked", "Registration PIN locked"
+    # pushes, reminders and expiry sweeps (workers)
+    APNS_CERTIFICATE_UPLOADED = "push.apns_certificate_uploaded", "APNs MDM certificate uploaded"
+    APNS_CERTIFICATE_EXPIRING = "push.apns_certificate_expiring", \
+        "APNs MDM certificate expires soon"
+    APP_PUSH_CREDENTIALS_SAVED = "push.app_credentials_saved", "App push credentials saved"
+    PUSH_TOKEN_INVALID = "push.token_invalid", "Push token rejected (device flagged)"
+    PUSHES_FAILED = "push.failed", "Pushes not delivered"
+    REMINDER_POLICY_SAVED = "reminder.policy_saved", "Reminder cadence saved"
+    REMINDER_SENT = "reminder.sent", "Registration reminder sent"
+    CHALLENGES_EXPIRED = "scep.challenges_expired", "SCEP challenges expired"
+    PROFILE_TOKENS_EXPIRED = "registration.profile_tokens_expired", \
+        "Profile download links expired"
+    PINS_EXPIRED = "pin.expired", "Registration PINs expired"
+    QR_TOKENS_EXPIRED = "registration.qr_tokens_expired", "App QR codes expired"
+    # Android Enterprise (AMAPI)
+    ANDROID_SETTINGS_SAVED = "android.settings_saved", "Android Enterprise settings saved"
+    ANDROID_SIGNUP_STARTED = "android.signup_started", "Android Enterprise sign-up started"
+    ANDROID_SIGNUP_REJECTED = "android.signup_rejected", "Android Enterprise sign-up refused"
+    ANDROID_ENTERPRISE_BOUND = "android.enterprise_bound", "Android Enterprise bound"
+    ANDROID_ENTERPRISE_UNBOUND = "android.enterprise_unbound", "Android Enterprise unbound"
+    ANDROID_TOKEN_CREATED = "android.token_created", "Android enrollment token created"
+    ANDROID_TOKEN_REVOKED = "android.token_revoked", "Android enrollment token revoked"
+    ANDROID_NOTIFICATION_REJECTED = "android.notification_rejected", \
+        "Android notification rejected"
+    ANDROID_COMMAND_ISSUED = "android.command_issued", "Android command issued"
+    ANDROID_COMMAND_FINISHED = "android.command_finished", "Android command finished"
+    ANDROID_DEVICE_REMOVED = "android.device_removed", "Android device removed from Google"
+    DEVICE_DELETED = "device.deleted", "Device deleted"
+    DEVICE_REREGISTER_REQUESTED = "device.reregister_requested", "Device re-registration requested"

@@ -88,7 +88,25 @@ def registration_status(request: HttpRequest, tenant_slug: str,
                                    // 60)),
         "platform_name": PLATFORMS.get(registration.platform, registration.platform),
         "now": timezone.now(),
+        **(_android_context(registration) if registration.platform == "android" else {}),
     })
+
+
+def _android_context(registration: Registration) -> dict:
+    """The enrollment token's QR code (fully managed, scanned at the welcome screen) or the
+    work-profile link, while the registration is open (enrollment/android/tokens.py)."""
+    from .android.tokens import work_profile_link
+    from .models import AndroidOwnership
+
+    token = getattr(registration, "android_token", None)
+    if token is None or token.revoked_at is not None or not registration.is_open:
+        return {"android_token": None}
+    value, qr_payload = token.value, token.qr_code
+    svg = qrcode.make(qr_payload, image_factory=qrcode.image.svg.SvgPathImage,
+                      box_size=6).to_string(encoding="unicode") if qr_payload else ""
+    return {"android_token": token, "android_qr_svg": svg,
+            "android_fully_managed": token.ownership == AndroidOwnership.FULLY_MANAGED,
+            "android_work_profile_link": work_profile_link(value) if value else ""}
 
 
 @end_user_required

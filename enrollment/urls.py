@@ -19,3 +19,15 @@ from .views_registration_settings import registration_settings  # noqa: E402
 portal_patterns += [
     path("settings/registration/", registration_settings, name="registration-settings"),
 ]
+
+# Settings > Android (Android Enterprise binding) and Android device actions
+from devices.android.views import android_device_action  # noqa: E402
+
+from .android.views import android_settings, android_signup_callback  # noqa: E402
+
+portal_patterns += [
+    path("settings/android/", android_settings, name="android-settings"),
+    path("settings/android/callback/", android_signup_callback, name="android-callback"),
+    path("devices/<int:device_id>/android/", android_device_action,
+         name="android-device-action"),
+]

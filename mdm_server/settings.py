@@ -162,3 +162,78 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Pushes (APNs, FCM), registration reminders, expiry sweeps (devices.push, enrollment.tasks)
+# Read here with config.py's typed helpers; see README "Settings".
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from .config import _bool as _env_bool  # noqa: E402
+from .config import _int as _env_int  # noqa: E402
+
+
+def _push_settings(env) -> dict:
+    environment = env.get("MDM_APNS_ENVIRONMENT", "").strip() or "production"
+    if environment not in ("production", "sandbox"):
+        raise ConfigError(f"MDM_APNS_ENVIRONMENT must be production or sandbox, "
+                          f"got {environment!r}")
+    default_host = ("https://api.push.apple.com" if environment == "production"
+                    else "https://api.sandbox.push.apple.com")
+    ca_file = env.get("MDM_APNS_CA_FILE", "").strip()
+    if ca_file and not Path(ca_file).is_file():
+        raise ConfigError(f"MDM_APNS_CA_FILE does not name a file: {ca_file!r}")
+    return {
+        "MDM_APNS_URL": (env.get("MDM_APNS_URL", "").strip() or default_host).rstrip("/"),
+        "MDM_APNS_CA_FILE": ca_file or None,
+        "MDM_FCM_URL": (env.get("MDM_FCM_URL", "").strip()
+                        or "https://fcm.googleapis.com").rstrip("/"),
+        "MDM_PUSH_BATCH_SIZE": _env_int(env, "MDM_PUSH_BATCH_SIZE", 500, minimum=1,
+                                        maximum=10_000),
+        "MDM_PUSH_CONCURRENCY": _env_int(env, "MDM_PUSH_CONCURRENCY", 32, minimum=1,
+                                         maximum=1000),
+        "MDM_PUSH_MAX_RETRIES": _env_int(env, "MDM_PUSH_MAX_RETRIES", 3, maximum=10),
+        "MDM_PUSH_BACKOFF_MS": _env_int(env, "MDM_PUSH_BACKOFF_MS", 500, maximum=600_000),
+        "MDM_SWEEP_BATCH_SIZE": _env_int(env, "MDM_SWEEP_BATCH_SIZE", 1000, minimum=1,
+                                         maximum=50_000),
+        "MDM_SWEEP_INTERVAL_SECONDS": _env_int(env, "MDM_SWEEP_INTERVAL_SECONDS", 60, minimum=1),
+        "MDM_REMINDER_SCAN_SECONDS": _env_int(env, "MDM_REMINDER_SCAN_SECONDS", 300, minimum=1),
+        "MDM_REMINDER_EMAIL_FALLBACK": _env_bool(env, "MDM_REMINDER_EMAIL_FALLBACK", True),
+        "MDM_BROKER_VISIBILITY_TIMEOUT": _env_int(env, "MDM_BROKER_VISIBILITY_TIMEOUT", 3600,
+                                                  minimum=1),
+        "CELERY_TASK_DEFAULT_QUEUE": env.get("MDM_CELERY_QUEUE", "").strip() or "celery",
+    }
+
+
+try:
+    globals().update(_push_settings(os.environ))
+except ConfigError as exc:
+    raise ImproperlyConfigured(f"Invalid configuration: {exc}") from None
+
+# A task of a worker killed mid-run (acks_late) goes back to the queue after this long.
+if CELERY_BROKER_URL.startswith(("redis", "rediss")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **CELERY_BROKER_TRANSPORT_OPTIONS,
+        "visibility_timeout": MDM_BROKER_VISIBILITY_TIMEOUT,  # noqa: F821
+        # Look for such messages every few seconds (kombu's default is every ~100 s).
+        "unacked_restore_interval": min(10, MDM_BROKER_VISIBILITY_TIMEOUT),  # noqa: F821
+        "unacked_restore_throttle": 1,
+    }
+CELERY_BEAT_SCHEDULE.update({
+    "expire-enrollment-objects": {"task": "enrollment.run_expiry_sweeps",
+                                  "schedule": float(MDM_SWEEP_INTERVAL_SECONDS)},  # noqa: F821
+    "send-registration-reminders": {"task": "enrollment.send_reminders",
+                                    "schedule": float(MDM_REMINDER_SCAN_SECONDS)},  # noqa: F821
+    "check-apns-certificates": {"task": "devices.check_apns_certificates",
+                                "schedule": 6 * 3600.0},
+})
+
+# Android Enterprise (devices/android/tasks.py)
+CELERY_BEAT_SCHEDULE.update({
+    "android-reconcile": {"task": "android.reconcile_all", "schedule": 15 * 60.0},
+    "android-revoke-ended-tokens": {"task": "android.revoke_ended_tokens", "schedule": 60.0},
+    "android-refresh-operations": {"task": "android.refresh_operations", "schedule": 5 * 60.0},
+    "android-purge-processed-messages": {"task": "android.purge_processed_messages",
+                                         "schedule": 24 * 3600.0},
+})
+# Not an app's `tasks` module, so autodiscovery does not see it: import it in every worker.
+CELERY_IMPORTS = (*globals().get("CELERY_IMPORTS", ()), "devices.android.tasks")

@@ -64,3 +64,4 @@ def handler400(request: HttpRequest, exception=None) -> HttpResponse:
         return JsonResponse({"error": {"code": "bad_request", "message": "Bad request."}},
                             status=400)
     return render(request, "errors/400.html", status=400)
+urlpatterns += [path("android/", include("devices.android.urls"))]  # AMAPI Pub/Sub push

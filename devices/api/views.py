@@ -102,6 +102,10 @@ class DeviceViewSet(TenantReadOnlyViewSet):
         """Stop managing the device: its identity is revoked and it unenrolls at its next
         check-in."""
         device = self.get_object()
+        if device.platform == "android":  # AMAPI: see devices/android/actions.py
+            from ..android.api import android_retire_response
+            return android_retire_response(self.tenant, device, actor=self.actor,
+                                           request=request._request)
         do_retire_device(self.tenant, device, actor=self.actor, request=request._request)
         return Response(DeviceSerializer(device).data)
 

@@ -20,6 +20,7 @@ import logging
 import plistlib
 from dataclasses import dataclass, field
 
+from cryptography import x509
 from django.db import transaction
 from django.utils import timezone
 
@@ -89,9 +90,15 @@ def _actor(message: msg.ChannelMessage) -> str:
 @dataclass
 class _Context:
     tenant: object
-    issued: IssuedCertificate
+    issued: IssuedCertificate | None  # set by identify(), after the message is decoded
     request: object = None
     detail: dict = field(default_factory=dict)
+    certificate: x509.Certificate | None = None  # what signed the body (not yet trusted)
+
+    def identify(self, candidate: IssuedCertificate | None = None) -> IssuedCertificate:
+        self.issued = store.issued_certificate(self.tenant, self.certificate,
+                                               candidate=candidate)
+        return self.issued
 
 
 # --- entry points ----------------------------------------------------------------------------
@@ -109,9 +116,11 @@ def serve_report(tenant, body: bytes, *, signature: str | None,
 
 
 def _serve(tenant, body, signature, forwarded_certificate, request, handler) -> Reply:
+    ctx = _Context(tenant, None, request)
     try:
-        issued = store.identify(tenant, body, signature=signature,
-                                forwarded_certificate=forwarded_certificate)
+        ctx.certificate = store.presented_certificate(
+            body, signature=signature, forwarded_certificate=forwarded_certificate)
+        return handler(ctx, body)
     except store.RevokedCertificate as exc:
         device = exc.issued.device
         if device is not None and device.is_gone:  # retiring revokes: still Apple's 403
@@ -119,9 +128,6 @@ def _serve(tenant, body, signature, forwarded_certificate, request, handler) -> 
         return _identity_refused(tenant, exc, request)
     except IdentityError as exc:
         return _identity_refused(tenant, exc, request)
-    ctx = _Context(tenant, issued, request)
-    try:
-        return handler(ctx, body)
     except msg.MessageError as exc:
         reason = ("missing_key" if isinstance(exc, msg.MissingKey) else
                   "unknown_message_type" if isinstance(exc, msg.UnknownMessageType) else
@@ -130,7 +136,7 @@ def _serve(tenant, body, signature, forwarded_certificate, request, handler) -> 
     except CheckinRefused as exc:
         return _refused(ctx, exc)
     except DeviceUnrecognized as exc:
-        return _unrecognized(tenant, exc.device, issued, request)
+        return _unrecognized(tenant, exc.device, ctx.issued, request)
 
 
 def _identity_refused(tenant, exc: IdentityError, request) -> Reply:
@@ -140,17 +146,18 @@ def _identity_refused(tenant, exc: IdentityError, request) -> Reply:
     return Reply(400, b"The device identity could not be verified.\n")
 
 
-def _unrecognized(tenant, device: Device, issued: IssuedCertificate, request) -> Reply:
+def _unrecognized(tenant, device: Device, issued: IssuedCertificate | None, request) -> Reply:
     record(tenant, AuditAction.DEVICE_UNRECOGNIZED, actor=f"device:{device.udid}",
            target=device, device=device, request=request,
-           detail={"state": device.state, "certificate": issued.serial_hex})
+           detail={"state": device.state, "certificate": issued.serial_hex if issued else ""})
     return Reply(403, unrecognized_device_body(), PLIST_CONTENT_TYPE)
 
 
 def _refused(ctx: _Context, exc: CheckinRefused) -> Reply:
-    device = ctx.issued.device
+    device = ctx.issued.device if ctx.issued else None
+    serial = ctx.issued.serial_hex if ctx.issued else ""
     record(ctx.tenant, exc.action, actor="mdm", request=ctx.request, device=device,
-           target=device, detail={"reason": exc.reason, "certificate": ctx.issued.serial_hex,
+           target=device, detail={"reason": exc.reason, "certificate": serial,
                                   **ctx.detail, **exc.detail})
     logger.info("MDM request refused for tenant %s: %s", ctx.tenant.slug, exc.reason)
     return Reply(400, f"Refused: {exc.reason}\n".encode())
@@ -161,6 +168,7 @@ def _refused(ctx: _Context, exc: CheckinRefused) -> Reply:
 def _checkin(ctx: _Context, body: bytes) -> Reply:
     message = msg.decode_checkin(body)
     ctx.detail.update(message_type=message.message_type, udid=message.device_id[:128])
+    ctx.identify()
     if isinstance(message, msg.Authenticate):
         return _authenticate(ctx, message)
     if isinstance(message, msg.DeclarativeManagement):
@@ -441,17 +449,16 @@ def _get_bootstrap_token(ctx: _Context, m: msg.GetBootstrapToken,
 def _report(ctx: _Context, body: bytes) -> Reply:
     report = msg.decode_command_report(body)
     ctx.detail.update(status=report.status.value, udid=report.device_id[:128])
-    device = ctx.issued.device
+    channel = store.report_channel(ctx.tenant, report.channel_id)
+    issued = ctx.identify(candidate=channel.certificate if channel else None)
+    device = issued.device
     if device is None or device.udid != report.device_id:
         raise CheckinRefused("certificate_not_bound_to_this_device")
     if device.is_gone:
         raise DeviceUnrecognized(device)
-    channel = (AppleChannel.objects.for_tenant(ctx.tenant)
-               .filter(channel_id=report.channel_id, device=device)
-               .only("pk", "enabled", "certificate_id", "last_seen_at").first())
-    if channel is None or not channel.enabled:
+    if channel is None or channel.device_id != device.pk or not channel.enabled:
         raise CheckinRefused("channel_not_enrolled")
-    if not report.is_user_channel and channel.certificate_id != ctx.issued.pk:
+    if not report.is_user_channel and channel.certificate_id != issued.pk:
         raise CheckinRefused("certificate_not_bound_to_this_device")
     skip_not_now = False
     if report.status is not msg.CommandStatus.IDLE:

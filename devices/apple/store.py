@@ -59,23 +59,60 @@ def tenant_ca_certificates(tenant) -> list[x509.Certificate]:
     return [_ca_certificate(bytes(der)) for der in rows]
 
 
-def identify(tenant, body: bytes, *, signature: str | None,
-             forwarded_certificate: str | None) -> IssuedCertificate:
-    """The tenant's unrevoked IssuedCertificate that sent ``body``; IdentityError otherwise."""
+def presented_certificate(body: bytes, *, signature: str | None,
+                          forwarded_certificate: str | None) -> x509.Certificate:
+    """The certificate whose key signed ``body`` (Mdm-Signature), else the forwarded TLS
+    client certificate. Pure: proves possession of the key, not that we trust it."""
     if signature:
-        cert = identity.verify_mdm_signature(signature, body)
-    elif forwarded_certificate:
-        cert = identity.load_forwarded_client_cert(forwarded_certificate)
-    else:
-        raise identity.MalformedIdentity("no Mdm-Signature and no client certificate")
-    identity.verify_chain(cert, tenant_ca_certificates(tenant), timezone.now())
-    issued = (IssuedCertificate.objects.for_tenant(tenant).select_related("device")
-              .filter(fingerprint_sha256=cert.fingerprint(hashes.SHA256()).hex()).first())
+        return identity.verify_mdm_signature(signature, body)
+    if forwarded_certificate:
+        return identity.load_forwarded_client_cert(forwarded_certificate)
+    raise identity.MalformedIdentity("no Mdm-Signature and no client certificate")
+
+
+def _issued_query(tenant):
+    return (IssuedCertificate.objects.for_tenant(tenant)
+            .select_related("device", "authority")
+            .defer("certificate_der", "authority__private_key_encrypted"))
+
+
+def issued_certificate(tenant, cert: x509.Certificate, *,
+                       candidate: IssuedCertificate | None = None) -> IssuedCertificate:
+    """The tenant's unrevoked IssuedCertificate that ``cert`` is; IdentityError otherwise.
+
+    ``candidate`` (the certificate bound to the channel the message names, fetched with it)
+    saves the lookup on the hot path. The chain is checked against the issuing CA of the
+    stored row, which is one of the tenant's CAs, active or rotated out; a certificate we do
+    not know is checked against all of them to say why it is refused."""
+    digest = cert.fingerprint(hashes.SHA256()).hex()
+    issued = candidate if candidate is not None and candidate.fingerprint_sha256 == digest \
+        else _issued_query(tenant).filter(fingerprint_sha256=digest).first()
+    now = timezone.now()
     if issued is None:
+        identity.verify_chain(cert, tenant_ca_certificates(tenant), now)
         raise UnknownCertificate("signed by our CA but not a certificate we issued")
+    identity.verify_chain(cert, [_ca_certificate(bytes(issued.authority.certificate_der))], now)
     if issued.revoked_at is not None:
         raise RevokedCertificate(f"certificate {issued.serial_hex} is revoked", issued)
     return issued
+
+
+def identify(tenant, body: bytes, *, signature: str | None,
+             forwarded_certificate: str | None) -> IssuedCertificate:
+    """Both steps at once: the tenant's unrevoked IssuedCertificate that sent ``body``."""
+    cert = presented_certificate(body, signature=signature,
+                                 forwarded_certificate=forwarded_certificate)
+    return issued_certificate(tenant, cert)
+
+
+def report_channel(tenant, channel_id: str) -> AppleChannel | None:
+    """The channel a ServerURL report names, with its device and bound certificate (and that
+    certificate's CA) in the same query: the Idle hot path, so no ordering and no deferral
+    to compile (channel ids are unique per tenant)."""
+    rows = list(AppleChannel.objects.filter(tenant=tenant, channel_id=channel_id)
+                .select_related("device", "certificate__authority", "certificate__device")
+                .order_by()[:1])
+    return rows[0] if rows else None
 
 
 def device_channel(tenant, udid: str) -> AppleChannel | None:

@@ -13,3 +13,27 @@ __all__ = [
     "DeviceState",
     "Platform",
 ]
+
+# Android (AMAPI)
+from .android import (  # noqa: E402
+    AndroidDevice,
+    AndroidOperation,
+    AndroidOperationStatus,
+    ProcessedPubSubMessage,
+)
+
+__all__ += ["AndroidDevice", "AndroidOperation", "AndroidOperationStatus",
+            "ProcessedPubSubMessage"]
+
+# pushes (APNs MDM certificate, app push credentials, attempts)
+from .push import (  # noqa: E402
+    ApnsCertificate,
+    AppPushCredentials,
+    InvalidPushToken,
+    PushAttempt,
+    PushKind,
+    PushResult,
+)
+
+__all__ += ["ApnsCertificate", "AppPushCredentials", "InvalidPushToken", "PushAttempt",
+            "PushKind", "PushResult"]

@@ -74,9 +74,14 @@ class AppRegisterSerializer(serializers.Serializer):
 class AppRegisteredSerializer(RegistrationSerializer):
     app_token = serializers.CharField(help_text="Bearer token for the app's later calls.")
     profile_url = serializers.URLField(allow_null=True)
+    android_enrollment_token = serializers.CharField(
+        allow_null=True, help_text="Android: AMAPI enrollment token value for the app's "
+                                   "work-profile / in-app QR provisioning.")
+    android_qr_payload = serializers.CharField(allow_null=True)
 
     class Meta(RegistrationSerializer.Meta):
-        fields = [*RegistrationSerializer.Meta.fields, "app_token", "profile_url"]
+        fields = [*RegistrationSerializer.Meta.fields, "app_token", "profile_url",
+                  "android_enrollment_token", "android_qr_payload"]
         read_only_fields = fields
 
 
@@ -89,9 +94,11 @@ def _refuse(code: str, message: str, http_status: int = status.HTTP_403_FORBIDDE
     return Response({"error": {"code": code, "message": message}}, status=http_status)
 
 
-def _payload(registration: Registration, result_profile_url, app_token) -> dict:
+def _payload(registration: Registration, result_profile_url, app_token, result=None) -> dict:
     return {**RegistrationSerializer(registration).data, "app_token": app_token,
-            "profile_url": result_profile_url}
+            "profile_url": result_profile_url,
+            "android_enrollment_token": getattr(result, "android_enrollment_token", None),
+            "android_qr_payload": getattr(result, "android_qr_payload", None)}
 
 
 class AppRegisterView(APIView):
@@ -129,7 +136,7 @@ class AppRegisterView(APIView):
             http = status.HTTP_400_BAD_REQUEST if exc.code.startswith(("os_", "bad_")) \
                 else status.HTTP_403_FORBIDDEN
             return _refuse(exc.code, str(exc), http)
-        return Response(_payload(result.registration, result.profile_url, opened.raw),
+        return Response(_payload(result.registration, result.profile_url, opened.raw, result),
                         status=status.HTTP_201_CREATED)
 
     def _identify(self, request, tenant, data):
@@ -219,5 +226,5 @@ class AppReregisterView(APIView):
                    target=result.registration, user=session.user, request=request,
                    detail={"previous_registration": previous.pk if previous else None,
                            "device": previous.device_id if previous else None})
-        return Response(_payload(result.registration, result.profile_url, None),
+        return Response(_payload(result.registration, result.profile_url, None, result),
                         status=status.HTTP_201_CREATED)

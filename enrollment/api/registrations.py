@@ -32,9 +32,16 @@ class StartedRegistrationSerializer(RegistrationSerializer):
     profile_url = serializers.URLField(allow_null=True,
                                        help_text="One-time enrollment profile URL (Apple).")
     pin = serializers.CharField(allow_null=True, help_text="One-time PIN, when one applies.")
+    android_enrollment_token = serializers.CharField(
+        allow_null=True, help_text="Android: AMAPI enrollment token value (work-profile link, "
+                                   "in-app enrollment).")
+    android_qr_payload = serializers.CharField(
+        allow_null=True, help_text="Android: QR provisioning payload (JSON) for a factory-reset "
+                                   "device (Android 7+).")
 
     class Meta(RegistrationSerializer.Meta):
-        fields = [*RegistrationSerializer.Meta.fields, "go_url", "profile_url", "pin"]
+        fields = [*RegistrationSerializer.Meta.fields, "go_url", "profile_url", "pin",
+                  "android_enrollment_token", "android_qr_payload"]
         read_only_fields = fields
 
 
@@ -56,7 +63,9 @@ class RegistrationFilterSet(django_filters.FilterSet):
 
 def started_payload(result: StartResult) -> dict:
     return {**RegistrationSerializer(result.registration).data, "go_url": result.go_url,
-            "profile_url": result.profile_url, "pin": result.pin}
+            "profile_url": result.profile_url, "pin": result.pin,
+            "android_enrollment_token": result.android_enrollment_token,
+            "android_qr_payload": result.android_qr_payload}
 
 
 class RegistrationViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,

@@ -40,3 +40,13 @@ __all__ += [
     "InvitationStatus", "PinRequirement", "RegistrationLink", "RegistrationPin",
     "RegistrationPolicy",
 ]
+
+# Android Enterprise (AMAPI)
+from .android import AndroidEnrollmentToken, AndroidEnterprise, AndroidOwnership  # noqa: E402
+
+__all__ += ["AndroidEnrollmentToken", "AndroidEnterprise", "AndroidOwnership"]
+
+# registration reminders (workers)
+from .reminders import Reminder, ReminderPolicy, ReminderStatus  # noqa: E402
+
+__all__ += ["Reminder", "ReminderPolicy", "ReminderStatus"]

@@ -16,7 +16,8 @@ class AppQrToken(TenantOwned):
     used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["tenant", "expires_at"])]
+        indexes = [models.Index(fields=["tenant", "expires_at"],
+                                name="enrollment__tenant__qr_exp_idx")]
 
 
 class AppSession(TenantOwned):
@@ -31,3 +32,9 @@ class AppSession(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Where reminders reach the app (devices.push): an APNs device token (hex) for iOS, an FCM
+    # registration token for Android. Empty until the app sends one.
+    push_token = models.CharField(max_length=512, blank=True)
+    push_service = models.CharField(max_length=10, blank=True,
+                                    choices=[("apns", "APNs"), ("fcm", "Firebase")])
+    push_token_updated_at = models.DateTimeField(null=True, blank=True)

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.models import AuditEvent
-from audit.record import client_ip, record
+from audit.record import record, record_many
 from users.models import User, UserSource
 
 from ..models import (
@@ -66,8 +66,8 @@ def selfservice_url(tenant) -> str:
                                              kwargs={"tenant_slug": tenant.slug})
 
 
-def _actor_columns(actor) -> dict:
-    """Who sent it, as AuditEvent and Invitation store it (mirrors audit.record)."""
+def _sender(actor) -> dict:
+    """Who sent it (user and label), as audit.record labels actors."""
     from users.models import ApiToken
 
     if isinstance(actor, User):
@@ -101,7 +101,7 @@ def do_send_invitations(tenant, users: Iterable[User], *, actor, request=None,
     now = timezone.now()
     expires_at = now + dt.timedelta(days=policy.invitation_validity_days)
     user_ids = [user.pk for user in unique]
-    who = _actor_columns(actor)
+    who = _sender(actor)
 
     replaced = (Invitation.objects.for_tenant(tenant)
                 .filter(user_id__in=user_ids, status__in=LIVE_INVITATION_STATES)
@@ -119,14 +119,11 @@ def do_send_invitations(tenant, users: Iterable[User], *, actor, request=None,
                    created_at=now, expires_at=expires_at)
         for user in unique])
 
-    ip = client_ip(request)
-    AuditEvent.objects.bulk_create([
-        AuditEvent(tenant=tenant, action=AuditAction.INVITATION_SENT, user=invitation.user,
-                   target_type=Invitation._meta.label_lower, target_id=str(invitation.pk),
-                   target_label=str(invitation), source_ip=ip, **who,
-                   detail={"email": invitation.user.email, "pin": invitation.pin is not None,
-                           "expires_at": expires_at.isoformat()})
-        for invitation in invitations])
+    record_many(tenant, AuditAction.INVITATION_SENT, invitations, actor=actor, request=request,
+                user_of=lambda invitation: invitation.user,
+                detail_of=lambda invitation: {"email": invitation.user.email,
+                                              "pin": invitation.pin is not None,
+                                              "expires_at": expires_at.isoformat()})
     if replaced:
         record(tenant, AuditAction.INVITATION_REVOKED, actor=actor, request=request,
                detail={"replaced": replaced, "reason": "resent"})

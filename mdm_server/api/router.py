@@ -35,3 +35,9 @@ router.register("users", UserViewSet, basename="user")
 from enrollment.api.registrations import RegistrationViewSet  # noqa: E402
 
 router.register("registrations", RegistrationViewSet, basename="registration")
+
+# Android Enterprise: devices (actions, commands) and the tenant's enterprise binding
+from devices.android.api import AndroidDeviceViewSet, AndroidEnterpriseViewSet  # noqa: E402
+
+router.register("android-devices", AndroidDeviceViewSet, basename="android-device")
+router.register("android-enterprise", AndroidEnterpriseViewSet, basename="android-enterprise")

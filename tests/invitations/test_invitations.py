@@ -244,3 +244,16 @@ class TestInvitationIsolation(TenantIsolationContract):
     def make_object(self, tenant, admin):
         user = make_user(tenant, f"invitee@{tenant.slug}.test")
         return do_send_invitations(tenant, [user], actor=admin)[0].invitation
+
+
+def test_invitation_list_query_count_does_not_grow(api, tenant, admin):
+    def listing_queries():
+        with CaptureQueriesContext(connection) as queries:
+            assert api.get("/api/v1/invitations/?page_size=100").status_code == 200
+        return len(queries)
+
+    do_send_invitations(tenant, _users(tenant, "a", 3), actor=admin)
+    listing_queries()  # the token's first use records last_used_at
+    few = listing_queries()
+    do_send_invitations(tenant, _users(tenant, "b", 30), actor=admin)
+    assert listing_queries() == few

@@ -120,7 +120,11 @@ def _sync_lock(tenant_id: int) -> Iterator[bool]:
 
 @transaction.atomic
 def do_sync_ldap(tenant: Tenant, *, actor) -> SyncOutcome:
-    """Bring the tenant's directory accounts in line with the directory (see module doc)."""
+    """Bring the tenant's directory accounts in line with the directory (see module doc).
+
+    The whole run sits in one transaction so the advisory lock covers the directory read too
+    (a concurrent run is skipped, not queued); nothing is written until the read is complete,
+    and the writes go in a savepoint, so a failure records the error and changes no account."""
     connector = get_connector(tenant)
     if connector is None:
         raise LdapNotConfigured("No LDAP connector is configured.")

@@ -87,7 +87,11 @@ def do_create_users(tenant, rows: Sequence[UserRow], *, actor, send_invitation: 
         if send_invitation:
             from enrollment.services.invitations import do_send_invitations
 
-            do_send_invitations(tenant, users, actor=actor, request=request)
+            # S12: an admin-chosen temporary password may go to the corporate email.
+            temporary = {user.pk: row.password for user, row in zip(users, rows, strict=True)
+                         if row.password and row.temporary_password}
+            do_send_invitations(tenant, users, actor=actor, request=request,
+                                temporary_passwords=temporary)
     return CreateUsersResult(users=users)
 
 

@@ -1,0 +1,138 @@
+"""Celery tasks of the Android channel. Thin: take ids, call one function of `sync`,
+`actions` or `enrollment.android.tokens`, return a result dict.
+
+- `android.process_notification`: one Pub/Sub message (queued by the push endpoint); retried
+  on database connection errors only. Dedupe and ordering live in `sync.apply_notification`.
+- `android.reconcile_all` (beat) queues `android.reconcile_enterprise` per bound enterprise;
+  overlapping runs skip under an advisory lock; Google's 429/5xx retry later.
+- `android.revoke_ended_tokens` (beat): delete tokens of ended/expired registrations.
+- `android.refresh_operations` (beat): follow commands whose COMMAND notification is late.
+- `android.purge_processed_messages` (beat): forget dedupe rows older than Pub/Sub's
+  7-day retention.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError, transaction
+from django.utils import timezone
+
+from audit.events import AuditAction
+from audit.record import record
+from enrollment.android.amapi import AmapiError, AmapiUnavailable
+from enrollment.models import AndroidEnterprise
+
+from ..models import AndroidOperation, AndroidOperationStatus, ProcessedPubSubMessage
+from .messages import BadNotification, PushEnvelope
+
+log = logging.getLogger(__name__)
+SYSTEM_ACTOR = "system:android-sync"
+PROCESSED_RETENTION = dt.timedelta(days=8)
+
+
+@shared_task(name="android.process_notification", bind=True, acks_late=True,
+             autoretry_for=(OperationalError, InterfaceError), retry_backoff=True,
+             retry_backoff_max=300, max_retries=10)
+def process_notification(self, enterprise_id: int, envelope: dict) -> dict:
+    from .sync import apply_notification
+
+    enterprise = AndroidEnterprise.objects.select_related("tenant").filter(
+        pk=enterprise_id).first()
+    if enterprise is None:
+        return {"outcome": "ignored", "reason": "no such enterprise"}
+    try:
+        parsed = PushEnvelope.from_dict(envelope)
+        return apply_notification(enterprise, parsed)
+    except (BadNotification, KeyError) as exc:
+        with transaction.atomic():
+            record(enterprise.tenant, AuditAction.ANDROID_NOTIFICATION_REJECTED,
+                   actor="google-pubsub", target=enterprise,
+                   detail={"reason": str(exc)[:300],
+                           "message_id": str(envelope.get("message_id", ""))[:128]})
+        return {"outcome": "rejected", "reason": str(exc)}
+
+
+@shared_task(name="android.reconcile_all")
+def reconcile_all() -> dict:
+    ids = list(AndroidEnterprise.objects.exclude(enterprise_name="")
+               .filter(tenant__is_active=True).values_list("pk", flat=True))
+    for enterprise_id in ids:
+        reconcile_enterprise.delay(enterprise_id)
+    return {"queued": ids}
+
+
+@shared_task(name="android.reconcile_enterprise", bind=True, max_retries=5)
+def reconcile_enterprise(self, enterprise_id: int) -> dict:
+    from .sync import reconcile_enterprise as reconcile
+
+    enterprise = AndroidEnterprise.objects.select_related("tenant").filter(
+        pk=enterprise_id).exclude(enterprise_name="").first()
+    if enterprise is None:
+        return {"enterprise_id": enterprise_id, "status": "skipped", "error": "not bound"}
+    try:
+        outcome = reconcile(enterprise)
+    except AmapiUnavailable as exc:
+        raise self.retry(exc=exc, countdown=60 * (2 ** self.request.retries)) from exc
+    except AmapiError as exc:
+        AndroidEnterprise.objects.filter(pk=enterprise.pk).update(last_error=exc.message[:500])
+        return {"enterprise_id": enterprise_id, "status": "failed", "error": exc.message}
+    return {"enterprise_id": enterprise_id, "status": "done", **outcome.as_dict()}
+
+
+@shared_task(name="android.revoke_ended_tokens")
+def revoke_ended_tokens() -> dict:
+    from enrollment.android.tokens import revoke_enrollment_token, revoke_reason, tokens_to_revoke
+
+    revoked, failed = 0, 0
+    for token in tokens_to_revoke():
+        try:
+            revoked += revoke_enrollment_token(token, reason=revoke_reason(token),
+                                               actor=SYSTEM_ACTOR)
+        except AmapiError as exc:  # tried again at the next run
+            failed += 1
+            log.warning("could not revoke %s: %s", token.name, exc)
+    return {"revoked": revoked, "failed": failed}
+
+
+@shared_task(name="android.refresh_operations")
+def refresh_operations() -> dict:
+    from .actions import refresh_operation
+
+    pending = (AndroidOperation.objects.filter(status=AndroidOperationStatus.PENDING)
+               .select_related("device__android__enterprise", "tenant")[:500])
+    finished = 0
+    for operation in pending:
+        try:
+            finished += refresh_operation(operation)
+        except AmapiError as exc:
+            log.warning("could not refresh %s: %s", operation.name, exc)
+    return {"checked": len(pending), "finished": finished}
+
+
+@shared_task(name="android.purge_processed_messages")
+def purge_processed_messages() -> dict:
+    deleted, _ = ProcessedPubSubMessage.objects.filter(
+        processed_at__lt=timezone.now() - PROCESSED_RETENTION).delete()
+    return {"deleted": deleted}
+
+
+@shared_task(name="android.revoke_token", bind=True, max_retries=5)
+def revoke_token(self, token_id: int) -> dict:
+    """Delete one ended registration's token on Google (queued when it ends)."""
+    from enrollment.android.tokens import revoke_enrollment_token, revoke_reason
+    from enrollment.models import AndroidEnrollmentToken
+
+    token = (AndroidEnrollmentToken.objects.select_related("enterprise", "registration__user",
+                                                           "tenant")
+             .filter(pk=token_id, revoked_at__isnull=True).first())
+    if token is None:
+        return {"token_id": token_id, "revoked": False}
+    try:
+        revoked = revoke_enrollment_token(token, reason=revoke_reason(token),
+                                          actor=SYSTEM_ACTOR)
+    except AmapiUnavailable as exc:
+        raise self.retry(exc=exc, countdown=30 * (2 ** self.request.retries)) from exc
+    return {"token_id": token_id, "revoked": revoked}

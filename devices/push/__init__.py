@@ -1,0 +1,1 @@
+"""Push: APNs (MDM certificate; app token auth) and FCM clients, credentials, the pusher."""

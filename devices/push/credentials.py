@@ -1,0 +1,184 @@
+"""Push credentials: the tenant's APNs MDM certificate and the agent app's APNs key and FCM
+service account (upload, audited; secrets encrypted at rest), and the per-process clients
+built from them.
+
+Uploading the MDM certificate also sets the Apple MDM push topic that enrollment profiles
+carry (`devices.services.settings.do_save_apple_settings`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.events import AuditAction
+from audit.record import record
+from mdm_server.encryption import decrypt, encrypt
+
+from ..apple.commands import actor_label
+from ..models import ApnsCertificate, AppPushCredentials
+from ..models.push import EXPIRY_WARNING
+from ..services.settings import do_save_apple_settings
+from . import apns, fcm
+
+
+@transaction.atomic
+def do_upload_apns_certificate(tenant, data: bytes, *, actor, password: str | None = None,
+                               key_data: bytes | None = None, request=None) -> ApnsCertificate:
+    """Store the MDM push certificate (PKCS#12 or PEM) and make its topic the tenant's push
+    topic. Raises apns.ApnsCertificateError (user-facing) for an unusable file."""
+    parsed = apns.load_push_certificate(data, password=password, key_data=key_data)
+    if parsed.not_after <= timezone.now():
+        raise apns.ApnsCertificateError("This certificate has expired: renew it in Apple's "
+                                        "Push Certificates Portal.")
+    current = ApnsCertificate.objects.for_tenant(tenant).select_for_update().first()
+    previous_topic = current.topic if current else None
+    certificate = current or ApnsCertificate(tenant=tenant)
+    certificate.certificate_pem = parsed.certificate_pem.decode()
+    certificate.private_key_encrypted = encrypt(parsed.private_key_pem,
+                                                ApnsCertificate.KEY_PURPOSE)
+    certificate.topic, certificate.subject = parsed.topic, parsed.subject
+    certificate.serial_number = parsed.serial_number
+    certificate.not_before, certificate.not_after = parsed.not_before, parsed.not_after
+    certificate.uploaded_at, certificate.uploaded_by_label = timezone.now(), actor_label(actor)
+    certificate.expiry_warned_at = None
+    certificate.save()
+    do_save_apple_settings(tenant, actor=actor, request=request, push_topic=parsed.topic)
+    record(tenant, AuditAction.APNS_CERTIFICATE_UPLOADED, actor=actor, target=certificate,
+           request=request, detail={"topic": parsed.topic, "serial_number": parsed.serial_number,
+                                    "not_after": parsed.not_after.isoformat(),
+                                    "previous_topic": previous_topic})
+    return certificate
+
+
+def apns_certificate(tenant) -> ApnsCertificate | None:
+    return ApnsCertificate.objects.for_tenant(tenant).first()
+
+
+def app_push_credentials(tenant) -> AppPushCredentials:
+    """The tenant's app credentials, unsaved empty ones when never saved."""
+    return (AppPushCredentials.objects.for_tenant(tenant).first()
+            or AppPushCredentials(tenant=tenant))
+
+
+@transaction.atomic
+def do_save_app_push_credentials(tenant, *, actor, request=None, apns_key_id=None,
+                                 apns_team_id=None, apns_bundle_id=None, apns_key_pem=None,
+                                 apns_use_sandbox=None, fcm_service_account=None
+                                 ) -> AppPushCredentials:
+    """Save what is given (None leaves a value as it is). `apns_key_pem` is the .p8 file;
+    `fcm_service_account` the parsed service account JSON. Raises ValueError subclasses
+    with a user-facing message for unusable keys."""
+    credentials, _ = AppPushCredentials.objects.select_for_update().get_or_create(tenant=tenant)
+    changed = []
+    for name, value in (("apns_key_id", apns_key_id), ("apns_team_id", apns_team_id),
+                        ("apns_bundle_id", apns_bundle_id),
+                        ("apns_use_sandbox", apns_use_sandbox)):
+        if value is not None and getattr(credentials, name) != value:
+            setattr(credentials, name, value.strip() if isinstance(value, str) else value)
+            changed.append(name)
+    if apns_key_pem:
+        apns.ProviderToken(apns_key_pem, credentials.apns_key_id or "KEY",
+                           credentials.apns_team_id or "TEAM")  # validates the key
+        credentials.apns_key_encrypted = encrypt(apns_key_pem, AppPushCredentials.APNS_KEY_PURPOSE)
+        changed.append("apns_key")
+    if fcm_service_account is not None:
+        fcm.parse_service_account(fcm_service_account)
+        credentials.fcm_project_id = fcm_service_account["project_id"]
+        credentials.fcm_client_email = fcm_service_account["client_email"]
+        credentials.fcm_service_account_encrypted = encrypt(
+            json.dumps(fcm_service_account).encode(), AppPushCredentials.FCM_PURPOSE)
+        changed.append("fcm_service_account")
+    credentials.save()
+    record(tenant, AuditAction.APP_PUSH_CREDENTIALS_SAVED, actor=actor, target=credentials,
+           request=request, detail={"changed": changed,
+                                    "apns_key_id": credentials.apns_key_id,
+                                    "apns_bundle_id": credentials.apns_bundle_id,
+                                    "fcm_project_id": credentials.fcm_project_id})
+    return credentials
+
+
+def certificates_expiring(now: dt.datetime | None = None):
+    """Certificates within the 30-day warning whose warning was not audited yet."""
+    now = now or timezone.now()
+    return ApnsCertificate.objects.filter(not_after__lte=now + EXPIRY_WARNING,
+                                          expiry_warned_at__isnull=True)
+
+
+@transaction.atomic
+def do_warn_expiring_certificates(now: dt.datetime | None = None) -> int:
+    """Audit each certificate entering its last 30 days, once."""
+    now = now or timezone.now()
+    due = list(certificates_expiring(now).select_for_update(skip_locked=True))
+    for certificate in due:
+        record(certificate.tenant, AuditAction.APNS_CERTIFICATE_EXPIRING, actor="system",
+               target=certificate, detail={"topic": certificate.topic,
+                                           "not_after": certificate.not_after.isoformat()})
+    ApnsCertificate.objects.filter(pk__in=[c.pk for c in due]).update(expiry_warned_at=now)
+    return len(due)
+
+
+# --- clients, one per process per topic / key ------------------------------------------------
+
+def _client_options() -> dict:
+    return {"concurrency": settings.MDM_PUSH_CONCURRENCY,
+            "max_retries": settings.MDM_PUSH_MAX_RETRIES,
+            "backoff_seconds": settings.MDM_PUSH_BACKOFF_MS / 1000}
+
+
+def mdm_client(certificate: ApnsCertificate) -> apns.ApnsClient:
+    """The MDM client of this certificate's topic: one HTTP/2 connection reused across
+    pushes (a new upload has a new serial, hence a new client)."""
+    url = settings.MDM_APNS_URL
+
+    def make() -> apns.ApnsClient:
+        key = decrypt(bytes(certificate.private_key_encrypted), ApnsCertificate.KEY_PURPOSE)
+        context = apns.client_ssl_context(certificate.certificate_pem.encode(), key,
+                                          ca_file=settings.MDM_APNS_CA_FILE)
+        return apns.ApnsClient(url, context, **_client_options())
+
+    return apns.client_for(("mdm", url, certificate.topic, certificate.serial_number), make)
+
+
+def app_apns_client(credentials: AppPushCredentials) -> apns.ApnsClient:
+    url = settings.MDM_APNS_URL
+    if credentials.apns_use_sandbox and url == "https://api.push.apple.com":
+        url = "https://api.sandbox.push.apple.com"
+    key_pem = decrypt(bytes(credentials.apns_key_encrypted), AppPushCredentials.APNS_KEY_PURPOSE)
+
+    def make() -> apns.ApnsClient:
+        token = apns.ProviderToken(key_pem, credentials.apns_key_id, credentials.apns_team_id)
+        context = apns.client_ssl_context(None, None, ca_file=settings.MDM_APNS_CA_FILE)
+        return apns.ApnsClient(url, context, provider_token=token, **_client_options())
+
+    digest = hashlib.sha256(key_pem).hexdigest()[:16]
+    return apns.client_for(("app", url, credentials.apns_team_id, credentials.apns_key_id,
+                            digest), make)
+
+
+_fcm_clients: dict[tuple, fcm.FcmClient] = {}
+
+
+def fcm_client(credentials: AppPushCredentials) -> fcm.FcmClient:
+    info = json.loads(decrypt(bytes(credentials.fcm_service_account_encrypted),
+                              AppPushCredentials.FCM_PURPOSE))
+    key = (settings.MDM_FCM_URL, info["client_email"], info.get("private_key_id", ""))
+    client = _fcm_clients.get(key)
+    if client is None:
+        opts = _client_options()
+        client = _fcm_clients[key] = fcm.FcmClient(
+            info, base_url=settings.MDM_FCM_URL, concurrency=min(16, opts["concurrency"]),
+            max_retries=opts["max_retries"], backoff_seconds=opts["backoff_seconds"])
+    return client
+
+
+def close_clients() -> None:
+    apns.close_clients()
+    for client in _fcm_clients.values():
+        client.close()
+    _fcm_clients.clear()

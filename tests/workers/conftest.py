@@ -1,0 +1,212 @@
+"""Fixtures for pushes, reminders and sweeps: the test PKI, the loopback APNs (HTTP/2 + TLS)
+and FCM servers, settings pointing at them, data factories, and real Celery workers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from django.conf import settings as django_settings
+from django.db import connection
+from django.utils import timezone
+
+from devices.models import AppleChannel, Device
+from devices.push import credentials as push_credentials
+from devices.push.credentials import do_save_app_push_credentials, do_upload_apns_certificate
+from enrollment.models import AppSession, Registration, RegistrationMethod, RegistrationState
+from mdm_server.celery import app as celery_app
+from users.models import User
+
+from .apns_server import ApnsTestServer
+from .fcm_server import FcmTestServer
+from .pki import TOPIC, TestPki, make_pki
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def pki() -> TestPki:
+    return make_pki(tempfile.mkdtemp(prefix="mdm-push-pki-"))
+
+
+@pytest.fixture
+def apns_server(pki):
+    server = ApnsTestServer(str(pki.ca_file), str(pki.server_cert_file),
+                            str(pki.server_key_file), jwt_key=pki.app_public_key).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fcm_server(pki):
+    key = serialization.load_pem_private_key(pki.service_account_key_pem, None)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    server = FcmTestServer(public).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def push_settings(settings, apns_server, fcm_server, pki):
+    settings.MDM_APNS_URL = apns_server.url
+    settings.MDM_APNS_CA_FILE = str(pki.ca_file)
+    settings.MDM_FCM_URL = fcm_server.url
+    settings.MDM_PUSH_BACKOFF_MS = 1
+    settings.MDM_PUSH_MAX_RETRIES = 2
+    yield settings
+    push_credentials.close_clients()
+
+
+@pytest.fixture
+def apns_ready(tenant, admin, pki, push_settings):
+    """acme has the MDM push certificate."""
+    return do_upload_apns_certificate(tenant, pki.push_p12, password="secret", actor=admin)
+
+
+@pytest.fixture
+def app_push_ready(tenant, admin, pki, push_settings, fcm_server):
+    return do_save_app_push_credentials(
+        tenant, actor=admin, apns_key_id="KEY1234567", apns_team_id="TEAM123456",
+        apns_bundle_id="com.example.agent", apns_key_pem=pki.app_key_pem,
+        fcm_service_account=pki.service_account(fcm_server.token_uri))
+
+
+@pytest.fixture
+def jane(tenant):
+    return User.objects.create_user(tenant, "jane@acme.test", first_name="Jane")
+
+
+def make_devices(tenant, count: int, *, topic: str = TOPIC) -> list[AppleChannel]:
+    devices = Device.objects.bulk_create([
+        Device(tenant=tenant, platform="ios", state="active", udid=str(uuid.uuid4()).upper())
+        for _ in range(count)])
+    return AppleChannel.objects.bulk_create([
+        AppleChannel(tenant=tenant, device=device, channel_id=device.udid, topic=topic,
+                     push_token=secrets.token_bytes(32), push_magic=str(uuid.uuid4()).upper(),
+                     enabled=True)
+        for device in devices])
+
+
+def make_registrations(tenant, user, count: int, *, state=RegistrationState.PROFILE_DOWNLOADED,
+                       downloaded_ago: dt.timedelta | None = dt.timedelta(hours=5),
+                       expires_in: dt.timedelta = dt.timedelta(days=2),
+                       method=RegistrationMethod.INVITATION, platform="ios"
+                       ) -> list[Registration]:
+    now = timezone.now()
+    return Registration.objects.bulk_create([
+        Registration(tenant=tenant, user=user, platform=platform, method=method, state=state,
+                     expires_at=now + expires_in,
+                     profile_downloaded_at=now - downloaded_ago if downloaded_ago else None)
+        for _ in range(count)], batch_size=2000)
+
+
+def app_session(tenant, user, registration, *, service: str, token: str) -> AppSession:
+    return AppSession.objects.create(
+        tenant=tenant, user=user, token_hash=secrets.token_hex(32),
+        platform="ios" if service == "apns" else "android", registration=registration,
+        push_token=token, push_service=service, push_token_updated_at=timezone.now())
+
+
+# --- real Celery processes -------------------------------------------------------------------
+
+def database_url() -> str:
+    db = connection.settings_dict
+    return (f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}")
+
+
+class CeleryProcesses:
+    """Workers and beats on the real broker, on a queue of their own (other test runs share
+    the broker), against this test's database. Each process in its own process group, so a
+    SIGKILL takes its pool children too."""
+
+    def __init__(self, extra_env: dict):
+        self.queue = f"test-workers-{uuid.uuid4().hex[:8]}"
+        self.folder = Path(tempfile.mkdtemp(prefix="mdm-celery-"))
+        self.env = {**os.environ, "DATABASE_URL": database_url(),
+                    "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
+                    "MDM_CELERY_QUEUE": self.queue, "MDM_BROKER_VISIBILITY_TIMEOUT": "4",
+                    "MDM_DATA_DIR": str(django_settings.MDM_DATA_DIR),
+                    **{k: str(v) for k, v in extra_env.items()}}
+        self.processes: list[tuple[subprocess.Popen, Path]] = []
+
+    def _spawn(self, args: list[str], name: str) -> tuple[subprocess.Popen, Path]:
+        log = self.folder / f"{name}-{len(self.processes)}.log"
+        handle = open(log, "wb")  # noqa: SIM115 - the child writes to it until stopped
+        process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "mdm_server", *args],
+                                   env=self.env, cwd=ROOT, stdout=handle,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        handle.close()
+        self.processes.append((process, log))
+        return process, log
+
+    def worker(self, *, concurrency: int = 2, wait: bool = True) -> subprocess.Popen:
+        process, log = self._spawn(
+            ["worker", "--pool=prefork", f"--concurrency={concurrency}", "-Q", self.queue,
+             "-n", f"{self.queue}-{len(self.processes)}@%h", "--without-gossip",
+             "--without-mingle", "--without-heartbeat", "-l", "INFO"], "worker")
+        if wait:
+            self.wait_for(lambda: b"ready." in log.read_bytes(), 60, process, log)
+        return process
+
+    def beat(self) -> subprocess.Popen:
+        schedule = self.folder / f"beat-{len(self.processes)}"
+        process, _log = self._spawn(["beat", "-s", str(schedule), "-l", "INFO",
+                                    "--pidfile="], "beat")
+        return process
+
+    def wait_for(self, condition, timeout: float, process=None, log=None) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if process is not None and process.poll() is not None:
+                raise AssertionError(f"celery exited:\n{log.read_text(errors='replace')}")
+            if time.monotonic() > deadline:
+                raise AssertionError("timed out" + (f"\n{log.read_text(errors='replace')[-4000:]}"
+                                                    if log else ""))
+            time.sleep(0.1)
+
+    def kill(self, process: subprocess.Popen) -> None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}"
+                         for _, log in self.processes)
+
+    def stop(self) -> None:
+        for process, _ in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process, _ in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        with celery_app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(self.queue)
+
+
+@pytest.fixture
+def celery_processes(transactional_db, request):
+    """Start with `celery_processes(extra_env)`; every process is stopped at teardown, before
+    the database is flushed."""
+    made: list[CeleryProcesses] = []
+
+    def start(extra_env: dict | None = None) -> CeleryProcesses:
+        made.append(CeleryProcesses(extra_env or {}))
+        return made[-1]
+
+    yield start
+    for processes in made:
+        processes.stop()
