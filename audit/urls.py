@@ -2,6 +2,9 @@
 
 from django.urls import path
 
-from .views import audit_trail
+from .views import audit_export, audit_trail
 
-portal_patterns = [path("audit/", audit_trail, name="audit")]
+portal_patterns = [
+    path("audit/", audit_trail, name="audit"),
+    path("audit/export.csv", audit_export, name="audit-export"),
+]

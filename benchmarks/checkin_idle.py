@@ -18,7 +18,6 @@ plus /bench/trivial.
 from __future__ import annotations
 
 import argparse
-import base64
 import http.client
 import multiprocessing
 import os

@@ -2,7 +2,7 @@
 
 import django_filters
 
-from .models import IssuedCertificate
+from .models import IssuedCertificate, Registration, RegistrationMethod, RegistrationState
 
 
 class IssuedCertificateFilterSet(django_filters.FilterSet):
@@ -16,3 +16,22 @@ class IssuedCertificateFilterSet(django_filters.FilterSet):
     class Meta:
         model = IssuedCertificate
         fields = ["q", "serial", "revoked", "device"]
+
+
+class RegistrationFilterSet(django_filters.FilterSet):
+    user = django_filters.NumberFilter(field_name="user_id")
+    state = django_filters.ChoiceFilter(choices=RegistrationState.choices)
+    platform = django_filters.ChoiceFilter(choices=[("ios", "iOS / iPadOS"), ("macos", "macOS"),
+                                                    ("android", "Android")])
+    method = django_filters.ChoiceFilter(choices=RegistrationMethod.choices)
+    step = django_filters.ChoiceFilter(
+        method="reached_step", label="Reached step",
+        choices=[("profile_downloaded", "Profile downloaded"),
+                 ("certificate_issued", "Certificate issued")])
+
+    class Meta:
+        model = Registration
+        fields = ["user", "state", "platform", "method", "step"]
+
+    def reached_step(self, queryset, name, value):
+        return queryset.filter(**{f"{value}_at__isnull": False})

@@ -5,6 +5,7 @@ from django.urls import path
 from . import views
 
 portal_patterns = [
+    path("registrations/", views.registration_list, name="registrations"),
     path("settings/ca/", views.certificate_authority, name="ca"),
     path("settings/ca/<int:ca_id>/certificate.pem", views.download_ca_certificate,
          name="ca-download"),

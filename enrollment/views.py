@@ -12,10 +12,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from mdm_server.portal import admin_required
 
-from .filtersets import IssuedCertificateFilterSet
+from .diagnostics import diagnose
+from .filtersets import IssuedCertificateFilterSet, RegistrationFilterSet
 from .forms import GenerateCAForm, ImportCAForm, RevokeForm
 from .links import scep_url
-from .models import CertificateAuthority, IssuedCertificate
+from .models import CertificateAuthority, IssuedCertificate, Registration
 from .services.authorities import active_authority, do_generate_ca, do_import_ca
 from .services.certificates import do_revoke_certificate
 
@@ -85,3 +86,28 @@ def revoke_certificate(request: HttpRequest, tenant_slug: str, certificate_id: i
     else:
         messages.info(request, f"Certificate {certificate} was already revoked.")
     return redirect("portal:certificates", tenant_slug=tenant_slug)
+
+
+def latest_scep_rejections(tenant, registration_ids: list[int]) -> dict[int, str]:
+    """registration id -> reason of its latest SCEP refusal (one query for a whole page)."""
+    from audit.models import AuditEvent
+
+    events = (AuditEvent.objects.for_tenant(tenant)
+              .filter(action="scep.rejected", detail__registration_id__in=registration_ids)
+              .order_by("created_at").values_list("detail", flat=True))
+    return {detail["registration_id"]: detail.get("reason", "") for detail in events}
+
+
+@admin_required
+def registration_list(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+    registrations = (Registration.objects.for_tenant(request.tenant)
+                     .select_related("user", "device"))
+    filterset = RegistrationFilterSet(request.GET or None, queryset=registrations)
+    page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
+    rejections = latest_scep_rejections(request.tenant, [r.pk for r in page])
+    rows = [(r, diagnose(r, rejections.get(r.pk))) for r in page]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "enrollment/registrations.html", {
+        "filterset": filterset, "page": page, "rows": rows, "query": query.urlencode(),
+    })

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login, logout
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,6 +14,7 @@ from audit.record import record
 from devices.models import Device
 from mdm_server.portal import admin_required, end_user_required, safe_next
 
+from . import dashboard as dashboard_figures
 from .forms import ApiTokenForm, SignInForm
 from .models import ApiToken, User
 from .services.accounts import SignInError, do_create_api_token, do_revoke_api_token, sign_in
@@ -57,15 +57,21 @@ def sign_out(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     return redirect(target, tenant_slug=tenant_slug)
 
 
+PERIODS = {7: "7 days", 30: "30 days", 90: "90 days"}
+
+
 @admin_required
 def dashboard(request: HttpRequest, tenant_slug: str) -> HttpResponse:
-    devices = Device.objects.for_tenant(request.tenant)
-    by_state = dict(devices.values_list("state").annotate(n=Count("id")).order_by())
-    users = User.objects.for_tenant(request.tenant)
+    days = int(request.GET["days"]) if request.GET.get("days") in ("7", "30", "90") else 30
+    state_bars, matrix = dashboard_figures.device_matrix(request.tenant)
+    funnel = dashboard_figures.registration_funnel(request.tenant, days)
     return render(request, "portal/dashboard.html", {
-        "device_count": sum(by_state.values()),
-        "by_state": by_state,
-        "user_count": users.count(),
+        "device_count": sum(bar.count for bar in state_bars),
+        "user_count": User.objects.for_tenant(request.tenant).count(),
+        "state_bars": state_bars, "state_scale": dashboard_figures.chart_scale(state_bars),
+        "matrix": matrix, "funnel": funnel,
+        "funnel_scale": dashboard_figures.chart_scale(funnel),
+        "days": days, "periods": PERIODS, "alerts": dashboard_figures.alerts(request.tenant),
     })
 
 

@@ -98,8 +98,11 @@ def _signer_certificate(signed_data: cms.SignedData, signer: cms.SignerInfo) -> 
             continue
         cert = choice.chosen
         if sid.name == "issuer_and_serial_number":
-            if (cert.issuer == sid.chosen["issuer"]
-                    and cert.serial_number == sid.chosen["serial_number"].native):
+            if cert.serial_number != sid.chosen["serial_number"].native:
+                continue
+            # Byte equality first: Name.__eq__ runs LDAP string preparation (slow).
+            issuer = sid.chosen["issuer"]
+            if cert.issuer.dump() == issuer.dump() or cert.issuer == issuer:
                 return cert
         elif cert.key_identifier == sid.chosen.native:
             return cert

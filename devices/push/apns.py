@@ -82,13 +82,13 @@ def load_push_certificate(data: bytes, *, password: str | None = None,
                                        "certificate (PEM) or use the .p12 file.")
         try:
             key = serialization.load_pem_private_key(found.group(0), password=pw)
-        except (ValueError, TypeError):
+        except Exception:  # ValueError, TypeError, UnsupportedAlgorithm
             raise ApnsCertificateError("The private key cannot be read (wrong password?).") \
                 from None
     else:
         try:
             key, certificate, _ = pkcs12.load_key_and_certificates(data, pw)
-        except ValueError:
+        except Exception:  # ValueError, TypeError, UnsupportedAlgorithm
             raise ApnsCertificateError("The PKCS#12 file cannot be opened (wrong password, or "
                                        "not a .p12 file).") from None
         if certificate is None or key is None:
@@ -141,7 +141,11 @@ class ProviderToken:
 
     def __init__(self, key_pem: bytes, key_id: str, team_id: str, *,
                  clock: Callable[[], float] = time.time):
-        key = serialization.load_pem_private_key(key_pem, password=None)
+        try:
+            key = serialization.load_pem_private_key(key_pem, password=None)
+        except Exception:  # ValueError, TypeError, UnsupportedAlgorithm: all "unusable"
+            raise ApnsCertificateError("The APNs auth key cannot be read: upload the .p8 "
+                                       "file from Apple Developer (Keys).") from None
         if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
             raise ApnsCertificateError("The APNs auth key must be an ES256 (P-256) .p8 key.")
         self._key, self.key_id, self.team_id, self._clock = key, key_id, team_id, clock

@@ -29,14 +29,18 @@ class FcmCredentialsError(ValueError):
 
 
 def parse_service_account(info: dict) -> service_account.Credentials:
+    if not isinstance(info, dict):
+        raise FcmCredentialsError("Upload a service account key (a JSON object).")
     for key in ("type", "project_id", "private_key", "client_email", "token_uri"):
-        if not info.get(key):
-            raise FcmCredentialsError(f"The service account JSON has no {key!r}.")
+        if not info.get(key) or not isinstance(info[key], str) or len(info[key]) > 5000:
+            raise FcmCredentialsError(f"The service account JSON has no valid {key!r}.")
     if info["type"] != "service_account":
         raise FcmCredentialsError("Upload a service account key (type service_account).")
+    if len(info["project_id"]) > 200 or len(info["client_email"]) > 300:
+        raise FcmCredentialsError("The project id or client email is too long.")
     try:
         return service_account.Credentials.from_service_account_info(info, scopes=[FCM_SCOPE])
-    except (ValueError, KeyError) as exc:
+    except Exception as exc:  # untrusted input: any parse failure means "unusable"
         raise FcmCredentialsError(f"The service account key cannot be read: {exc}") from None
 
 

@@ -25,7 +25,7 @@ from ..services.app_access import (
     peek_qr_token,
     redeem_qr_token,
 )
-from ..services.pins import verify_pin
+from ..services.pins import do_set_registration_password, verify_pin
 from ..services.policies import needs_password, pin_required, policy_for
 from ..services.registration_journey import start_registration
 from ..services.registrations import do_cancel_registration
@@ -166,7 +166,7 @@ class AppRegisterView(APIView):
             check = verify_pin(tenant, user, data["pin"], request=request._request)
             if not check.ok:
                 raise AppAccessRefused("pin_refused", check.message)
-        if needs_password(user) or user.must_change_password:
+        if user.source != "ldap" and (needs_password(user) or user.must_change_password):
             new_password = data.get("new_password")
             if not new_password:
                 raise AppAccessRefused("password_required",
@@ -175,9 +175,7 @@ class AppRegisterView(APIView):
                 validate_password(new_password, user)
             except DjangoValidationError as exc:
                 raise AppAccessRefused("password_rejected", " ".join(exc.messages)) from None
-            user.set_password(new_password)
-            user.must_change_password = False
-            user.save(update_fields=["password", "must_change_password"])
+            do_set_registration_password(tenant, user, new_password, request=request._request)
 
 
 class AppRegistrationView(APIView):

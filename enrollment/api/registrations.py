@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -11,7 +10,8 @@ from rest_framework.response import Response
 from mdm_server.api.viewsets import TenantScopedMixin
 from users.models import User
 
-from ..models import Registration, RegistrationMethod, RegistrationState
+from ..filtersets import RegistrationFilterSet
+from ..models import Registration, RegistrationMethod
 from ..services.registration_journey import StartResult, start_registration
 from ..services.registrations import do_cancel_registration
 
@@ -48,17 +48,6 @@ class StartedRegistrationSerializer(RegistrationSerializer):
 class StartRegistrationSerializer(serializers.Serializer):
     user = serializers.IntegerField(min_value=1)
     platform = serializers.ChoiceField(choices=["ios", "macos", "android"])
-
-
-class RegistrationFilterSet(django_filters.FilterSet):
-    user = django_filters.NumberFilter(field_name="user_id")
-    state = django_filters.ChoiceFilter(choices=RegistrationState.choices)
-    platform = django_filters.ChoiceFilter(choices=[("ios", "ios"), ("macos", "macos"),
-                                                    ("android", "android")])
-
-    class Meta:
-        model = Registration
-        fields = ["user", "state", "platform"]
 
 
 def started_payload(result: StartResult) -> dict:

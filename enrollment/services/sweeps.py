@@ -7,7 +7,9 @@ UPDATE, audited with one INSERT. A worker killed mid-batch rolls that batch back
 redelivered task (acks_late) picks up exactly the rows still due, so every row is processed
 once. `run_expiry_sweeps` holds an advisory lock: an overlapping run skips instead of queueing.
 
-Android enrollment tokens have no model yet: add their sweep to `SWEEPS` when they land.
+Android enrollment tokens are revoked on Google by the Android app's own periodic task
+(`android.revoke_ended_tokens`, every minute), which also catches the registrations expired
+here (bulk updates send no signal); it is not repeated in `SWEEPS`.
 """
 
 from __future__ import annotations

@@ -41,3 +41,17 @@ from devices.android.api import AndroidDeviceViewSet, AndroidEnterpriseViewSet  
 
 router.register("android-devices", AndroidDeviceViewSet, basename="android-device")
 router.register("android-enterprise", AndroidEnterpriseViewSet, basename="android-enterprise")
+
+# pushes, app push credentials, reminder cadence (workers)
+from devices.api.push import (  # noqa: E402
+    ApnsCertificateViewSet,
+    AppPushCredentialsViewSet,
+    PushAttemptViewSet,
+    ReminderPolicyViewSet,
+)
+
+router.register("apns-certificate", ApnsCertificateViewSet, basename="apns-certificate")
+router.register("app-push-credentials", AppPushCredentialsViewSet,
+                basename="app-push-credentials")
+router.register("reminder-policy", ReminderPolicyViewSet, basename="reminder-policy")
+router.register("push-attempts", PushAttemptViewSet, basename="push-attempt")

@@ -17,7 +17,8 @@ KEYS = ["MessageType", "UDID", "Topic", "Token", "PushMagic", "UnlockToken", "Us
         "UserShortName", "Status", "CommandUUID", "ErrorChain", "QueryResponses",
         "BootstrapToken", "RequestType", "EnrollmentID", "DigestResponse"]
 VALUES = st.one_of(
-    st.text(st.characters(min_codepoint=32, max_codepoint=0xD7FF), max_size=20), st.binary(max_size=20), st.booleans(),
+    st.text(st.characters(min_codepoint=32, max_codepoint=0xD7FF), max_size=20),
+    st.binary(max_size=20), st.booleans(),
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.sampled_from(["Authenticate", "TokenUpdate", "CheckOut", "UserAuthenticate",
                      "SetBootstrapToken", "GetBootstrapToken", "Idle", "Acknowledged",

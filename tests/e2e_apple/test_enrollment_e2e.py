@@ -1,7 +1,8 @@
-"""End to end, in one test: a registration, its signed enrollment profile downloaded over
-HTTP, verified with `openssl cms -verify`, SCEP enrollment by Debian's `scepclient` with the
-profile's URL and challenge, then a simulated device signing Authenticate, TokenUpdate, Idle
-and the DeviceInformation result with that identity. The device ends Active, filled in.
+"""End to end, in one test: a registration created through the API, its signed enrollment
+profile downloaded over HTTP, verified with `openssl cms -verify`, SCEP enrollment by Debian's
+`scepclient` with the profile's URL and challenge, then a simulated device signing
+Authenticate, TokenUpdate, Idle and the DeviceInformation result with that identity. The
+device ends Active, filled in.
 
 `scepclient` is a required peer (Debian package `scep`, installed by .ci/run): a missing
 binary fails the test, it is never skipped.
@@ -25,10 +26,8 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from devices.models import AppleChannel, Command, CommandStatus, Device, DeviceState
-from enrollment.apple.links import profile_url
 from enrollment.models import IssuedCertificate, Registration, RegistrationState
 from enrollment.services.authorities import active_authority
-from enrollment.services.registrations import do_start_registration
 from tests.devices.enrollment import ready_tenant
 from tests.devices.simulator import SimulatedDevice, parse_command
 from tests.profiles.django_helpers import loads, openssl_verify, payload
@@ -68,15 +67,18 @@ def scep_enroll(scep: dict, folder: Path) -> tuple[Path, Path]:
     return key_path, cert_path
 
 
-def test_apple_enrollment_end_to_end(live_server, settings, tenant, admin, tmp_path):
+def test_apple_enrollment_end_to_end(live_server, settings, tenant, admin, api, tmp_path):
     settings.MDM_PUBLIC_URL = live_server.url
     ready_tenant(tenant, admin)
     jane = User.objects.create_user(tenant, "jane@acme.test")
 
-    # 1. A registration (what POST /api/v1/registrations/ does) and its one-time profile URL.
-    started = do_start_registration(tenant, jane, "ios", "api", actor=admin)
-    url = profile_url(tenant, started.profile_token)
+    # 1. A registration through the API, with its one-time profile URL.
+    created = api.post("/api/v1/registrations/", {"user": jane.pk, "platform": "ios"},
+                       format="json")
+    assert created.status_code == 201, created.json()
+    url = created.json()["profile_url"]
     assert url.startswith(live_server.url + "/t/acme/enroll/apple/")
+    started = Registration.objects.get(pk=created.json()["id"])
 
     # 2. Download it over HTTP, once; verify the signature against the tenant CA.
     with urllib.request.urlopen(url, timeout=30) as response:
@@ -95,7 +97,7 @@ def test_apple_enrollment_end_to_end(live_server, settings, tenant, admin, tmp_p
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     cert.verify_directly_issued_by(x509.load_der_x509_certificate(ca_der))
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    registration = Registration.objects.get(pk=started.registration.pk)
+    registration = Registration.objects.get(pk=started.pk)
     assert registration.state == RegistrationState.CERTIFICATE_ISSUED
 
     # 4. The device speaks MDM with that identity (Mdm-Signature) to the profile's URLs.

@@ -69,3 +69,29 @@ class TestAuditIsolation(TenantIsolationContract):
 
     def object_marker(self, obj):
         return "globex-secret-marker"
+
+
+def test_audit_csv_export_streams_filtered_rows(portal, tenant, admin):
+    import csv
+    import io
+
+    device = Device.objects.create(tenant=tenant, platform=Platform.IOS, name="=cmd|calc")
+    record(tenant, AuditAction.DEVICE_REGISTERED, actor=admin, device=device, user=admin,
+           target=device, detail={"platform": "ios"})
+    record(tenant, AuditAction.LOGIN_FAILED, actor="x@acme.test")
+    response = portal.get(f"/t/{tenant.slug}/admin/audit/export.csv",
+                          {"action": "device.registered"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:3] == ["time_utc", "action", "actor"]
+    assert [row[1] for row in rows[1:]] == ["device.registered"]
+    assert rows[1][5] == "'=cmd|calc"  # formula neutralised
+    assert portal.get(f"/t/{tenant.slug}/admin/audit/export.csv",
+                      {"since": "nope"}).status_code == 400
+
+
+def test_audit_export_is_tenant_scoped(portal, tenant, other_tenant, other_admin):
+    record(other_tenant, AuditAction.USER_UPDATED, actor=other_admin,
+           detail={"marker": "globex-secret"})
+    body = b"".join(portal.get(f"/t/{tenant.slug}/admin/audit/export.csv").streaming_content)
+    assert b"globex-secret" not in body

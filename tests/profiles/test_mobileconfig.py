@@ -216,3 +216,13 @@ def test_configuration_profile_random_uuid_and_validation() -> None:
         mc.build_configuration_profile("A", "com.example.a", [], "Device")
     with pytest.raises(ValueError):
         mc.build_configuration_profile("", "com.example.a", [])
+
+
+@pytest.mark.parametrize("url", ["http://localhost:8000/mdm", "http://127.0.0.1:41234/t/x",
+                                 "http://[::1]:8000/mdm"])
+def test_plain_http_only_for_loopback_development_servers(url: str) -> None:
+    profile = enrollment(mdm=mc.MdmSettings(server_url=url, checkin_url=url, topic=MDM.topic))
+    assert payload(profile, "com.apple.mdm")["ServerURL"] == url
+    with pytest.raises(ValueError, match="https"):
+        enrollment(mdm=mc.MdmSettings(server_url="http://localhost.example.com/mdm",
+                                      topic=MDM.topic))

@@ -320,3 +320,19 @@ def test_app_session_of_another_tenant_is_refused(client, tenant, other_tenant, 
                           HTTP_AUTHORIZATION=f"Bearer {body['app_token']}")
     assert response.status_code == 401
     assert client.get(app_url(tenant, "registration")).status_code == 401
+
+
+def test_app_password_set_after_pin_is_audited(client, tenant, admin):
+    bob = User.objects.create_user(tenant, "bob@acme.test")
+    issued = do_issue_pin(tenant, bob, actor=admin)
+    response = client.post(app_url(tenant, "register"), {
+        "email": "bob@acme.test", "pin": issued.raw, "platform": "ios", "os_version": "16",
+        "new_password": "short"}, content_type="application/json")
+    assert response.json()["error"]["code"] == "password_rejected"
+    issued = do_issue_pin(tenant, bob, actor=admin)
+    response = client.post(app_url(tenant, "register"), {
+        "email": "bob@acme.test", "pin": issued.raw, "platform": "ios", "os_version": "16",
+        "new_password": "Bob-new-pass-123"}, content_type="application/json")
+    assert response.status_code == 201
+    assert AuditEvent.objects.filter(tenant=tenant, user=bob,
+                                     action="registration.password_set").exists()

@@ -26,7 +26,6 @@ from enrollment.scep.errors import BadAlg, BadCertId, BadMessageCheck, BadReques
 from .scep_client import FIXTURES, make_ca, micromdm_ca, new_key, shared_ca
 
 OPENSSL = shutil.which("openssl")
-needs_openssl = pytest.mark.usefixtures()  # openssl is required (installed by .ci/run)
 PLAINTEXT = b"a certification request, or any bytes" * 7
 
 
@@ -88,7 +87,6 @@ def test_we_decrypt_cryptography(algorithm: type) -> None:
     assert envelope.decrypt(der, ca.key, ca.cert) == PLAINTEXT
 
 
-@needs_openssl
 @pytest.mark.parametrize("cipher", ["des3", "aes192", "aes256"])
 def test_openssl_decrypts_ours(cipher: str, tmp_path: Path) -> None:
     ca = shared_ca()
@@ -118,7 +116,6 @@ def test_openssl_decrypts_ours(cipher: str, tmp_path: Path) -> None:
     assert out.stdout == PLAINTEXT
 
 
-@needs_openssl
 @pytest.mark.parametrize("cipher", ["-des3", "-aes192", "-aes128"])
 def test_we_decrypt_openssl_streamed_ber(cipher: str, tmp_path: Path) -> None:
     """``-stream`` makes indefinite-length BER with a chunked encryptedContent."""

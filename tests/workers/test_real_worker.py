@@ -10,7 +10,6 @@ import time
 
 import pytest
 from django.db.models import Count
-from django.utils import timezone
 
 from audit.models import AuditEvent
 from enrollment import tasks

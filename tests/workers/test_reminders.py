@@ -120,7 +120,7 @@ def test_enrolled_before_delivery_is_skipped(tenant, jane):
 def test_cadence_and_stop_on_enrollment(tenant, jane, admin):
     reminders.do_save_reminder_policy(tenant, actor=admin, enabled=True, interval_minutes=60,
                                       max_reminders=2)
-    r, = make_registrations(tenant, jane, 1, downloaded_ago=dt.timedelta(minutes=61))
+    make_registrations(tenant, jane, 1, downloaded_ago=dt.timedelta(minutes=61))
     now = timezone.now()
     for hours, expected in ((0, 1), (0.5, 0), (1, 1), (2, 0), (3, 0)):
         claimed = reminders.claim_due_reminders(now=now + dt.timedelta(hours=hours),
@@ -165,3 +165,31 @@ def test_task_as_plain_function(tenant, jane, monkeypatch):
     assert tasks.send_reminders() == {"claimed": 0}
     ids = list(Reminder.objects.values_list("pk", flat=True))
     assert tasks.deliver_reminders(ids) == {"sent": 2}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_claims_never_double(tenant, jane):
+    """Two scans at once (two beats, no lock): the unique (registration, slot) row decides."""
+    import threading
+
+    from django.db import connections
+
+    make_registrations(tenant, jane, 300)
+    results: list[list[int]] = []
+    barrier = threading.Barrier(4)
+
+    def scan():
+        barrier.wait()
+        try:
+            results.append(reminders.claim_due_reminders(batch_size=25, queue=False))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=scan) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    claimed = [pk for result in results for pk in result]
+    assert len(claimed) == len(set(claimed)) == 300
+    assert Reminder.objects.count() == 300

@@ -1,0 +1,270 @@
+"""API: the APNs MDM certificate, the agent app's push credentials, the reminder cadence,
+push attempts (the result of each push, per device) and "push these devices now"; plus the
+agent app's own endpoint to register its push token."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import django_filters
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from enrollment.api.app import AppSessionAuthentication, IsAppSession
+from enrollment.models import AppSession, ReminderPolicy
+from enrollment.services.reminders import do_save_reminder_policy, reminder_policy
+from mdm_server.api.errors import error_response
+from mdm_server.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
+
+from ..models import ApnsCertificate, AppPushCredentials, Device, PushAttempt, PushKind, PushResult
+from ..push.apns import ApnsCertificateError
+from ..push.credentials import (
+    apns_certificate,
+    app_push_credentials,
+    do_save_app_push_credentials,
+    do_upload_apns_certificate,
+)
+from ..push.fcm import FcmCredentialsError
+
+
+class ApnsCertificateSerializer(serializers.ModelSerializer):
+    expires_soon = serializers.BooleanField(read_only=True)
+    days_left = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = ApnsCertificate
+        fields = ["topic", "subject", "serial_number", "not_before", "not_after", "days_left",
+                  "expires_soon", "uploaded_at", "uploaded_by_label", "certificate_pem"]
+        read_only_fields = fields
+
+
+class ApnsCertificateUploadSerializer(serializers.Serializer):
+    certificate = serializers.CharField(max_length=350_000, help_text=(
+        "The .p12 file as base64, or PEM text (certificate, and key unless `private_key`)."))
+    private_key = serializers.CharField(max_length=100_000, required=False, allow_blank=True,
+                                        help_text="PEM private key, when separate.")
+    password = serializers.CharField(max_length=200, required=False, allow_blank=True,
+                                     trim_whitespace=False)
+
+    def validate_certificate(self, value: str) -> bytes:
+        if "-----BEGIN" in value:
+            return value.encode()
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise serializers.ValidationError("Give PEM text or the .p12 as base64.") from None
+
+
+class AppPushCredentialsSerializer(serializers.ModelSerializer):
+    has_apns = serializers.BooleanField(read_only=True)
+    has_fcm = serializers.BooleanField(read_only=True)
+    apns_key = serializers.CharField(write_only=True, required=False, max_length=10_000,
+                                     help_text="The .p8 auth key (PEM text).")
+    fcm_service_account = serializers.JSONField(write_only=True, required=False,
+                                                help_text="The service account key (JSON).")
+    apns_key_id = serializers.RegexField(r"^[A-Z0-9]{10}$", required=False, allow_blank=True)
+    apns_team_id = serializers.RegexField(r"^[A-Z0-9]{10}$", required=False, allow_blank=True)
+    apns_bundle_id = serializers.RegexField(r"^[A-Za-z0-9.-]{3,200}$", required=False,
+                                            allow_blank=True)
+
+    class Meta:
+        model = AppPushCredentials
+        fields = ["apns_key_id", "apns_team_id", "apns_bundle_id", "apns_use_sandbox",
+                  "apns_key", "fcm_service_account", "has_apns", "has_fcm", "fcm_project_id",
+                  "fcm_client_email", "updated_at"]
+        read_only_fields = ["has_apns", "has_fcm", "fcm_project_id", "fcm_client_email",
+                            "updated_at"]
+
+
+class ReminderPolicySerializer(serializers.ModelSerializer):
+    interval_minutes = serializers.IntegerField(min_value=15, max_value=7 * 24 * 60)
+    max_reminders = serializers.IntegerField(min_value=0, max_value=20)
+
+    class Meta:
+        model = ReminderPolicy
+        fields = ["enabled", "interval_minutes", "max_reminders", "updated_at"]
+        read_only_fields = ["updated_at"]
+
+
+class PushAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PushAttempt
+        fields = ["id", "device", "registration", "kind", "reason", "result", "status_code",
+                  "error", "message_id", "tries", "created_at"]
+        read_only_fields = fields
+
+
+class PushDevicesSerializer(serializers.Serializer):
+    devices = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1,
+                                    max_length=10_000)
+
+
+class PushAttemptFilterSet(django_filters.FilterSet):
+    device = django_filters.NumberFilter(field_name="device_id")
+    registration = django_filters.NumberFilter(field_name="registration_id")
+    kind = django_filters.ChoiceFilter(choices=PushKind.choices)
+    result = django_filters.ChoiceFilter(choices=PushResult.choices)
+    reason = django_filters.CharFilter()
+
+    class Meta:
+        model = PushAttempt
+        fields = ["device", "registration", "kind", "result", "reason"]
+
+
+class _CurrentObjectViewSet(TenantScopedMixin, viewsets.GenericViewSet):
+    pagination_class = None
+
+
+class ApnsCertificateViewSet(_CurrentObjectViewSet):
+    """The tenant's APNs MDM push certificate. Uploading one also sets the Apple MDM push
+    topic that enrollment profiles carry."""
+
+    queryset = ApnsCertificate.objects.all()
+    serializer_class = ApnsCertificateSerializer
+
+    @extend_schema(methods=["GET"], responses={200: ApnsCertificateSerializer,
+                                               404: OpenApiResponse(description="None yet.")})
+    @extend_schema(methods=["PUT"], request=ApnsCertificateUploadSerializer,
+                   responses={200: ApnsCertificateSerializer})
+    @action(detail=False, methods=["get", "put"], url_path="current")
+    def current(self, request):
+        if request.method == "GET":
+            certificate = apns_certificate(self.tenant)
+            if certificate is None:
+                return error_response("not_found", "No APNs certificate uploaded.",
+                                      status.HTTP_404_NOT_FOUND)
+            return Response(ApnsCertificateSerializer(certificate).data)
+        params = ApnsCertificateUploadSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        try:
+            certificate = do_upload_apns_certificate(
+                self.tenant, data["certificate"], password=data.get("password") or None,
+                key_data=(data.get("private_key") or "").encode() or None, actor=self.actor,
+                request=request._request)
+        except ApnsCertificateError as exc:
+            return error_response("invalid", str(exc))
+        return Response(ApnsCertificateSerializer(certificate).data)
+
+
+class AppPushCredentialsViewSet(_CurrentObjectViewSet):
+    """How reminders reach the agent app: APNs token auth (.p8 key) and FCM (service
+    account). Keys are write-only and stored encrypted."""
+
+    queryset = AppPushCredentials.objects.all()
+    serializer_class = AppPushCredentialsSerializer
+
+    @extend_schema(methods=["GET"], responses={200: AppPushCredentialsSerializer})
+    @extend_schema(methods=["PUT", "PATCH"], request=AppPushCredentialsSerializer,
+                   responses={200: AppPushCredentialsSerializer})
+    @action(detail=False, methods=["get", "put", "patch"], url_path="current")
+    def current(self, request):
+        current = app_push_credentials(self.tenant)
+        if request.method == "GET":
+            return Response(AppPushCredentialsSerializer(current).data)
+        params = AppPushCredentialsSerializer(current, data=request.data, partial=True)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        try:
+            saved = do_save_app_push_credentials(
+                self.tenant, actor=self.actor, request=request._request,
+                apns_key_id=data.get("apns_key_id"), apns_team_id=data.get("apns_team_id"),
+                apns_bundle_id=data.get("apns_bundle_id"),
+                apns_use_sandbox=data.get("apns_use_sandbox"),
+                apns_key_pem=data["apns_key"].encode() if data.get("apns_key") else None,
+                fcm_service_account=data.get("fcm_service_account"))
+        except (ApnsCertificateError, FcmCredentialsError) as exc:
+            return error_response("invalid", str(exc))
+        return Response(AppPushCredentialsSerializer(saved).data)
+
+
+class ReminderPolicyViewSet(_CurrentObjectViewSet):
+    """Registration reminder cadence: every `interval_minutes`, at most `max_reminders`."""
+
+    queryset = ReminderPolicy.objects.all()
+    serializer_class = ReminderPolicySerializer
+
+    @extend_schema(methods=["GET"], responses={200: ReminderPolicySerializer})
+    @extend_schema(methods=["PUT", "PATCH"], request=ReminderPolicySerializer,
+                   responses={200: ReminderPolicySerializer})
+    @action(detail=False, methods=["get", "put", "patch"], url_path="current")
+    def current(self, request):
+        policy = reminder_policy(self.tenant)
+        if request.method == "GET":
+            return Response(ReminderPolicySerializer(policy).data)
+        params = ReminderPolicySerializer(policy, data=request.data,
+                                          partial=request.method == "PATCH")
+        params.is_valid(raise_exception=True)
+        values = {"enabled": policy.enabled, "interval_minutes": policy.interval_minutes,
+                  "max_reminders": policy.max_reminders, **params.validated_data}
+        saved = do_save_reminder_policy(self.tenant, actor=self.actor,
+                                        request=request._request, **values)
+        return Response(ReminderPolicySerializer(saved).data)
+
+
+class PushAttemptViewSet(TenantReadOnlyViewSet):
+    """Every push with its result, newest first; filter by device to see its last push."""
+
+    queryset = PushAttempt.objects.all()
+    serializer_class = PushAttemptSerializer
+    filterset_class = PushAttemptFilterSet
+
+    @extend_schema(request=PushDevicesSerializer,
+                   responses={202: OpenApiResponse(description="Push queued."),
+                              400: OpenApiResponse(description="Unknown devices, or no APNs "
+                                                               "certificate.")})
+    @action(detail=False, methods=["post"], url_path="push-devices")
+    def push_devices(self, request):
+        """Push these Apple devices now (they check in and fetch their queued commands)."""
+        from ..tasks import push_devices
+
+        params = PushDevicesSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        wanted = set(params.validated_data["devices"])
+        found = set(Device.objects.for_tenant(self.tenant).filter(pk__in=wanted)
+                    .values_list("pk", flat=True))
+        if found != wanted:
+            return error_response("invalid", f"Unknown devices: {sorted(wanted - found)[:20]}")
+        if apns_certificate(self.tenant) is None:
+            return error_response("invalid", "Upload the APNs certificate first.")
+        push_devices.apply_async((sorted(found),), retry=False)
+        return Response({"queued": len(found)}, status=status.HTTP_202_ACCEPTED)
+
+
+# --- the agent app ---------------------------------------------------------------------------
+
+class AppPushTokenSerializer(serializers.Serializer):
+    push_service = serializers.ChoiceField(choices=["apns", "fcm"])
+    push_token = serializers.RegexField(r"^[A-Za-z0-9_:.\-]{8,512}$")
+
+    def validate(self, attrs):
+        if attrs["push_service"] == "apns":
+            try:
+                bytes.fromhex(attrs["push_token"])
+            except ValueError:
+                raise serializers.ValidationError(
+                    {"push_token": ["An APNs device token is hexadecimal."]}) from None
+        return attrs
+
+
+class AppPushTokenView(APIView):
+    """The agent app registers (or replaces) where it receives pushes: reminders reach it
+    there instead of by email. Mount under /t/<tenant>/app/v1/push-token."""
+
+    authentication_classes = [AppSessionAuthentication]
+    permission_classes = [IsAppSession]
+
+    @extend_schema(request=AppPushTokenSerializer, responses={204: None}, tags=["agent-app"])
+    def put(self, request, tenant_slug: str):
+        params = AppPushTokenSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        AppSession.objects.filter(pk=request.auth.pk).update(
+            push_service=params.validated_data["push_service"],
+            push_token=params.validated_data["push_token"],
+            push_token_updated_at=timezone.now())
+        return Response(status=status.HTTP_204_NO_CONTENT)
