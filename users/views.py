@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.events import AuditAction
 from audit.record import record
-from devices.models import Device
+from devices.models import Device, Platform
 from mdm_server.portal import admin_required, end_user_required, safe_next
 
 from . import dashboard as dashboard_figures
@@ -69,7 +69,9 @@ def dashboard(request: HttpRequest, tenant_slug: str) -> HttpResponse:
         "device_count": sum(bar.count for bar in state_bars),
         "user_count": User.objects.for_tenant(request.tenant).count(),
         "state_bars": state_bars, "state_scale": dashboard_figures.chart_scale(state_bars),
-        "matrix": matrix, "funnel": funnel,
+        "platform_tiles": [(platform, label, matrix.get(platform, {}).get("active", 0))
+                           for platform, label in Platform.choices],
+        "funnel": funnel,
         "funnel_scale": dashboard_figures.chart_scale(funnel),
         "days": days, "periods": PERIODS, "alerts": dashboard_figures.alerts(request.tenant),
     })

@@ -160,6 +160,21 @@ def _copy_report(android: AndroidDevice, device: Device, report: DeviceReport,
         device.last_seen_at or timezone.now()
 
 
+def _report_changed(android: AndroidDevice, report: DeviceReport) -> bool:
+    """Whether `report` says anything the entry does not hold yet (reconciliation writes only
+    those: most devices were already updated by their Pub/Sub status reports)."""
+    return (report.last_status_report_time != android.last_status_report_time
+            or (report.state, report.applied_state) != (android.amapi_state,
+                                                        android.applied_state)
+            or report.previous_device_names != android.previous_device_names
+            or report.policy_compliant != android.policy_compliant
+            or report.applied_policy_name != android.applied_policy_name
+            or (report.android_version or android.android_version) != android.android_version
+            or (report.management_mode, report.ownership) != (android.management_mode,
+                                                              android.ownership)
+            or (report.is_deleted and android.removed_at is None))
+
+
 def _earlier_entries(tenant, report: DeviceReport) -> list[AndroidDevice]:
     """Entries of the same physical device, newest first: by previousDeviceNames, else by
     enterpriseSpecificId, else by serial number (S22's order)."""
@@ -205,10 +220,8 @@ def enroll_device(enterprise: AndroidEnterprise, report: DeviceReport, *,
         older = earlier[1:]
         reused = True
     else:
-        device = Device.objects.create(tenant=tenant, platform=Platform.ANDROID,
-                                       state=DeviceState.PENDING)
-        android = AndroidDevice(tenant=tenant, device=device, enterprise=enterprise,
-                                amapi_name=report.name)
+        device = Device(tenant=tenant, platform=Platform.ANDROID, state=DeviceState.PENDING)
+        android = AndroidDevice(tenant=tenant, enterprise=enterprise, amapi_name=report.name)
         older = earlier
         reused = False
         if earlier:
@@ -216,8 +229,9 @@ def enroll_device(enterprise: AndroidEnterprise, report: DeviceReport, *,
             # enrolled before, under its earlier entry).
             device.enrolled_at = report.enrollment_time or timezone.now()
     _copy_report(android, device, report, publish_time)
-    android.save()
     device.save()
+    android.device = device
+    android.save()
     inactive = [entry.device for entry in older if entry.device.state in SUPERSEDABLE_STATES]
     for old in inactive:
         old.state = DeviceState.INACTIVE
@@ -299,6 +313,7 @@ class ReconcileOutcome:
     pages: int = 0
     listed: int = 0
     updated: int = 0
+    unchanged: int = 0
     enrolled: int = 0
     removed: int = 0
 
@@ -358,12 +373,15 @@ def reconcile_enterprise(enterprise: AndroidEnterprise, *,
                         enroll_device(enterprise, report, publish_time=started)
                         outcome.enrolled += 1
                     continue
+                if not _report_changed(android, report):
+                    continue  # Pub/Sub already brought it up to date: nothing to write
                 _copy_report(android, android.device, report, started)
                 changed.append(android)
             AndroidDevice.objects.bulk_update(changed, ANDROID_FIELDS, batch_size=100)
             Device.objects.bulk_update([a.device for a in changed], DEVICE_FIELDS,
                                        batch_size=100)
             outcome.updated += len(changed)
+            outcome.unchanged += len(reports) - len(changed)
             for android in changed:
                 if android.device and android.removed_at is None and \
                         android.amapi_state == "DELETED":

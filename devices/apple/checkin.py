@@ -34,6 +34,7 @@ from enrollment.services.registrations import (
 from mdm_server.encryption import decrypt, encrypt
 
 from ..models import AppleChannel, Device, DeviceState
+from ..models.devices import GONE_STATES
 from . import messages as msg
 from . import store
 from .commands import cancel_pending, do_enqueue_command, do_record_report, next_command
@@ -449,26 +450,48 @@ def _get_bootstrap_token(ctx: _Context, m: msg.GetBootstrapToken,
 def _report(ctx: _Context, body: bytes) -> Reply:
     report = msg.decode_command_report(body)
     ctx.detail.update(status=report.status.value, udid=report.device_id[:128])
-    channel = store.report_channel(ctx.tenant, report.channel_id)
-    issued = ctx.identify(candidate=channel.certificate if channel else None)
+    target = store.report_target(ctx.tenant, report.channel_id)
+    if target is None or not store.bound_certificate_matches(target, ctx.certificate):
+        _check_report_identity(ctx, report, target)  # slow path: says why, or lets through
+    if target.device_state in GONE_STATES:
+        raise DeviceUnrecognized(Device.objects.get(pk=target.device_pk))
+    if not target.enabled:
+        raise CheckinRefused("channel_not_enrolled")
+    skip_not_now = False
+    if report.status is not msg.CommandStatus.IDLE:
+        channel = AppleChannel.objects.get(pk=target.channel_pk)
+        do_record_report(ctx.tenant, channel, report, body)
+        skip_not_now = report.status is msg.CommandStatus.NOT_NOW
+    _touch_ids(target)
+    command = next_command(target.channel_pk, skip_not_now=skip_not_now)
+    if command is None:
+        return Reply()
+    return Reply(200, command, PLIST_CONTENT_TYPE)
+
+
+def _check_report_identity(ctx: _Context, report: msg.CommandReport,
+                           target: store.ReportTarget | None) -> None:
+    """The request's certificate is not the one bound to the channel it names: fine for a
+    user channel of the certificate's own device; otherwise refused with the reason."""
+    issued = ctx.identify()
     device = issued.device
     if device is None or device.udid != report.device_id:
         raise CheckinRefused("certificate_not_bound_to_this_device")
     if device.is_gone:
         raise DeviceUnrecognized(device)
-    if channel is None or channel.device_id != device.pk or not channel.enabled:
+    if target is None or target.device_pk != device.pk:
         raise CheckinRefused("channel_not_enrolled")
-    if not report.is_user_channel and channel.certificate_id != issued.pk:
+    if not target.is_user_channel:
         raise CheckinRefused("certificate_not_bound_to_this_device")
-    skip_not_now = False
-    if report.status is not msg.CommandStatus.IDLE:
-        do_record_report(ctx.tenant, channel, report, body)
-        skip_not_now = report.status is msg.CommandStatus.NOT_NOW
-    _touch(channel, device)
-    command = next_command(channel.pk, skip_not_now=skip_not_now)
-    if command is None:
-        return Reply()
-    return Reply(200, command, PLIST_CONTENT_TYPE)
+
+
+def _touch_ids(target: store.ReportTarget) -> None:
+    now = timezone.now()
+    if target.last_seen_at is None or now - target.last_seen_at > LAST_SEEN_RESOLUTION:
+        AppleChannel.objects.filter(pk=target.channel_pk).update(last_seen_at=now)
+    if target.device_last_seen_at is None or \
+            now - target.device_last_seen_at > LAST_SEEN_RESOLUTION:
+        Device.objects.filter(pk=target.device_pk).update(last_seen_at=now)
 
 
 def _touch(channel: AppleChannel, device: Device | None = None) -> None:

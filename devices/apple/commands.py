@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -199,19 +199,35 @@ def cancel_pending(channel: AppleChannel) -> int:
 
 # --- the device's side -----------------------------------------------------------------------
 
+_NEXT_COMMAND_SQL = f"""
+UPDATE {Command._meta.db_table} SET sent_at = %s, delivered_count = delivered_count + 1
+WHERE id = (SELECT id FROM {Command._meta.db_table}
+            WHERE channel_id = %s AND status = ANY(%s)
+            ORDER BY created_at, id LIMIT 1)
+RETURNING command_plist
+"""  # noqa: S608 - table names from the models; values are bound
+
+
 def next_command(channel_id: int, *, skip_not_now: bool) -> bytes | None:
     """The plist of the oldest command still waiting, marked as delivered; None when idle.
+    One statement (the Idle hot path): pick and mark together.
 
     Right after a NotNow answer, NotNow commands are skipped (else the device would be handed
     the same command in a loop); the next Idle offers them again."""
     statuses = [CommandStatus.QUEUED] if skip_not_now else list(PENDING_STATUSES)
-    row = (Command.objects.filter(channel_id=channel_id, status__in=statuses)
-           .order_by("created_at", "id").values_list("pk", "command_plist").first())
-    if row is None:
-        return None
-    Command.objects.filter(pk=row[0]).update(sent_at=timezone.now(),
-                                             delivered_count=F("delivered_count") + 1)
-    return bytes(row[1])
+    if connection.vendor != "postgresql":  # SQLite (embedded mode): two ORM statements
+        row = (Command.objects.filter(channel_id=channel_id, status__in=statuses)
+               .order_by("created_at", "id").values_list("pk", "command_plist").first())
+        if row is None:
+            return None
+        Command.objects.filter(pk=row[0]).update(sent_at=timezone.now(),
+                                                 delivered_count=F("delivered_count") + 1)
+        return bytes(row[1])
+    with connection.cursor() as cursor:
+        cursor.execute(_NEXT_COMMAND_SQL, [timezone.now(), channel_id,
+                                           [str(s) for s in statuses]])
+        row = cursor.fetchone()
+    return bytes(row[0]) if row else None
 
 
 _STATUS = {
