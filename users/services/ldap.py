@@ -12,18 +12,15 @@ first import); failures write one `ldap.sync_failed` event with the message.
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
+from mdm_server.locks import transaction_lock
 
 from ..ldap.client import ConnectionTestResult, LdapClient, LdapError
 from ..ldap.sync import SYNCED_FIELDS, plan_sync
@@ -95,27 +92,10 @@ def check_ldap_connection(tenant: Tenant) -> ConnectionTestResult:
         return ConnectionTestResult(ok=False, message=str(exc))
 
 
-@contextmanager
-def _sync_lock(tenant_id: int) -> Iterator[bool]:
-    """True when this run may sync the tenant; False when another run holds the lock.
-
-    PostgreSQL: a transaction-level advisory lock (released at commit or rollback, even if the
-    worker dies). Elsewhere: a cache key with an expiry."""
-    if connection.vendor == "postgresql":
-        digest = hashlib.blake2b(f"ldap-sync:{tenant_id}".encode(), digest_size=8).digest()
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)",
-                           [int.from_bytes(digest, "big", signed=True)])
-            acquired = cursor.fetchone()[0]
-        yield acquired
-        return
-    key = f"lock:ldap-sync:{tenant_id}"
-    acquired = cache.add(key, 1, LOCK_TIMEOUT_SECONDS)
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            cache.delete(key)
+def _sync_lock(tenant_id: int):
+    """True when this run may sync the tenant; False when another run holds the lock (held to
+    the end of the sync's transaction)."""
+    return transaction_lock(f"ldap-sync:{tenant_id}", LOCK_TIMEOUT_SECONDS)
 
 
 @transaction.atomic
