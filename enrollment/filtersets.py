@@ -2,6 +2,8 @@
 
 import django_filters
 
+from devices.models import Platform
+
 from .models import IssuedCertificate, Registration, RegistrationMethod, RegistrationState
 
 
@@ -21,8 +23,7 @@ class IssuedCertificateFilterSet(django_filters.FilterSet):
 class RegistrationFilterSet(django_filters.FilterSet):
     user = django_filters.NumberFilter(field_name="user_id")
     state = django_filters.ChoiceFilter(choices=RegistrationState.choices)
-    platform = django_filters.ChoiceFilter(choices=[("ios", "iOS / iPadOS"), ("macos", "macOS"),
-                                                    ("android", "Android")])
+    platform = django_filters.ChoiceFilter(choices=Platform.choices)
     method = django_filters.ChoiceFilter(choices=RegistrationMethod.choices)
     step = django_filters.ChoiceFilter(
         method="reached_step", label="Reached step",

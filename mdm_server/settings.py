@@ -128,6 +128,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mdm_server.api.errors.json_exception_handler",
+    "DEFAULT_METADATA_CLASS": "mdm_server.api.metadata.SchemaPointerMetadata",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {"login": "10/minute"},
 }
@@ -140,6 +141,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "PlatformEnum": "devices.models.Platform",
+        "DeviceStateEnum": "devices.models.DeviceState",
+        "RegistrationStateEnum": "enrollment.models.RegistrationState",
+        "RevocationReasonEnum": "enrollment.models.RevocationReason",
+    },
 }
 
 CELERY_BROKER_URL = CONFIG.broker_url

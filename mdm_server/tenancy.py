@@ -6,6 +6,7 @@ request-level tenant resolution for the portals (`/t/<tenant_slug>/...`).
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import models
@@ -42,6 +43,34 @@ class TenantOwned(models.Model):
         abstract = True
 
 
+TENANT_CACHE_SECONDS = 30
+_tenants_by_slug: dict[str, tuple[float, Tenant | None]] = {}
+
+
+def tenant_by_slug(slug: str) -> Tenant | None:
+    """The active tenant with this slug. Every portal, device and app request starts here, so
+    lookups are kept per process for a few seconds (a saved tenant is dropped at once in this
+    process; other processes see a deactivation within TENANT_CACHE_SECONDS)."""
+    from users.models import Tenant
+
+    now = time.monotonic()
+    hit = _tenants_by_slug.get(slug)
+    if hit is not None and now - hit[0] < TENANT_CACHE_SECONDS:
+        return hit[1]
+    if len(_tenants_by_slug) > 10_000:  # unknown slugs must not grow it without bound
+        _tenants_by_slug.clear()
+    tenant = Tenant.objects.filter(slug=slug, is_active=True).first()
+    _tenants_by_slug[slug] = (now, tenant)
+    return tenant
+
+
+def forget_tenant(sender=None, instance=None, **kwargs) -> None:
+    if instance is None:
+        _tenants_by_slug.clear()
+    else:
+        _tenants_by_slug.pop(instance.slug, None)
+
+
 class TenantMiddleware:
     """Set `request.tenant` from the `tenant_slug` URL kwarg (portal URLs); unknown slug: 404.
 
@@ -59,9 +88,7 @@ class TenantMiddleware:
         slug = view_kwargs.get("tenant_slug")
         if slug is None:
             return None
-        from users.models import Tenant
-
-        tenant = Tenant.objects.filter(slug=slug, is_active=True).first()
+        tenant = tenant_by_slug(slug)
         if tenant is None:
             raise Http404("Unknown organization.")
         request.tenant = tenant

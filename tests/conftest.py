@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from mdm_server.tenancy import forget_tenant
 from users.services.accounts import do_create_api_token, do_create_tenant
 
 PASSWORD = "Corr3ct-horse-battery"
@@ -14,6 +15,7 @@ PASSWORD = "Corr3ct-horse-battery"
 @pytest.fixture(autouse=True)
 def _clean_cache():
     cache.clear()
+    forget_tenant()  # rolled-back tenants of earlier tests must not be served from memory
     yield
 
 

@@ -7,6 +7,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from devices.models import Platform
 from mdm_server.api.viewsets import TenantScopedMixin
 from users.models import User
 
@@ -47,7 +48,7 @@ class StartedRegistrationSerializer(RegistrationSerializer):
 
 class StartRegistrationSerializer(serializers.Serializer):
     user = serializers.IntegerField(min_value=1)
-    platform = serializers.ChoiceField(choices=["ios", "macos", "android"])
+    platform = serializers.ChoiceField(choices=Platform.choices)
 
 
 def started_payload(result: StartResult) -> dict:

@@ -7,6 +7,7 @@ failed. Every change goes through `enrollment.services.registrations` (audited).
 from django.db import models
 from django.utils import timezone
 
+from devices.models import Platform
 from mdm_server.tenancy import TenantOwned
 
 
@@ -36,9 +37,7 @@ class RegistrationMethod(models.TextChoices):
 class Registration(TenantOwned):
     user = models.ForeignKey("users.User", on_delete=models.CASCADE,
                              related_name="registrations")
-    platform = models.CharField(max_length=10, choices=[("ios", "iOS / iPadOS"),
-                                                        ("macos", "macOS"),
-                                                        ("android", "Android")])
+    platform = models.CharField(max_length=10, choices=Platform.choices)
     method = models.CharField(max_length=20, choices=RegistrationMethod.choices)
     state = models.CharField(max_length=20, choices=RegistrationState.choices,
                              default=RegistrationState.STARTED)

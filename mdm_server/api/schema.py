@@ -18,3 +18,12 @@ class AdminSessionScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+
+
+class AppSessionScheme(OpenApiAuthenticationExtension):
+    target_class = "enrollment.api.app.AppSessionAuthentication"
+    name = "agentAppSession"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer",
+                "description": "The app_... token returned by the agent app's register call."}

@@ -100,3 +100,10 @@ def test_foreign_api_token_cannot_be_revoked(portal, tenant, other_tenant, other
     assert response.status_code == 404
     foreign.refresh_from_db()
     assert foreign.revoked_at is None
+
+
+def test_deactivated_tenant_is_404_at_once(client, tenant, admin):
+    assert client.get(f"/t/{tenant.slug}/admin/login/").status_code == 200
+    tenant.is_active = False
+    tenant.save()
+    assert client.get(f"/t/{tenant.slug}/admin/login/").status_code == 404
