@@ -144,10 +144,10 @@ def run(args, Client, connection, timezone, build, HttpMockSequence,
     print(f"  outcomes: {outcomes}; devices: {Device.objects.filter(tenant=tenant).count()}")
 
     # --- reconciliation ------------------------------------------------------------------
-    def pages(count: int, version: str) -> list[tuple]:
+    def pages(count: int, version: str, when: str) -> list[tuple]:
         answers = []
         for start in range(0, count, 100):
-            page = {"devices": [device(name, n, version, "2026-11-26T10:00:00Z")
+            page = {"devices": [device(name, n, version, when)
                                 for n in range(start, min(start + 100, count))]}
             if start + 100 < count:
                 page["nextPageToken"] = f"p{start + 100}"
@@ -159,17 +159,21 @@ def run(args, Client, connection, timezone, build, HttpMockSequence,
                         static_discovery=True, cache_discovery=False)
         return amapi.AmapiClient(service)
 
-    for label, count, version in (("first (enrolls the unknown devices)", args.devices, "15"),
-                                  ("steady state (all known, 1% gone)", args.devices, "16")):
-        listed = count - (count // 100 if version == "16" else 0)
-        api = client_with(pages(listed, version))
+    runs = (("first run (enrolls the devices Pub/Sub did not bring)", args.devices, "15",
+             "2026-11-26T10:00:00Z"),
+            ("every device changed", args.devices, "16", "2026-11-26T10:15:00Z"),
+            ("steady state (unchanged, 1% gone from Google)", args.devices - args.devices // 100,
+             "16", "2026-11-26T10:15:00Z"))
+    for label, listed, version, when in runs:
+        api = client_with(pages(listed, version, when))
         with QueryCounter(connection) as queries:
             started = time.perf_counter()
             outcome = reconcile_enterprise(enterprise, client=api)
             seconds = time.perf_counter() - started
-        print(f"  reconciliation {label}: {outcome.listed} listed in {outcome.pages} pages, "
-              f"{outcome.updated} updated, {outcome.enrolled} enrolled, {outcome.removed} "
-              f"removed in {seconds:.2f} s: {outcome.listed / seconds:,.0f} devices/s, "
+        print(f"  reconciliation, {label}: {outcome.listed} listed in {outcome.pages} pages "
+              f"({outcome.updated} updated, {outcome.unchanged} unchanged, {outcome.enrolled} "
+              f"enrolled, {outcome.removed} removed) in {seconds:.2f} s: "
+              f"{outcome.listed / seconds:,.0f} devices/s, "
               f"{len(queries) / max(outcome.listed, 1):.3f} queries/device")
     print(f"  android entries: {AndroidDevice.objects.filter(tenant=tenant).count()}")
 

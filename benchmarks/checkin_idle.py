@@ -157,6 +157,18 @@ def queries_per_idle(devices) -> tuple[int, int]:
     return len(captured), len(captured)
 
 
+def seen_just_now() -> None:
+    """Steady state: every device checked in within the minute, so an Idle writes nothing
+    (last-seen is kept to the minute)."""
+    from django.utils import timezone
+
+    from devices.models import AppleChannel, Device
+
+    now = timezone.now()
+    AppleChannel.objects.update(last_seen_at=now)
+    Device.objects.update(last_seen_at=now)
+
+
 def enqueue_one_command_each(tenant) -> None:
     from devices.apple.commands import do_enqueue_command
     from devices.models import Device
@@ -267,9 +279,11 @@ def main() -> None:
         load(port, TRIVIAL_PATH, [], args.clients, 2)  # warm up every worker
         load(port, checkin_path, idles, args.clients, 2)
         ceiling, ceiling_counts = load(port, TRIVIAL_PATH, [], args.clients, args.duration)
+        seen_just_now()
         empty, empty_counts = load(port, checkin_path, idles, args.clients, args.duration)
         empty_queries = queries_per_idle(devices)[0]
         enqueue_one_command_each(tenant)
+        seen_just_now()
         pending, pending_counts = load(port, checkin_path, idles, args.clients, args.duration)
         pending_queries = queries_per_idle(devices)[0]
     finally:

@@ -116,8 +116,8 @@ class AndroidDeviceViewSet(TenantReadOnlyViewSet):
         return self._do(request, actions.wipe)
 
     @extend_schema(request=None, responses={204: None})
-    @action(detail=True, methods=["post"])
-    def delete(self, request, pk=None):
+    @action(detail=True, methods=["post"], url_path="delete")
+    def delete_device(self, request, pk=None):
         """Delete the device on Google and here (the audit trail keeps it)."""
         device = self.get_object()
         try:

@@ -48,8 +48,9 @@ def _reject(enterprise: AndroidEnterprise, reason: str, message_id: str = "") ->
 def pubsub_push(request: HttpRequest, endpoint_id: str) -> HttpResponse:
     from .tasks import process_notification
 
-    enterprise = (AndroidEnterprise.objects.select_related("tenant")
-                  .filter(push_endpoint_id=endpoint_id, tenant__is_active=True).first())
+    # Sliced, not .first(): no ORDER BY, so the unique index on push_endpoint_id is used.
+    enterprise = next(iter(AndroidEnterprise.objects.select_related("tenant").filter(
+        push_endpoint_id=endpoint_id, tenant__is_active=True)[:1]), None)
     given = request.GET.get("token", "")
     expected = enterprise.push_token_hash if enterprise is not None else _NO_SUCH_TOKEN
     if not _token_matches(given, expected) or enterprise is None:

@@ -94,6 +94,12 @@ def apply_notification(enterprise: AndroidEnterprise, envelope: PushEnvelope) ->
                                    publish_time=envelope.publish_time)
 
 
+def _one(queryset):
+    """The row of a lookup on a unique key, or None. Not `.first()`: its ORDER BY pk LIMIT 1
+    can make PostgreSQL walk the primary key instead of using the unique index."""
+    return next(iter(queryset[:1]), None)
+
+
 def _is_stale(known: dt.datetime | None, incoming: dt.datetime | None) -> bool:
     return known is not None and incoming is not None and incoming < known
 
@@ -101,8 +107,8 @@ def _is_stale(known: dt.datetime | None, incoming: dt.datetime | None) -> bool:
 def apply_device_report(enterprise: AndroidEnterprise, report: DeviceReport, *,
                         publish_time: dt.datetime | None) -> dict:
     tenant = enterprise.tenant
-    android = (AndroidDevice.objects.for_tenant(tenant).select_for_update()
-               .select_related("device").filter(amapi_name=report.name).first())
+    android = _one(AndroidDevice.objects.for_tenant(tenant).select_for_update()
+                   .select_related("device").filter(amapi_name=report.name))
     if android is None:
         if report.is_deleted:
             return {"outcome": "ignored", "reason": "unknown device already deleted"}
@@ -189,8 +195,12 @@ def _earlier_entries(tenant, report: DeviceReport) -> list[AndroidDevice]:
         if found:
             return found
     if report.serial_number:
-        return list(base.filter(device__serial_number=report.serial_number,
-                                device__platform=Platform.ANDROID))
+        # Two steps, each on its own index ((tenant, serial_number), then device_id): a join
+        # filter lets the planner scan every Android entry of the tenant.
+        same_serial = list(Device.objects.for_tenant(tenant).filter(
+            platform=Platform.ANDROID, serial_number=report.serial_number)
+            .values_list("pk", flat=True))
+        return list(base.filter(device_id__in=same_serial)) if same_serial else []
     return []
 
 
@@ -279,8 +289,8 @@ def mark_removed(android: AndroidDevice, *, reason: str, actor: str = "google") 
 def apply_operation(enterprise: AndroidEnterprise, resource: dict) -> dict:
     """A COMMAND notification: the operation finished (or failed) on the device."""
     report = parse_operation(resource)
-    operation = (AndroidOperation.objects.for_tenant(enterprise.tenant).select_for_update()
-                 .filter(name=report.name).first())
+    operation = _one(AndroidOperation.objects.for_tenant(enterprise.tenant)
+                     .select_for_update().filter(name=report.name))
     if operation is None:
         return {"outcome": "ignored", "reason": "unknown operation"}
     if not report.done and not report.error:
@@ -368,20 +378,20 @@ def reconcile_enterprise(enterprise: AndroidEnterprise, *,
             changed: list[AndroidDevice] = []
             for report in reports:
                 android = known.get(report.name)
+                if android is not None and not _report_changed(android, report):
+                    outcome.unchanged += 1  # Pub/Sub already brought it up to date
+                    continue
                 if android is None:
                     if not report.is_deleted:
                         enroll_device(enterprise, report, publish_time=started)
                         outcome.enrolled += 1
                     continue
-                if not _report_changed(android, report):
-                    continue  # Pub/Sub already brought it up to date: nothing to write
                 _copy_report(android, android.device, report, started)
                 changed.append(android)
             AndroidDevice.objects.bulk_update(changed, ANDROID_FIELDS, batch_size=100)
             Device.objects.bulk_update([a.device for a in changed], DEVICE_FIELDS,
                                        batch_size=100)
             outcome.updated += len(changed)
-            outcome.unchanged += len(reports) - len(changed)
             for android in changed:
                 if android.device and android.removed_at is None and \
                         android.amapi_state == "DELETED":

@@ -1,8 +1,10 @@
 """The Apple MDM service: what NanoMDM's service interface is, as functions.
 
 ``serve_checkin`` (CheckInURL) and ``serve_report`` (ServerURL) take the request body and the
-identity headers' values, verify the device identity (``store.identify``), decode the typed
-message (``messages``) and act on it; every refusal is audited and answered the protocol's
+identity headers' values, check the signature (``store.presented_certificate``), decode the
+typed message (``messages``), map the certificate to the tenant's issued certificate
+(``store.issued_certificate``; for Idle, one query fetches the channel with its bound
+certificate) and act on it; every refusal is audited and answered the protocol's
 way: 400 for identity and message problems (never 401, which can make a device unenroll),
 403 with Apple's ``com.apple.unrecognized.device`` error for a retired or wiped device, 410 to
 decline a Mac user channel.

@@ -148,8 +148,21 @@ def report_target(tenant, channel_id: str) -> ReportTarget | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    *head, der = row
-    return ReportTarget(*head, bytes(der) if der is not None else None)
+    (channel_pk, enabled, is_user_channel, channel_seen, device_pk, udid, state, device_seen,
+     certificate_pk, fingerprint, revoked, der) = row
+    return ReportTarget(channel_pk, bool(enabled), bool(is_user_channel), _aware(channel_seen),
+                        device_pk, udid, state, _aware(device_seen), certificate_pk,
+                        fingerprint, bool(revoked), bytes(der) if der is not None else None)
+
+
+def _aware(value) -> dt.datetime | None:
+    """Raw rows: PostgreSQL gives aware datetimes; SQLite (embedded mode) naive UTC ones or
+    text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def bound_certificate_matches(target: ReportTarget, cert: x509.Certificate) -> bool:
@@ -162,8 +175,3 @@ def bound_certificate_matches(target: ReportTarget, cert: x509.Certificate) -> b
     identity.verify_chain(cert, [_ca_certificate(target.authority_certificate_der)],
                           timezone.now())
     return True
-
-
-def device_channel(tenant, udid: str) -> AppleChannel | None:
-    return (AppleChannel.objects.for_tenant(tenant).select_related("device")
-            .filter(channel_id=udid, is_user_channel=False).first())

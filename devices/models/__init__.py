@@ -15,7 +15,7 @@ __all__ = [
 ]
 
 # Android (AMAPI)
-from .android import (  # noqa: E402
+from .android import (
     AndroidDevice,
     AndroidOperation,
     AndroidOperationStatus,
