@@ -92,8 +92,10 @@ def make_csr(
     cn: str = "device",
     challenge: str | None = None,
     challenge_type: str = "printable",
+    subject: x509.Name | None = None,
 ) -> x509.CertificateSigningRequest:
-    builder = x509.CertificateSigningRequestBuilder().subject_name(_name(cn))
+    """A CSR for `key`, named CN=`cn` (or the whole `subject`), with a challengePassword."""
+    builder = x509.CertificateSigningRequestBuilder().subject_name(subject or _name(cn))
     if challenge is not None:
         tag = CHALLENGE_TAGS[challenge_type]
         encoded = challenge.encode("utf-16-be" if challenge_type == "bmp" else "utf-8")

@@ -57,6 +57,16 @@ def test_serve_runs_everything_on_the_embedded_default(tmp_path):
         credentials = (tmp_path / "data" / "demo-admin.txt").read_text().split("\n")
         assert credentials[0] == "admin@demo.test" and len(credentials[1]) >= 12
         assert (tmp_path / "data" / "mdm.sqlite3").exists()
+        # The first run fills the demo tenant with simulated iPhones and Macs.
+        import sqlite3
+
+        deadline, active = time.monotonic() + 90, 0
+        while time.monotonic() < deadline and active < 6:
+            time.sleep(1)
+            with sqlite3.connect(tmp_path / "data" / "mdm.sqlite3") as db:
+                active = db.execute("SELECT count(*) FROM devices_device "
+                                    "WHERE state = 'active'").fetchone()[0]
+        assert active == 6
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -28,11 +28,18 @@ class Command(BaseCommand):
         parser.add_argument("--bind", default=os.environ.get("MDM_BIND", "127.0.0.1:8000"))
         parser.add_argument("--no-demo", action="store_true", help="Do not create a demo tenant.")
         parser.add_argument("--web-workers", type=int, default=2)
+        parser.add_argument("--demo-devices", type=int, default=None,
+                            help="Simulated iPhones and Macs to enroll in the demo tenant once "
+                                 "the server is up (default: 6 on the first run, else 0).")
 
-    def handle(self, *args, bind: str, no_demo: bool, web_workers: int, **options):
+    def handle(self, *args, bind: str, no_demo: bool, web_workers: int,
+               demo_devices: int | None, **options):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("createcachetable", verbosity=0)
+        first_run = not no_demo and not Tenant.objects.filter(slug=DEMO_SLUG).exists()
         credentials = None if no_demo else self._demo_credentials()
+        if demo_devices is None:
+            demo_devices = 6 if first_run else 0
         python = sys.executable
         commands = {
             "web": [python, "-m", "gunicorn", "mdm_server.wsgi", "--bind", bind,
@@ -46,12 +53,22 @@ class Command(BaseCommand):
         host, _, port = bind.rpartition(":")
         local = host in ("0.0.0.0", "127.0.0.1", "")  # noqa: S104 - only to print a URL
         url = f"http://{'localhost' if local else host}:{port}"
+        jobs = []
+        if demo_devices and not no_demo:
+            # One-shot jobs: they wait for the web server, enroll, and exit.
+            for platform, count in (("ios", demo_devices - demo_devices // 2),
+                                    ("macos", demo_devices // 2)):
+                if count:
+                    jobs.append(subprocess.Popen(
+                        [python, "manage.py", "simulate_devices", "--tenant", DEMO_SLUG,
+                         "--platform", platform, "--count", str(count), "--server",
+                         f"http://127.0.0.1:{port}", "--wait", "60"]))
         self.stdout.write(self.style.SUCCESS(f"\nMDM server running at {url}  (Ctrl-C stops)"))
         if credentials:
             self.stdout.write(f"  Admin portal: {url}/t/{DEMO_SLUG}/admin/\n"
                               f"  Sign in as {credentials[0]} with password {credentials[1]}\n"
                               f"  API docs: {url}/api/docs/   Health: {url}/healthz\n")
-        self._supervise(children)
+        self._supervise(children, jobs)
 
     def _demo_credentials(self) -> tuple[str, str] | None:
         path = settings.MDM_DATA_DIR / "demo-admin.txt"
@@ -65,7 +82,9 @@ class Command(BaseCommand):
             handle.write(f"{DEMO_ADMIN}\n{password}")
         return DEMO_ADMIN, password
 
-    def _supervise(self, children: dict[str, subprocess.Popen]) -> None:
+    def _supervise(self, children: dict[str, subprocess.Popen],
+                   jobs: list[subprocess.Popen]) -> None:
+        """Run until Ctrl-C or until a service dies; one-shot `jobs` may end on their own."""
         stopping = False
 
         def stop(*_):
@@ -80,11 +99,12 @@ class Command(BaseCommand):
                 self.stderr.write(f"{', '.join(dead)} stopped; shutting down the rest.")
                 break
             time.sleep(0.5)
-        for proc in children.values():
+        everything = [*children.values(), *jobs]
+        for proc in everything:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 15
-        for proc in children.values():
+        for proc in everything:
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:

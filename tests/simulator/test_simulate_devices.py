@@ -1,0 +1,39 @@
+"""The device simulator drives the real endpoints over HTTP: iPhones and Macs end Active."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from devices.models import Device, DeviceState
+from enrollment.models import Registration, RegistrationState
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.parametrize("platform", ["ios", "macos"])
+def test_simulated_apple_devices_enroll(live_server, settings, tenant, platform):
+    settings.MDM_PUBLIC_URL = live_server.url
+    out, err = io.StringIO(), io.StringIO()
+    call_command("simulate_devices", tenant=tenant.slug, platform=platform, count=3,
+                 concurrency=2, stdout=out, stderr=err)
+    report = out.getvalue()
+    assert "enrolled 3, failed 0 of 3" in report
+    for step in ("profile", "scep", "checkin", "commands"):
+        assert step in report
+    assert "3/3" in err.getvalue()
+    devices = Device.objects.filter(tenant=tenant, platform=platform)
+    assert devices.count() == 3
+    assert set(devices.values_list("state", flat=True)) == {DeviceState.ACTIVE}
+    assert all(device.serial_number and device.owner_id for device in devices)
+    assert Registration.objects.filter(tenant=tenant,
+                                       state=RegistrationState.ENROLLED).count() == 3
+
+
+def test_simulator_bad_input(db, tenant):
+    with pytest.raises(CommandError, match="No active tenant"):
+        call_command("simulate_devices", tenant="nobody", platform="ios", count=1)
+    with pytest.raises(CommandError, match="--count"):
+        call_command("simulate_devices", tenant=tenant.slug, platform="ios", count=0)
