@@ -52,6 +52,7 @@ class Config:
     scep_challenge_ttl_minutes: int
     certificate_validity_days: int
     login_attempt_limit: int
+    cache_key_prefix: str
     extra: dict = field(default_factory=dict)
 
 
@@ -253,4 +254,5 @@ def load_config(environ: dict | None = None) -> Config:
         scep_challenge_ttl_minutes=_int(env, "MDM_SCEP_CHALLENGE_TTL_MINUTES", 10, minimum=1),
         certificate_validity_days=_int(env, "MDM_CERTIFICATE_VALIDITY_DAYS", 365, minimum=1),
         login_attempt_limit=_int(env, "MDM_LOGIN_ATTEMPT_LIMIT", 10, minimum=1),
+        cache_key_prefix=env.get("MDM_CACHE_KEY_PREFIX", "").strip(),
     )

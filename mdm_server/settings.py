@@ -84,10 +84,10 @@ SILENCED_SYSTEM_CHECKS = ["auth.E003", "auth.W004"]
 
 if CONFIG.redis_url:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": CONFIG.redis_url}}
+                          "LOCATION": CONFIG.redis_url, "KEY_PREFIX": CONFIG.cache_key_prefix}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
-                          "LOCATION": "mdm_cache"}}
+                          "LOCATION": "mdm_cache", "KEY_PREFIX": CONFIG.cache_key_prefix}}
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = CONFIG.mode == "production"
@@ -200,6 +200,8 @@ def _push_settings(env) -> dict:
                                          maximum=1000),
         "MDM_PUSH_MAX_RETRIES": _env_int(env, "MDM_PUSH_MAX_RETRIES", 3, maximum=10),
         "MDM_PUSH_BACKOFF_MS": _env_int(env, "MDM_PUSH_BACKOFF_MS", 500, maximum=600_000),
+        "MDM_PUSH_ATTEMPT_RETENTION_DAYS": _env_int(env, "MDM_PUSH_ATTEMPT_RETENTION_DAYS", 30,
+                                                    minimum=1),
         "MDM_SWEEP_BATCH_SIZE": _env_int(env, "MDM_SWEEP_BATCH_SIZE", 1000, minimum=1,
                                          maximum=50_000),
         "MDM_SWEEP_INTERVAL_SECONDS": _env_int(env, "MDM_SWEEP_INTERVAL_SECONDS", 60, minimum=1),
@@ -232,6 +234,7 @@ CELERY_BEAT_SCHEDULE.update({
                                     "schedule": float(MDM_REMINDER_SCAN_SECONDS)},  # noqa: F821
     "check-apns-certificates": {"task": "devices.check_apns_certificates",
                                 "schedule": 6 * 3600.0},
+    "purge-push-attempts": {"task": "devices.purge_push_attempts", "schedule": 24 * 3600.0},
 })
 
 # Android Enterprise (devices/android/tasks.py)
@@ -244,3 +247,5 @@ CELERY_BEAT_SCHEDULE.update({
 })
 # Not an app's `tasks` module, so autodiscovery does not see it: import it in every worker.
 CELERY_IMPORTS = (*globals().get("CELERY_IMPORTS", ()), "devices.android.tasks")
+# httpx logs every request at INFO: thousands of lines per push batch.
+LOGGING["loggers"]["httpx"] = {"level": "WARNING"}

@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.x509.oid import NameOID
 
+from enrollment.pki import keys
+
 
 def sign_profile(
     data: bytes,
@@ -47,7 +49,7 @@ def issue_signing_certificate(
     ``cms -verify`` purpose (S/MIME signing) accepts that, and so do Apple devices.
     """
     now = now or datetime.datetime.now(datetime.UTC)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = keys.new_rsa_key(2048)
     not_after = min(now + datetime.timedelta(days=days), ca_certificate.not_valid_after_utc)
     subject = x509.Name([
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, _fit(organization)),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
@@ -12,9 +15,42 @@ from users.services.accounts import do_create_api_token, do_create_tenant
 PASSWORD = "Corr3ct-horse-battery"
 
 
+@pytest.fixture(scope="session")
+def _rsa_key_pool():
+    from enrollment.pki.keys import new_rsa_key
+
+    return [new_rsa_key() for _ in range(8)]
+
+
+@pytest.fixture(autouse=True)
+def _pooled_server_keys(monkeypatch, _rsa_key_pool):
+    """Tenant CAs and profile-signing keys come from a pool of pre-generated keys: ~100 ms of
+    RSA generation per tenant otherwise dominates the suite. Consecutive keys always differ,
+    so the tenants of one test never share a key."""
+    from enrollment.pki import keys
+
+    pool = itertools.cycle(_rsa_key_pool)
+    real = keys.new_rsa_key
+    monkeypatch.setattr(keys, "new_rsa_key",
+                        lambda key_size=2048: next(pool) if key_size == 2048 else real(key_size))
+
+
+def clear_cache() -> None:
+    """Empty this run's cache only: parallel runs share the Redis database, each under its own
+    MDM_CACHE_KEY_PREFIX (bin/test sets one per run)."""
+    prefix = settings.CACHES["default"].get("KEY_PREFIX")
+    if prefix and "redis" in settings.CACHES["default"]["BACKEND"].lower():
+        client = cache._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    cache.clear()
+    clear_cache()
     forget_tenant()  # rolled-back tenants of earlier tests must not be served from memory
     yield
 

@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from . import keys
+
 
 class CAImportError(ValueError):
     """The supplied key/certificate cannot serve as this tenant's CA (message is user-facing)."""
@@ -45,7 +47,7 @@ def fit_name_component(value: str) -> str:
 
 def generate_ca(common_name: str, organization: str, *, years: int = 10,
                 key_size: int = 2048) -> KeyPair:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    key = keys.new_rsa_key(key_size)
     name = x509.Name([
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, fit_name_component(organization)),
         x509.NameAttribute(NameOID.COMMON_NAME, fit_name_component(common_name)),
