@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.x509.oid import NameOID
 
 from enrollment.pki import keys
+from enrollment.pki.authority import fit_name_component
 
 
 def sign_profile(
@@ -52,8 +53,8 @@ def issue_signing_certificate(
     key = keys.new_rsa_key(2048)
     not_after = min(now + datetime.timedelta(days=days), ca_certificate.not_valid_after_utc)
     subject = x509.Name([
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, _fit(organization)),
-        x509.NameAttribute(NameOID.COMMON_NAME, _fit(common_name)),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, fit_name_component(organization)),
+        x509.NameAttribute(NameOID.COMMON_NAME, fit_name_component(common_name)),
     ])
     certificate = (
         x509.CertificateBuilder()
@@ -77,6 +78,3 @@ def issue_signing_certificate(
     return key, certificate
 
 
-def _fit(value: str) -> str:
-    # An X.509 name attribute holds at most 64 characters.
-    return value.encode()[:64].decode(errors="ignore").strip() or "MDM"
