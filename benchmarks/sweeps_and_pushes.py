@@ -73,11 +73,10 @@ def report(label: str, count: int, unit: str, measured: dict) -> None:
 
 def apns_server_process(pki_folder: str, ready, stop, stats) -> None:
     from tests.workers.apns_server import ApnsTestServer
-    from tests.workers.pki import make_pki
 
-    pki = make_pki(pki_folder)
-    server = ApnsTestServer(str(pki.ca_file), str(pki.server_cert_file),
-                            str(pki.server_key_file)).start()
+    folder = Path(pki_folder)
+    server = ApnsTestServer(str(folder / "ca.pem"), str(folder / "server.pem"),
+                            str(folder / "server.key")).start()
     ready.put(server.port)
     stop.wait()
     stats.put({"requests": len(server.requests), "connections": server.connections,

@@ -42,3 +42,11 @@ def push_devices(device_ids: list[int], reason: str = "manual") -> dict:
 def check_apns_certificates() -> dict:
     """Audit (once) every APNs MDM certificate entering its last 30 days."""
     return {"warned": credentials.do_warn_expiring_certificates()}
+
+
+@shared_task(name="devices.purge_push_attempts", acks_late=True,
+             autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=3)
+def purge_push_attempts() -> dict:
+    """Daily: forget push attempts older than MDM_PUSH_ATTEMPT_RETENTION_DAYS."""
+    return {"deleted": service.purge_push_attempts(
+        older_than_days=settings.MDM_PUSH_ATTEMPT_RETENTION_DAYS)}

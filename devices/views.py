@@ -81,6 +81,9 @@ ACTIONS = {
 @require_POST
 def device_action(request: HttpRequest, tenant_slug: str, device_id: int) -> HttpResponse:
     device = Device.objects.select_related("owner").get_in_tenant(request.tenant, pk=device_id)
+    if device.platform == "android":  # AMAPI actions: devices/android/views.py
+        from .android.views import android_device_action
+        return android_device_action(request, tenant_slug, device_id)
     name = request.POST.get("action", "")
     try:
         if name == "retire":

@@ -23,6 +23,7 @@ from mdm_server.api.errors import error_response
 from mdm_server.api.viewsets import TenantReadOnlyViewSet
 
 from ..api.serializers import DeviceSerializer
+from ..filtersets import DeviceFilterSet
 from ..models import AndroidDevice, AndroidOperation, Device
 from . import actions
 
@@ -92,7 +93,7 @@ class AndroidDeviceViewSet(TenantReadOnlyViewSet):
     queryset = (Device.objects.filter(platform="android")
                 .select_related("owner", "android__enterprise"))
     serializer_class = AndroidDeviceSerializer
-    filterset_fields = ["state"]
+    filterset_class = DeviceFilterSet
 
     def _do(self, request, func, **kwargs) -> Response:
         device = self.get_object()

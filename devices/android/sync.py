@@ -62,7 +62,7 @@ def _claim_message(enterprise: AndroidEnterprise, envelope: PushEnvelope) -> boo
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (tenant_id, enterprise_id, message_id, notification_type, "  # noqa: S608
-            "publish_time, outcome, processed_at) VALUES (%s, %s, %s, %s, %s, '', %s) "
+            "publish_time, processed_at) VALUES (%s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (enterprise_id, message_id) DO NOTHING RETURNING id",
             [enterprise.tenant_id, enterprise.pk, envelope.message_id,
              envelope.notification_type, envelope.publish_time, timezone.now()])
@@ -117,7 +117,7 @@ def apply_device_report(enterprise: AndroidEnterprise, report: DeviceReport, *,
     if _is_stale(android.last_publish_time, publish_time):
         return {"outcome": "stale", "device_id": android.device_id}
     _copy_report(android, android.device, report, publish_time)
-    android.save()
+    android.save(update_fields=ANDROID_FIELDS)
     android.device.save(update_fields=DEVICE_FIELDS)
     if report.is_deleted and android.removed_at is None:
         mark_removed(android, reason="deleted_on_google")
@@ -179,6 +179,20 @@ def _report_changed(android: AndroidDevice, report: DeviceReport) -> bool:
             or (report.management_mode, report.ownership) != (android.management_mode,
                                                               android.ownership)
             or (report.is_deleted and android.removed_at is None))
+
+
+def _ensure_company_policy(enterprise: AndroidEnterprise, android: AndroidDevice,
+                           report: DeviceReport) -> None:
+    """S17: a company-owned device (fully managed, or a work profile on a company device set up
+    from a work-profile token) must run the company policy with the CA clean-up. Google is
+    asked after commit, by a task."""
+    policy = enterprise.company_policy_name
+    if report.ownership != "COMPANY_OWNED" or not policy or report.policy_name == policy:
+        return
+    from .tasks import assign_company_policy
+
+    android_id = android.pk
+    transaction.on_commit(lambda: assign_company_policy.delay(android_id))
 
 
 def _earlier_entries(tenant, report: DeviceReport) -> list[AndroidDevice]:
@@ -259,6 +273,7 @@ def enroll_device(enterprise: AndroidEnterprise, report: DeviceReport, *,
                else AuditAction.DEVICE_REGISTERED, actor=actor, target=device, device=device,
                user=device.owner, detail={"platform": "android", "amapi_name": report.name,
                                           "registration_id": None})
+    _ensure_company_policy(enterprise, android, report)
     if earlier:
         log.info("android re-registration %s: %s entry, %d older set inactive", report.name,
                  "reused" if reused else "new", len(inactive))
@@ -388,9 +403,11 @@ def reconcile_enterprise(enterprise: AndroidEnterprise, *,
                     continue
                 _copy_report(android, android.device, report, started)
                 changed.append(android)
-            AndroidDevice.objects.bulk_update(changed, ANDROID_FIELDS, batch_size=100)
-            Device.objects.bulk_update([a.device for a in changed], DEVICE_FIELDS,
-                                       batch_size=100)
+            # One UPDATE per changed row: inside the run's transaction these cost no commit,
+            # and they are several times faster than bulk_update's CASE WHEN for 18 fields.
+            for android in changed:
+                android.save(update_fields=ANDROID_FIELDS)
+                android.device.save(update_fields=DEVICE_FIELDS)
             outcome.updated += len(changed)
             for android in changed:
                 if android.device and android.removed_at is None and \

@@ -2,7 +2,8 @@
 `actions` or `enrollment.android.tokens`, return a result dict.
 
 - `android.process_notification`: one Pub/Sub message (queued by the push endpoint); retried
-  on database connection errors only. Dedupe and ordering live in `sync.apply_notification`.
+  on database connection errors and on the unique-name race of two workers enrolling one
+  device. Dedupe and ordering live in `sync.apply_notification`.
 - `android.reconcile_all` (beat) queues `android.reconcile_enterprise` per bound enterprise;
   overlapping runs skip under an advisory lock; Google's 429/5xx retry later.
 - `android.revoke_ended_tokens` (beat): delete tokens of ended/expired registrations.
@@ -17,7 +18,7 @@ import datetime as dt
 import logging
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from audit.events import AuditAction
@@ -33,9 +34,11 @@ SYSTEM_ACTOR = "system:android-sync"
 PROCESSED_RETENTION = dt.timedelta(days=8)
 
 
+# IntegrityError: two messages about one new device applied at once by two workers; the
+# loser's retry finds the device and updates it.
 @shared_task(name="android.process_notification", bind=True, acks_late=True,
-             autoretry_for=(OperationalError, InterfaceError), retry_backoff=True,
-             retry_backoff_max=300, max_retries=10)
+             autoretry_for=(OperationalError, InterfaceError, IntegrityError),
+             retry_backoff=True, retry_backoff_max=300, max_retries=10)
 def process_notification(self, enterprise_id: int, envelope: dict) -> dict:
     from .sync import apply_notification
 
@@ -136,3 +139,27 @@ def revoke_token(self, token_id: int) -> dict:
     except AmapiUnavailable as exc:
         raise self.retry(exc=exc, countdown=30 * (2 ** self.request.retries)) from exc
     return {"token_id": token_id, "revoked": revoked}
+
+
+@shared_task(name="android.assign_company_policy", bind=True, max_retries=5)
+def assign_company_policy(self, android_device_id: int) -> dict:
+    """Move a company-owned device to the company policy (S17 CA clean-up)."""
+    from enrollment.android.amapi import client_for
+
+    from ..models import AndroidDevice
+
+    android = (AndroidDevice.objects.select_related("enterprise")
+               .filter(pk=android_device_id, removed_at__isnull=True).first())
+    if android is None or not android.enterprise.company_policy_name:
+        return {"android_device_id": android_device_id, "status": "skipped"}
+    policy = android.enterprise.company_policy_name
+    try:
+        client_for(android.enterprise).patch_device(android.amapi_name, {"policyName": policy},
+                                                    "policyName")
+    except AmapiUnavailable as exc:
+        raise self.retry(exc=exc, countdown=30 * (2 ** self.request.retries)) from exc
+    except AmapiError as exc:
+        return {"android_device_id": android_device_id, "status": "failed",
+                "error": exc.message}
+    AndroidDevice.objects.filter(pk=android.pk).update(policy_name=policy)
+    return {"android_device_id": android_device_id, "status": "done", "policy": policy}

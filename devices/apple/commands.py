@@ -188,6 +188,9 @@ def do_enqueue_command(tenant, device: Device, request_type: str,
            request=request, detail={"request_type": request_type,
                                     "command_uuid": command.command_uuid,
                                     "channel": channel.channel_id})
+    from ..push.service import push_after_commit  # late: push imports this module
+
+    push_after_commit([channel.pk])  # wake the device once committed (one task per commit)
     return command
 
 

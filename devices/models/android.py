@@ -58,7 +58,6 @@ class ProcessedPubSubMessage(TenantOwned):
     message_id = models.CharField(max_length=128)
     notification_type = models.CharField(max_length=40, blank=True)
     publish_time = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=40, blank=True)
     processed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

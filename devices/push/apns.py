@@ -2,8 +2,9 @@
 app's alert push with token-based auth (ES256 JWT from a .p8 key).
 
 No Django here. One `ApnsClient` holds one HTTP/2 connection and multiplexes concurrent
-requests on it; `client_for(...)` keeps one per topic (certificate) or signing key per process,
-so consecutive pushes reuse the connection instead of opening one per push.
+requests on it (asyncio, on one background event loop per process); `client_for(...)` keeps
+one per topic (certificate) or signing key per process, so consecutive pushes reuse the
+connection instead of opening one per push.
 
 Responses: 200 sent; 400 BadDeviceToken and 410 Unregistered mean the token is dead; 429 and
 5xx (and connection errors) are retried here with exponential backoff, then reported as data.
@@ -11,7 +12,9 @@ Responses: 200 sent; 400 BadDeviceToken and 410 Unregistered mean the token is d
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import os
 import re
@@ -19,8 +22,7 @@ import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import httpx
@@ -29,6 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import pkcs12
+from h2.exceptions import H2Error
 
 MDM_TOPIC_PREFIX = "com.apple.mgmt."
 # Apple: refresh the provider token at most every 20 minutes and at least every 60.
@@ -227,26 +230,50 @@ class ApnsResponse:
         return self.result in ("throttled", "server_error")
 
 
+class _EventLoop:
+    """One background event loop per process that owns every APNs connection: HTTP/2 streams
+    are multiplexed by asyncio (httpcore's sync HTTP/2 is not safe to share between threads:
+    concurrent header encoding corrupts the HPACK state). A forked child (Celery prefork)
+    starts its own."""
+
+    _lock = threading.Lock()
+    _loop: asyncio.AbstractEventLoop | None = None
+    _pid: int | None = None
+
+    @classmethod
+    def get(cls) -> asyncio.AbstractEventLoop:
+        with cls._lock:
+            if cls._loop is None or cls._pid != os.getpid():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="apns-loop",
+                                 daemon=True).start()
+                cls._loop, cls._pid = loop, os.getpid()
+            return cls._loop
+
+
+def _run(coroutine):
+    return asyncio.run_coroutine_threadsafe(coroutine, _EventLoop.get()).result()
+
+
 class ApnsClient:
-    """One HTTP/2 connection to APNs, shared by concurrent sends (streams)."""
+    """One HTTP/2 connection to APNs; `send_many` runs up to `concurrency` streams at once."""
 
     def __init__(self, base_url: str, ssl_context: ssl.SSLContext, *,
                  provider_token: ProviderToken | None = None, concurrency: int = 32,
                  max_retries: int = 3, backoff_seconds: float = 0.5, timeout: float = 15.0,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
         self.base_url = base_url.rstrip("/")
         self.provider_token = provider_token
         self.concurrency, self.max_retries = concurrency, max_retries
         self.backoff_seconds, self._sleep = backoff_seconds, sleep
-        self._http = httpx.Client(
-            http2=True, verify=ssl_context, timeout=timeout,
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
-        self._pool = ThreadPoolExecutor(max_workers=concurrency,
-                                        thread_name_prefix="apns")
+        self._ssl_context, self._timeout = ssl_context, timeout
+        self._http: httpx.AsyncClient | None = None  # made on the loop, at first use
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False)
-        self._http.close()
+        if self._http is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone (shutdown)
+                _run(self._http.aclose())
+            self._http = None
 
     def _headers(self, n: Notification) -> dict:
         headers = {"apns-topic": n.topic, "apns-push-type": n.push_type,
@@ -255,11 +282,16 @@ class ApnsClient:
             headers["authorization"] = f"bearer {self.provider_token.current()}"
         return headers
 
-    def _once(self, n: Notification) -> ApnsResponse:
+    async def _once(self, n: Notification) -> ApnsResponse:
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                http2=True, verify=self._ssl_context, timeout=self._timeout,
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
         try:
-            response = self._http.post(f"{self.base_url}/3/device/{n.token}",
-                                       content=n.payload, headers=self._headers(n))
-        except httpx.HTTPError as exc:
+            response = await self._http.post(f"{self.base_url}/3/device/{n.token}",
+                                             content=n.payload, headers=self._headers(n))
+        except (httpx.HTTPError, H2Error, ssl.SSLError, OSError) as exc:
+            # No answer (connection refused or lost): retried, then reported as data.
             return ApnsResponse(None, f"{type(exc).__name__}: {exc}"[:200])
         reason = ""
         if response.status_code != 200:
@@ -270,13 +302,14 @@ class ApnsClient:
         return ApnsResponse(response.status_code, reason,
                             response.headers.get("apns-id", ""))
 
-    def send(self, n: Notification) -> ApnsResponse:
-        """Send one notification, retrying 429/5xx/connection errors with backoff."""
-        tries = 0
-        refreshed = False
+    async def _send(self, n: Notification, streams: asyncio.Semaphore) -> ApnsResponse:
+        """One notification, retrying 429/5xx/no answer with exponential backoff (the
+        stream slot is given back while waiting)."""
+        tries, refreshed = 0, False
         while True:
             tries += 1
-            answer = self._once(n)
+            async with streams:
+                answer = await self._once(n)
             if (answer.status == 403 and answer.reason == "ExpiredProviderToken"
                     and self.provider_token is not None and not refreshed):
                 self.provider_token.invalidate()
@@ -284,25 +317,35 @@ class ApnsClient:
                 continue
             if not answer.retryable or tries > self.max_retries:
                 return ApnsResponse(answer.status, answer.reason, answer.apns_id, tries)
-            self._sleep(self.backoff_seconds * (2 ** (tries - 1)))
+            await self._sleep(self.backoff_seconds * (2 ** (tries - 1)))
+
+    async def _send_many(self, batch: list[Notification]) -> list[ApnsResponse]:
+        streams = asyncio.Semaphore(self.concurrency)
+        return list(await asyncio.gather(*(self._send(n, streams) for n in batch)))
+
+    def send(self, n: Notification) -> ApnsResponse:
+        return self.send_many([n])[0]
 
     def send_many(self, notifications: Iterable[Notification]) -> list[ApnsResponse]:
         """Concurrent streams on the one connection; answers in the order given."""
         batch = list(notifications)
-        if len(batch) <= 1:
-            return [self.send(n) for n in batch]
-        return list(self._pool.map(self.send, batch))
+        return _run(self._send_many(batch)) if batch else []
 
 
 # --- one client per topic / key, per process -------------------------------------------------
 
 _clients: dict[tuple, ApnsClient] = {}
+_clients_pid = os.getpid()
 _clients_lock = threading.Lock()
 
 
 def client_for(key: tuple, make: Callable[[], ApnsClient]) -> ApnsClient:
     """The process's client for `key` (e.g. (url, topic, certificate serial)), made once."""
+    global _clients_pid
     with _clients_lock:
+        if _clients_pid != os.getpid():  # forked: the parent's connections are not ours
+            _clients.clear()
+            _clients_pid = os.getpid()
         client = _clients.get(key)
         if client is None:
             client = _clients[key] = make()

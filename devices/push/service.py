@@ -12,6 +12,7 @@ Each batch runs a constant number of queries whatever its size (see tests/worker
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 from collections import defaultdict
@@ -291,3 +292,18 @@ def queue_push(channel_ids: Iterable[int]) -> bool:
         logger.exception("could not queue the MDM push for channels %s", ids[:20])
         return False
     return True
+
+
+# --- retention -------------------------------------------------------------------------------
+
+def purge_push_attempts(*, older_than_days: int, batch_size: int = 5000) -> int:
+    """Delete push attempts older than the retention, in batches (2 queries each). The last
+    attempt of each device is what the device page shows; a month of history is plenty."""
+    cutoff = timezone.now() - dt.timedelta(days=older_than_days)
+    total = 0
+    while True:
+        ids = list(PushAttempt.objects.filter(created_at__lt=cutoff).order_by("pk")
+                   .values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return total
+        total += PushAttempt.objects.filter(pk__in=ids).delete()[0]

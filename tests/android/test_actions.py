@@ -212,3 +212,31 @@ def test_device_page_shows_android_details_and_actions(google, enterprise, porta
     assert "Permission denied on device" in response.content.decode()
     listing = portal.get("/t/acme/admin/devices/?platform=android").content.decode()
     assert "Active" in listing
+
+
+def test_generic_device_action_url_dispatches_android_devices(google, enterprise, portal):
+    device = enrolled(enterprise)
+    google.queue(ok({}))
+    response = portal.post(f"/t/acme/admin/devices/{device.pk}/actions/", {"action": "retire"})
+    assert response.status_code == 302
+    assert google.requests[-1].method_id == "enterprises.devices.delete"
+    device.refresh_from_db()
+    assert device.state == DeviceState.RETIRED
+
+
+def test_company_owned_device_is_moved_to_the_company_policy(google, enterprise, monkeypatch,
+                                                             django_capture_on_commit_callbacks):
+    queued = []
+    monkeypatch.setattr(tasks.assign_company_policy, "delay", queued.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        device = enrolled(enterprise, "cope", ownership="COMPANY_OWNED", mode="PROFILE_OWNER")
+    assert queued == [device.android.pk]
+    google.queue(ok({"name": device.android.amapi_name}))
+    assert tasks.assign_company_policy(queued[0])["status"] == "done"
+    request = google.requests[-1]
+    assert request.method_id == "enterprises.devices.patch"
+    assert request.query["updateMask"] == "policyName"
+    assert request.body == {"policyName": f"{ENTERPRISE}/policies/company-owned"}
+    with django_capture_on_commit_callbacks(execute=True):
+        enrolled(enterprise, "byod")  # personally owned: default policy stays
+    assert len(queued) == 1

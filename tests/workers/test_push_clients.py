@@ -63,7 +63,11 @@ def test_backoff_grows_exponentially(pki, apns_server):
     token = secrets.token_hex(32)
     apns_server.script(token, 429, 500, 503)
     waits = []
-    client = mdm_client(pki, apns_server, max_retries=3, sleep=waits.append)
+
+    async def sleep(seconds):
+        waits.append(seconds)
+
+    client = mdm_client(pki, apns_server, max_retries=3, sleep=sleep)
     client.backoff_seconds = 0.5
     assert client.send(apns.mdm_notification(token, "M", TOPIC)).result == "sent"
     client.close()

@@ -174,3 +174,35 @@ def test_no_broker_traffic_without_a_certificate(tenant, monkeypatch):
     monkeypatch.setattr(push_task, "apply_async", lambda *a, **k: pytest.fail("queued"))
     with transaction.atomic():
         service.push_after_commit([channels[0].pk])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_queued_command_wakes_the_device_over_apns(tenant, admin, apns_ready, apns_server,
+                                                   monkeypatch):
+    """do_enqueue_command -> on commit -> push task (run inline here) -> loopback APNs."""
+    from devices.apple.commands import do_enqueue_command
+
+    (channel,) = make_devices(tenant, 1)
+    monkeypatch.setattr(push_task, "apply_async",
+                        lambda args, **kw: push_task.run(*args))
+    do_enqueue_command(tenant, channel.device, "DeviceInformation", actor=admin)
+    (request,) = apns_server.requests
+    assert request.path == f"/3/device/{bytes(channel.push_token).hex()}"
+    assert json.loads(request.body) == {"mdm": channel.push_magic}
+    assert request.headers["apns-push-type"] == "mdm"
+    assert PushAttempt.objects.get().reason == "command"
+
+
+def test_old_push_attempts_are_purged(tenant, apns_ready, apns_server, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from devices import tasks
+
+    channels = make_devices(tenant, 3)
+    service.push_channels([c.pk for c in channels])
+    PushAttempt.objects.filter(channel=channels[0]).update(
+        created_at=timezone.now() - dt.timedelta(days=31))
+    assert tasks.purge_push_attempts() == {"deleted": 1}
+    assert PushAttempt.objects.count() == 2
