@@ -12,6 +12,8 @@ from rest_framework.test import APIClient
 from mdm_server.tenancy import forget_tenant
 from users.services.accounts import do_create_api_token, do_create_tenant
 
+pytest_plugins = ["tests.base.celery"]  # the celery_processes fixture
+
 PASSWORD = "Corr3ct-horse-battery"
 
 

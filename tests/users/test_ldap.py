@@ -569,44 +569,15 @@ def test_sync_task_for_a_tenant_without_connector_is_a_no_op(tenant):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sync_task_runs_on_a_real_worker(tenant, admin, directory):
+def test_sync_task_runs_on_a_real_worker(tenant, admin, directory, celery_processes):
     """The task through a real Celery worker on the configured broker (on its own queue, so no
     other worker takes it), against this test's database."""
-    import os
-    import subprocess
-    import sys
-    import time
-    import uuid
-
-    from django.conf import settings
-
     directory.add("ann")
     configure(tenant, admin, directory)
-    db = connection.settings_dict
-    queue = f"test-ldap-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ,
-           "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}"
-                           f"/{db['NAME']}",
-           "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "mdm_server", "worker", "--pool=solo",
-         "-Q", queue, "--without-gossip", "--without-mingle", "--without-heartbeat",
-         "-l", "WARNING"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        tasks.sync_ldap.apply_async((tenant.id,), queue=queue)
-        deadline = time.monotonic() + 60
-        while not ldap_users(tenant).exists():
-            assert worker.poll() is None, worker.stdout.read().decode(errors="replace")
-            assert time.monotonic() < deadline, "the worker did not run the sync within 60 s"
-            time.sleep(0.2)
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-        worker.stdout.close()
+    processes = celery_processes()
+    processes.worker(concurrency=1)
+    tasks.sync_ldap.apply_async((tenant.id,), queue=processes.queue)
+    processes.wait_for(lambda: ldap_users(tenant).exists(), 60)
     connector = LdapConnector.objects.get(tenant=tenant)
     assert connector.last_sync_status == LdapSyncStatus.SUCCEEDED
     assert AuditEvent.objects.filter(tenant=tenant, action="ldap.synced",
