@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 from django.conf import settings
@@ -13,6 +14,13 @@ from mdm_server.tenancy import forget_tenant
 from users.services.accounts import do_create_api_token, do_create_tenant
 
 pytest_plugins = ["tests.base.celery"]  # the celery_processes fixture
+
+# Under pytest-xdist each worker gets its own cache namespace: clear_cache() must never wipe
+# another worker's rate-limit counters in the middle of its test.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    settings.CACHES["default"]["KEY_PREFIX"] = (
+        f"{settings.CACHES['default'].get('KEY_PREFIX') or 'test'}-"
+        f"{os.environ['PYTEST_XDIST_WORKER']}")
 
 PASSWORD = "Corr3ct-horse-battery"
 
