@@ -86,6 +86,8 @@ def registration_status(request: HttpRequest, tenant_slug: str,
         registration.profile_downloaded_at is None else None,
         "minutes_left": max(0, int((registration.expires_at - timezone.now()).total_seconds()
                                    // 60)),
+        "hours_left": max(0, int((registration.expires_at - timezone.now()).total_seconds()
+                                 // 3600)),
         "platform_name": PLATFORMS.get(registration.platform, registration.platform),
         "now": timezone.now(),
         **(_android_context(registration) if registration.platform == "android" else {}),

@@ -16,6 +16,7 @@ MDM_PUBLIC_URL = CONFIG.public_url
 MDM_ENCRYPTION_KEY = CONFIG.encryption_key
 MDM_DATA_DIR = CONFIG.data_dir
 MDM_SCEP_CHALLENGE_TTL_MINUTES = CONFIG.scep_challenge_ttl_minutes
+MDM_REGISTRATION_TTL_HOURS = CONFIG.registration_ttl_hours
 MDM_CERTIFICATE_VALIDITY_DAYS = CONFIG.certificate_validity_days
 MDM_LOGIN_ATTEMPT_LIMIT = CONFIG.login_attempt_limit
 

@@ -1,7 +1,9 @@
 """Registration state changes, each audited in its transaction.
 
-The SCEP challenge is minted when the enrollment profile is downloaded (its raw value only
-ever lives in that profile) and expires with the registration window (SPEC S5).
+Two windows: a registration waits up to MDM_REGISTRATION_TTL_HOURS for its profile to be
+downloaded (reminders run meanwhile, S13); downloading it mints the SCEP challenge (its raw
+value only ever lives in that profile) and shortens the registration to the profile window,
+MDM_SCEP_CHALLENGE_TTL_MINUTES (S5): after that the user starts again.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ def hash_token(raw: str) -> str:
 
 
 def registration_window() -> dt.timedelta:
+    return dt.timedelta(hours=settings.MDM_REGISTRATION_TTL_HOURS)
+
+
+def profile_window() -> dt.timedelta:
     return dt.timedelta(minutes=settings.MDM_SCEP_CHALLENGE_TTL_MINUTES)
 
 
@@ -67,8 +73,8 @@ class ProfileUnavailable(Exception):
 @transaction.atomic
 def do_claim_profile(tenant, raw_token: str, *, request=None
                      ) -> tuple[Registration, MintedChallenge]:
-    """Redeem the one-time download token: mint the registration's SCEP challenge (valid for
-    the rest of the window) and mark the profile downloaded."""
+    """Redeem the one-time download token: mint the registration's SCEP challenge, valid for
+    the profile window (the registration now ends with it), and mark the profile downloaded."""
     registration = (Registration.objects.for_tenant(tenant).select_for_update()
                     .select_related("user").filter(profile_token_hash=hash_token(raw_token))
                     .first()) if raw_token else None
@@ -81,13 +87,15 @@ def do_claim_profile(tenant, raw_token: str, *, request=None
         raise ProfileUnavailable("closed", registration)
     if registration.expires_at <= now:
         raise ProfileUnavailable("expired", registration)
+    ttl = min(profile_window(), registration.expires_at - now)
     minted = do_create_challenge(tenant, actor=registration.user,
-                                 purpose=f"registration:{registration.pk}",
-                                 ttl=registration.expires_at - now)
+                                 purpose=f"registration:{registration.pk}", ttl=ttl)
     registration.challenge = minted.challenge
     registration.state = RegistrationState.PROFILE_DOWNLOADED
     registration.profile_downloaded_at = now
-    registration.save(update_fields=["challenge", "state", "profile_downloaded_at"])
+    registration.expires_at = now + ttl
+    registration.save(update_fields=["challenge", "state", "profile_downloaded_at",
+                                     "expires_at"])
     record(tenant, AuditAction.PROFILE_DOWNLOADED, actor=registration.user,
            target=registration, user=registration.user, request=request)
     return registration, minted
