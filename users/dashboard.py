@@ -84,6 +84,23 @@ def alerts(tenant) -> list[Alert]:
         found.append(Alert("bad", "No certificate authority: devices cannot enroll.", "ca"))
     elif ca.not_after - now < EXPIRY_WARNING:
         found.append(Alert("warn", f"The CA expires on {ca.not_after:%Y-%m-%d}.", "ca"))
+    from devices.models import ApnsCertificate
+    from enrollment.models import AndroidEnterprise
+
+    apns = ApnsCertificate.objects.for_tenant(tenant).order_by("-uploaded_at").first()
+    if apns is None:
+        found.append(Alert("warn", "No APNs certificate: Apple devices cannot be pushed to.",
+                           "push-apns"))
+    elif apns.not_after <= now:
+        found.append(Alert("bad", f"The APNs certificate expired on {apns.not_after:%Y-%m-%d}: "
+                                  "Apple devices no longer receive commands.", "push-apns"))
+    elif apns.not_after - now < EXPIRY_WARNING:
+        found.append(Alert("warn", f"The APNs certificate expires on {apns.not_after:%Y-%m-%d}."
+                                   " Renew it with the same Apple ID.", "push-apns"))
+    android = AndroidEnterprise.objects.for_tenant(tenant).first()
+    if android is None or not android.enterprise_name:
+        found.append(Alert("warn", "Android Enterprise is not bound: Android devices cannot "
+                                   "register.", "android-settings"))
     ldap = LdapConnector.objects.for_tenant(tenant).filter(is_enabled=True).first()
     if ldap is not None and ldap.last_sync_status == LdapSyncStatus.FAILED:
         found.append(Alert("bad", f"The LDAP directory sync is failing: "

@@ -44,6 +44,8 @@ def test_dashboard_alerts(portal, tenant):
         not_after=timezone.now() + dt.timedelta(days=10))
     html = portal.get(f"/t/{tenant.slug}/admin/").content.decode()
     assert "The CA expires on" in html
+    assert "No APNs certificate" in html and "Android Enterprise is not bound" in html
+    assert f"/t/{tenant.slug}/admin/settings/apns/" in html
 
 
 def test_registrations_list_diagnoses_in_plain_words(portal, tenant, admin,

@@ -37,3 +37,29 @@ def test_simulator_bad_input(db, tenant):
         call_command("simulate_devices", tenant="nobody", platform="ios", count=1)
     with pytest.raises(CommandError, match="--count"):
         call_command("simulate_devices", tenant=tenant.slug, platform="ios", count=0)
+
+
+def test_simulated_android_devices_arrive_through_pubsub(live_server, settings, tenant,
+                                                         enterprise, celery_processes):
+    settings.MDM_PUBLIC_URL = live_server.url
+    processes = celery_processes()
+    processes.worker(concurrency=1)
+    settings.CELERY_TASK_DEFAULT_QUEUE = processes.queue
+    from mdm_server.celery import app
+
+    app.conf.task_default_queue = processes.queue
+    try:
+        out = io.StringIO()
+        call_command("simulate_devices", tenant=tenant.slug, platform="android", count=3,
+                     stdout=out, stderr=io.StringIO())
+    finally:
+        app.conf.task_default_queue = "celery"
+    assert "enrolled 3, failed 0 of 3" in out.getvalue()
+    devices = Device.objects.filter(tenant=tenant, platform="android")
+    assert devices.count() == 3
+    assert set(devices.values_list("state", flat=True)) == {DeviceState.ACTIVE}
+
+
+def test_android_simulation_needs_a_bound_enterprise(db, tenant):
+    with pytest.raises(CommandError, match="not bound"):
+        call_command("simulate_devices", tenant=tenant.slug, platform="android", count=1)

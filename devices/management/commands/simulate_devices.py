@@ -11,7 +11,6 @@ import statistics
 import threading
 import time
 import uuid
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import httpx
@@ -20,6 +19,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from devices.simulator.enroll_apple import AppleEnrollment, SimulationError
+from devices.simulator.summary import Summary
 from enrollment.models import RegistrationMethod
 from enrollment.services.registration_journey import start_registration
 from users.csv_import import UserRow
@@ -132,28 +132,3 @@ class Command(BaseCommand):
             self.stdout.write(f"  failure x{times}: {reason}")
         if summary.failed:
             raise CommandError(f"{summary.failed} device(s) failed to enroll.")
-
-
-class Summary:
-    def __init__(self, total: int):
-        self.total, self.enrolled, self.failed = total, 0, 0
-        self.timings: dict[str, list[float]] = {}
-        self.errors: Counter = Counter()
-        self.started = time.perf_counter()
-
-    @property
-    def done(self) -> int:
-        return self.enrolled + self.failed
-
-    @property
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
-
-    def add(self, run) -> None:
-        self.enrolled += 1
-        for step, seconds in run.timings.items():
-            self.timings.setdefault(step, []).append(seconds)
-
-    def fail(self, reason: str) -> None:
-        self.failed += 1
-        self.errors[reason[:200]] += 1
