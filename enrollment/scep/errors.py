@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.x509 import InvalidVersion
 
 from .oids import FailInfo
 
@@ -81,4 +82,5 @@ DECODE_ERRORS: tuple[type[Exception], ...] = (
     NotImplementedError,
     InvalidSignature,
     UnsupportedAlgorithm,
+    InvalidVersion,  # a CSR or certificate with an unknown version number
 )

@@ -10,6 +10,7 @@ import contextlib
 import os
 from functools import cache
 
+import pytest
 from asn1crypto import cms
 from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import HealthCheck, given, settings
@@ -27,6 +28,7 @@ from .scep_client import (
     make_csr,
     make_signer,
     micromdm_ca,
+    new_key,
     shared_ca,
 )
 
@@ -153,3 +155,26 @@ def test_mutated_csrs_in_well_signed_messages(csr_der: bytes) -> None:
         signer_cert=signer.cert,
     )
     _serve(der, ca)
+
+
+def test_csr_with_unknown_version_is_a_bad_request():
+    """Found by the fuzzer: cryptography raises InvalidVersion (not a ValueError) for a CSR
+    whose version field is not v1; it must become a CertRep failure, not escape."""
+    from asn1crypto import csr as asn1_csr
+
+    from enrollment.scep.errors import BadRequest
+
+    ca = shared_ca()
+    key = new_key()
+    good = make_csr(key, "device", "secret")
+    request_info = asn1_csr.CertificationRequest.load(
+        good.public_bytes(Encoding.DER))
+    request_info["certification_request_info"]["version"] = 1
+    bad_der = request_info.dump(force=True)
+    signer = make_signer("device", key)
+    enveloped = envelope.encrypt_for(ca.cert, bad_der, "aes256")
+    der = messages.sign_pki_message(enveloped, message_type=MessageType.PKCS_REQ,
+                                    transaction_id="t1", sender_nonce=b"0" * 16,
+                                    signer_key=signer.key, signer_cert=signer.cert)
+    with pytest.raises(BadRequest):
+        messages.decrypt_request(messages.parse_pki_message(der), ca.key, ca.cert)
