@@ -178,8 +178,6 @@ def test_pin_alone_does_not_open_an_account_with_a_password(client, link, tenant
 
 
 def test_per_user_pin_setting_is_honoured(client, link, tenant, admin, alice):
-    if not hasattr(User, "require_registration_pin"):
-        pytest.skip("users app without the per-user PIN setting")
     User.objects.filter(pk=alice.pk).update(require_registration_pin=True)
     response = client.post(go_path(link), {"email": alice.email, "password": PASSWORD},
                            HTTP_USER_AGENT=IPHONE)
