@@ -13,13 +13,9 @@ Active entry becomes Inactive (S20); Wiped, Retired and Reset entries keep their
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -28,6 +24,7 @@ from audit.record import record
 from enrollment.android.amapi import AmapiClient, client_for
 from enrollment.android.tokens import registration_id_from
 from enrollment.models import AndroidEnterprise, Registration
+from mdm_server.locks import transaction_lock
 
 from ..models import (
     AndroidDevice,
@@ -346,25 +343,10 @@ class ReconcileOutcome:
         return dict(self.__dict__)
 
 
-@contextmanager
-def _reconcile_lock(enterprise_id: int) -> Iterator[bool]:
-    """Overlapping runs for one enterprise skip. PostgreSQL: a transaction-level advisory
-    lock (released at commit/rollback, even if the worker dies); elsewhere a cache key."""
-    if connection.vendor == "postgresql":
-        digest = hashlib.blake2b(f"android-reconcile:{enterprise_id}".encode(),
-                                 digest_size=8).digest()
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)",
-                           [int.from_bytes(digest, "big", signed=True)])
-            yield cursor.fetchone()[0]
-        return
-    key = f"lock:android-reconcile:{enterprise_id}"
-    acquired = cache.add(key, 1, RECONCILE_LOCK_SECONDS)
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            cache.delete(key)
+def _reconcile_lock(enterprise_id: int):
+    """Overlapping runs for one enterprise skip; held until the reconciliation's transaction
+    ends (see mdm_server.locks)."""
+    return transaction_lock(f"android-reconcile:{enterprise_id}", RECONCILE_LOCK_SECONDS)
 
 
 @transaction.atomic

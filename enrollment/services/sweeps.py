@@ -15,20 +15,18 @@ here (bulk updates send no signal); it is not repeated in `SWEEPS`.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.models import AuditEvent
+from mdm_server.locks import session_lock
 
 from ..models import OPEN_STATES, Challenge, Registration, RegistrationPin, RegistrationState
 from .invitations import expire_invitations
@@ -41,31 +39,10 @@ LOCK_TIMEOUT_SECONDS = 15 * 60
 SWEEP_ACTOR = "system:sweep"
 
 
-@contextmanager
-def advisory_lock(name: str) -> Iterator[bool]:
-    """True when this run holds `name`; False when another run does (then skip).
-
-    PostgreSQL: a session-level advisory lock (the batches commit one by one under it; a dead
-    worker's connection closes and releases it). Elsewhere: a cache key with an expiry."""
-    if connection.vendor == "postgresql":
-        digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
-        key = int.from_bytes(digest, "big", signed=True)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-            acquired = cursor.fetchone()[0]
-        try:
-            yield acquired
-        finally:
-            if acquired:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-        return
-    acquired = cache.add(f"lock:{name}", 1, LOCK_TIMEOUT_SECONDS)
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            cache.delete(f"lock:{name}")
+def advisory_lock(name: str):
+    """True when this run holds `name`; False when another run does (then skip). A session
+    lock: the batches commit one by one under it (see mdm_server.locks)."""
+    return session_lock(name, LOCK_TIMEOUT_SECONDS)
 
 
 def _batch_size(batch_size: int | None) -> int:
