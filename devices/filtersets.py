@@ -3,6 +3,8 @@
 import django_filters
 from django.db.models import Q
 
+from mdm_server.filters import UTCDateTimeFilter
+
 from .models import Command, CommandStatus, Device, DeviceState, Platform
 
 
@@ -11,10 +13,21 @@ class DeviceFilterSet(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=DeviceState.choices)
     owner = django_filters.NumberFilter(field_name="owner_id", label="Owner id")
     q = django_filters.CharFilter(method="search", label="Search")
+    os_version = django_filters.CharFilter(field_name="os_version", lookup_expr="startswith",
+                                           label="OS version")
+    seen_since = UTCDateTimeFilter(field_name="last_seen_at", lookup_expr="gte",
+                                   label="Last seen since")
+    not_seen_since = UTCDateTimeFilter(field_name="last_seen_at", lookup_expr="lt",
+                                       label="Not seen since")
+    ordering = django_filters.OrderingFilter(fields=(
+        ("name", "name"), ("platform", "platform"), ("state", "state"),
+        ("os_version", "os_version"), ("enrolled_at", "enrolled"),
+        ("last_seen_at", "last_seen")))
 
     class Meta:
         model = Device
-        fields = ["platform", "state", "owner", "q"]
+        fields = ["platform", "state", "owner", "q", "os_version", "seen_since",
+                  "not_seen_since"]
 
     def search(self, queryset, name, value):
         value = value.strip()

@@ -141,3 +141,26 @@ def test_apple_settings_page(portal, tenant):
                                  "sign_enrollment_profiles": "on"})
     assert response.status_code == 302
     assert apple_settings(tenant).push_topic == "com.apple.mgmt.External.abc"
+
+
+def test_device_list_sorts_and_filters_by_os_and_last_seen(portal, tenant):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from devices.models import Device
+
+    now = timezone.now()
+    Device.objects.create(tenant=tenant, platform="ios", state="active", name="Alpha",
+                          os_version="17.4", last_seen_at=now)
+    Device.objects.create(tenant=tenant, platform="ios", state="active", name="Bravo",
+                          os_version="16.7", last_seen_at=now - dt.timedelta(days=40))
+    url = f"/t/{tenant.slug}/admin/devices/"
+    html = portal.get(url, {"ordering": "-name"}).content.decode()
+    assert html.index("Bravo") < html.index("Alpha") and "ordering=name" in html
+    html = portal.get(url, {"os_version": "16"}).content.decode()
+    assert "Bravo" in html and "Alpha" not in html
+    cutoff = (now - dt.timedelta(days=30)).date().isoformat()
+    html = portal.get(url, {"not_seen_since": cutoff}).content.decode()
+    assert "Bravo" in html and "Alpha" not in html
+    assert portal.get(url, {"ordering": "nonsense"}).status_code == 200
