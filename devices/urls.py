@@ -7,6 +7,7 @@ from . import views
 portal_patterns = [
     path("devices/", views.device_list, name="devices"),
     path("devices/<int:device_id>/", views.device_detail, name="device"),
+    path("devices/bulk/", views.device_bulk_action, name="device-bulk"),
     path("devices/<int:device_id>/actions/", views.device_action, name="device-action"),
     path("settings/apple-mdm/", views.apple_mdm_settings, name="apple-settings"),
 ]

@@ -31,6 +31,7 @@ def device_list(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     query.pop("page", None)
     return render(request, "devices/list.html", {
         "filterset": filterset, "page": page, "query": query.urlencode(),
+        "bulk_actions": BULK_ACTIONS,
     })
 
 
@@ -141,3 +142,49 @@ def apple_mdm_settings(request: HttpRequest, tenant_slug: str) -> HttpResponse:
             return redirect("portal:apple-settings", tenant_slug=tenant_slug)
     return render(request, "devices/apple_settings.html", {"form": form, "settings": current},
                   status=400 if form.is_bound else 200)
+
+
+BULK_ACTIONS = {
+    "refresh": "Ask for fresh device information (Apple devices; queued and pushed)",
+    "retire": "Retire: take the devices out of management",
+}
+
+
+@admin_required
+@require_POST
+def device_bulk_action(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+    """One action on the selected devices of this tenant; each device's outcome is counted and
+    failures are named (a device another tenant owns is simply not found)."""
+    from enrollment.android.amapi import AmapiError
+
+    from .android import actions as android_actions
+    from .android.actions import AndroidActionRefused
+
+    action = request.POST.get("action", "")
+    ids = [int(pk) for pk in request.POST.getlist("devices") if pk.isdigit()]
+    devices = list(Device.objects.for_tenant(request.tenant).filter(pk__in=ids))
+    if action not in BULK_ACTIONS or not devices:
+        messages.error(request, "Select at least one device and an action.")
+        return redirect("portal:devices", tenant_slug=tenant_slug)
+    done, problems = 0, []
+    for device in devices:
+        try:
+            if action == "refresh":
+                if device.platform == "android":
+                    problems.append(f"{device}: Android devices report on their own")
+                    continue
+                do_enqueue_command(request.tenant, device, "DeviceInformation", {},
+                                   actor=request.user, request=request)
+            elif device.platform == "android":
+                android_actions.retire(request.tenant, device, actor=request.user,
+                                       request=request)
+            else:
+                do_retire_device(request.tenant, device, actor=request.user, request=request)
+            done += 1
+        except (CommandRejected, AndroidActionRefused, AmapiError) as exc:
+            problems.append(f"{device}: {exc}")
+    messages.success(request, f"{BULK_ACTIONS[action].split(':')[0]}: done for {done} "
+                              f"device(s).")
+    for problem in problems[:10]:
+        messages.warning(request, problem)
+    return redirect(request.POST.get("next") or f"/t/{tenant_slug}/admin/devices/")

@@ -164,3 +164,29 @@ def test_device_list_sorts_and_filters_by_os_and_last_seen(portal, tenant):
     html = portal.get(url, {"not_seen_since": cutoff}).content.decode()
     assert "Bravo" in html and "Alpha" not in html
     assert portal.get(url, {"ordering": "nonsense"}).status_code == 200
+
+
+def test_device_bulk_actions(portal, tenant, iphone, other_tenant):
+    from devices.models import Command, Device, DeviceState
+
+    from .conftest import enroll
+
+    enroll(iphone)
+    device = Device.objects.get(udid=iphone.udid)
+    foreign = Device.objects.create(tenant=other_tenant, platform="ios", state="active")
+    page = portal.get(f"/t/{tenant.slug}/admin/devices/").content.decode()
+    assert "Apply to selected" in page and "Retire: take the devices out of management" in page
+    before = Command.objects.filter(device=device, request_type="DeviceInformation").count()
+    response = portal.post(f"/t/{tenant.slug}/admin/devices/bulk/",
+                           {"action": "refresh", "devices": [device.pk, foreign.pk]})
+    assert response.status_code == 302
+    assert Command.objects.filter(device=device,
+                                  request_type="DeviceInformation").count() == before + 1
+    assert not Command.objects.filter(device=foreign).exists()
+    portal.post(f"/t/{tenant.slug}/admin/devices/bulk/",
+                {"action": "retire", "devices": [device.pk, foreign.pk]})
+    device.refresh_from_db()
+    foreign.refresh_from_db()
+    assert device.state == DeviceState.RETIRED and foreign.state == "active"
+    assert portal.post(f"/t/{tenant.slug}/admin/devices/bulk/",
+                       {"action": "explode", "devices": [device.pk]}).status_code == 302
