@@ -3,7 +3,7 @@
 import django_filters
 from django.db.models import Q
 
-from mdm_server.filters import UTCDateTimeFilter
+from mdm_server.filters import StableOrderingFilter, UTCDateTimeFilter
 
 from .models import Command, CommandStatus, Device, DeviceState, Platform
 
@@ -19,7 +19,7 @@ class DeviceFilterSet(django_filters.FilterSet):
                                    label="Last seen since")
     not_seen_since = UTCDateTimeFilter(field_name="last_seen_at", lookup_expr="lt",
                                        label="Not seen since")
-    ordering = django_filters.OrderingFilter(fields=(
+    ordering = StableOrderingFilter(fields=(
         ("name", "name"), ("platform", "platform"), ("state", "state"),
         ("os_version", "os_version"), ("enrolled_at", "enrolled"),
         ("last_seen_at", "last_seen")))

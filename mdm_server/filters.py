@@ -5,6 +5,15 @@ import datetime as dt
 import django_filters
 
 
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """Sorting that pages reliably: the chosen columns, then the primary key; without a
+    (valid) choice the model's own ordering stays."""
+
+    def filter(self, qs, value):
+        chosen = [self.get_ordering_value(param) for param in value or [] if param]
+        return qs.order_by(*chosen, "-pk") if chosen else qs
+
+
 class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
     """ISO 8601 date-time, normalised to UTC: PostgreSQL refuses offsets beyond +-15:59, which
     Python accepts (up to 23:59), so an exotic but valid offset must not reach the query."""
