@@ -20,7 +20,7 @@ from enrollment.android.binding import (
 )
 from enrollment.models import AndroidEnterprise, AndroidOwnership
 from mdm_server.api.errors import error_response
-from mdm_server.api.viewsets import TenantReadOnlyViewSet
+from mdm_server.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
 
 from ..api.serializers import DeviceSerializer
 from ..filtersets import DeviceFilterSet
@@ -202,20 +202,12 @@ class SignupUrlSerializer(serializers.Serializer):
     url = serializers.URLField()
 
 
-class AndroidEnterpriseViewSet(viewsets.GenericViewSet):
+class AndroidEnterpriseViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     """The tenant's Android Enterprise: credentials, Pub/Sub topic, binding."""
 
     serializer_class = AndroidEnterpriseSerializer
     pagination_class = None
     queryset = AndroidEnterprise.objects.all()
-
-    @property
-    def tenant(self):
-        return self.request._request.tenant
-
-    @property
-    def actor(self):
-        return self.request.auth or self.request.user
 
     @extend_schema(methods=["GET"], responses={200: AndroidEnterpriseSerializer})
     @extend_schema(methods=["PUT"], request=AndroidEnterpriseSerializer,

@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from mdm_server.api.errors import error_response
-from mdm_server.api.viewsets import TenantReadOnlyViewSet
+from mdm_server.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
 
 from ..apple.commands import CommandRejected, do_enqueue_command
 from ..filtersets import CommandFilterSet, DeviceFilterSet
@@ -110,19 +110,12 @@ class DeviceViewSet(TenantReadOnlyViewSet):
         return Response(DeviceSerializer(device).data)
 
 
-class AppleMdmSettingsViewSet(viewsets.GenericViewSet):
+class AppleMdmSettingsViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     """The tenant's Apple MDM settings: APNs push topic, enrollment profile signing."""
 
     serializer_class = AppleMdmSettingsSerializer
     pagination_class = None
     queryset = AppleMdmSettings.objects.all()
-
-    @property
-    def tenant(self):
-        return self.request._request.tenant
-
-    def get_queryset(self):
-        return super().get_queryset().for_tenant(self.tenant)
 
     def get_object(self):
         return apple_settings(self.tenant)

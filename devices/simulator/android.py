@@ -19,9 +19,8 @@ from django.utils import timezone
 from devices.models import Device
 from enrollment.models import AndroidEnterprise, RegistrationMethod
 from enrollment.services.registrations import do_start_registration
-from users.csv_import import UserRow
-from users.services.people import do_create_users
 
+from .accounts import simulated_users
 from .summary import Summary
 
 WAIT_SECONDS = 60
@@ -56,17 +55,12 @@ def simulate_android(tenant, count: int, server: str, *, progress) -> Summary:
     if enterprise is None or not enterprise.enterprise_name:
         raise CommandError("Android Enterprise is not bound for this tenant (Settings > "
                            "Android): simulated devices arrive as its Pub/Sub notifications.")
-    tag = uuid.uuid4().hex[:6]
-    rows = [UserRow(line=i, email=f"sim-{tag}-{i}@{tenant.slug}.sim", first_name="Sim",
-                    last_name=f"android {i}") for i in range(count)]
-    created = do_create_users(tenant, rows, actor="simulate_devices")
-    if not created.ok:
-        raise CommandError("; ".join(created.errors[:5]))
+    users = simulated_users(tenant, "android", count)
     url = f"{server}/android/pubsub/{enterprise.push_endpoint_id}/"
     summary = Summary(count)
     before = Device.objects.for_tenant(tenant).filter(platform="android").count()
     with httpx.Client(timeout=30) as http:
-        for index, user in enumerate(created.users):
+        for index, user in enumerate(users):
             registration = do_start_registration(tenant, user, "android", RegistrationMethod.API,
                                                  actor="simulate_devices").registration
             resource = _resource(enterprise.enterprise_name, registration.pk, index)

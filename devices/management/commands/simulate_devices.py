@@ -18,13 +18,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from devices.simulator.accounts import simulated_users
 from devices.simulator.enroll_apple import AppleEnrollment, SimulationError
 from devices.simulator.summary import Summary
 from enrollment.models import RegistrationMethod
 from enrollment.services.registration_journey import start_registration
-from users.csv_import import UserRow
 from users.models import Tenant
-from users.services.people import do_create_users
 
 KEY_POOL_SIZE = 8  # RSA generation is slow; devices of one run share a few keys
 
@@ -97,14 +96,8 @@ class Command(BaseCommand):
             self.stderr.write(f"No APNs topic was set: using a simulated one ({topic}).")
 
     def _registrations(self, tenant, platform: str, count: int) -> list[tuple[str, str]]:
-        tag = uuid.uuid4().hex[:6]
-        rows = [UserRow(line=i, email=f"sim-{tag}-{i}@{tenant.slug}.sim", first_name="Sim",
-                        last_name=f"{platform} {i}") for i in range(count)]
-        result = do_create_users(tenant, rows, actor="simulate_devices")
-        if not result.ok:
-            raise CommandError("; ".join(result.errors[:5]))
         jobs = []
-        for user in result.users:
+        for user in simulated_users(tenant, platform, count):
             started = start_registration(tenant, user, platform, RegistrationMethod.API,
                                          actor="simulate_devices")
             jobs.append((started.profile_url, user.email.split("@")[0]))
