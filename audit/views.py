@@ -3,11 +3,10 @@
 import csv
 import json
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
-from mdm_server.portal import admin_required
+from mdm_server.portal import admin_required, paginate
 
 from .filtersets import AuditEventFilterSet
 from .models import AuditEvent
@@ -21,11 +20,8 @@ def _filtered(request: HttpRequest) -> AuditEventFilterSet:
 @admin_required
 def audit_trail(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     filterset = _filtered(request)
-    page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(request, "audit/trail.html", {
-        "filterset": filterset, "page": page, "query": query.urlencode(),
+        "filterset": filterset, **paginate(request, filterset.qs),
     })
 
 

@@ -4,13 +4,12 @@ Settings > Apple MDM."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from enrollment.models import IssuedCertificate
-from mdm_server.portal import admin_required
+from mdm_server.portal import admin_required, paginate
 
 from .apple.commands import CommandRejected, do_enqueue_command
 from .filtersets import DeviceFilterSet
@@ -26,11 +25,8 @@ HISTORY_LENGTH = 50
 def device_list(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     devices = Device.objects.for_tenant(request.tenant).select_related("owner")
     filterset = DeviceFilterSet(request.GET or None, queryset=devices)
-    page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(request, "devices/list.html", {
-        "filterset": filterset, "page": page, "query": query.urlencode(),
+        "filterset": filterset, **paginate(request, filterset.qs),
         "bulk_actions": BULK_ACTIONS,
     })
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from mdm_server.portal import admin_required
+from mdm_server.portal import admin_required, paginate
 
 from .diagnostics import diagnose
 from .filtersets import IssuedCertificateFilterSet, RegistrationFilterSet
@@ -64,11 +63,8 @@ def download_ca_certificate(request: HttpRequest, tenant_slug: str, ca_id: int) 
 def certificate_list(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     certificates = IssuedCertificate.objects.for_tenant(request.tenant).select_related("device")
     filterset = IssuedCertificateFilterSet(request.GET or None, queryset=certificates)
-    page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(request, "enrollment/certificates.html", {
-        "filterset": filterset, "page": page, "query": query.urlencode(),
+        "filterset": filterset, **paginate(request, filterset.qs),
         "revoke_form": RevokeForm(),
     })
 
@@ -103,11 +99,9 @@ def registration_list(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     registrations = (Registration.objects.for_tenant(request.tenant)
                      .select_related("user", "device"))
     filterset = RegistrationFilterSet(request.GET or None, queryset=registrations)
-    page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
-    rejections = latest_scep_rejections(request.tenant, [r.pk for r in page])
-    rows = [(r, diagnose(r, rejections.get(r.pk))) for r in page]
-    query = request.GET.copy()
-    query.pop("page", None)
+    listing = paginate(request, filterset.qs)
+    rejections = latest_scep_rejections(request.tenant, [r.pk for r in listing["page"]])
+    rows = [(r, diagnose(r, rejections.get(r.pk))) for r in listing["page"]]
     return render(request, "enrollment/registrations.html", {
-        "filterset": filterset, "page": page, "rows": rows, "query": query.urlencode(),
+        "filterset": filterset, "rows": rows, **listing,
     })

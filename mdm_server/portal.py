@@ -50,3 +50,17 @@ def safe_next(request: HttpRequest, default: str) -> str:
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
     return default
+
+
+PAGE_SIZE = 50
+
+
+def paginate(request: HttpRequest, queryset) -> dict:
+    """`page` (50 rows) and `query` (the current filters without `page`, for the page links
+    in templates/pagination.html): the context every portal list page needs."""
+    from django.core.paginator import Paginator
+
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {"page": Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page")),
+            "query": query.urlencode()}

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from mdm_server.portal import admin_required
+from mdm_server.portal import admin_required, paginate
 
 from .forms import ConfigurationProfileForm
 from .models import ConfigurationProfile
@@ -23,8 +22,7 @@ from .services.configuration import (
 @admin_required
 def profile_list(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     profiles = ConfigurationProfile.objects.for_tenant(request.tenant)
-    page = Paginator(profiles, 50).get_page(request.GET.get("page"))
-    return render(request, "profiles/list.html", {"page": page, "query": ""})
+    return render(request, "profiles/list.html", paginate(request, profiles))
 
 
 @admin_required

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from devices.models import Device
 from enrollment.models import Registration
-from mdm_server.portal import admin_required
+from mdm_server.portal import admin_required, paginate
 
 from .csv_import import UserRow, parse_users_csv
 from .filtersets import UserFilterSet, with_registered
@@ -28,11 +27,8 @@ from .user_forms import (
 def user_list(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     users = with_registered(User.objects.for_tenant(request.tenant))
     filterset = UserFilterSet(request.GET or None, queryset=users)
-    page = Paginator(filterset.qs.order_by("email"), 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(request, "users/user_list.html", {
-        "filterset": filterset, "page": page, "query": query.urlencode(),
+        "filterset": filterset, **paginate(request, filterset.qs.order_by("email")),
         "actions": BulkUserActionForm.ACTIONS,
     })
 
