@@ -452,7 +452,15 @@ def _get_bootstrap_token(ctx: _Context, m: msg.GetBootstrapToken,
 def _report(ctx: _Context, body: bytes) -> Reply:
     report = msg.decode_command_report(body)
     ctx.detail.update(status=report.status.value, udid=report.device_id[:128])
-    target = store.report_target(ctx.tenant, report.channel_id)
+    if report.status is msg.CommandStatus.IDLE:
+        outcome = store.idle(ctx.tenant, report.channel_id, ctx.certificate,
+                             last_seen_resolution=LAST_SEEN_RESOLUTION)
+        if outcome.handled:
+            return Reply(200, outcome.command, PLIST_CONTENT_TYPE) if outcome.command \
+                else Reply()
+        target = outcome.target  # something is off: the general path says what
+    else:
+        target = store.report_target(ctx.tenant, report.channel_id)
     if target is None or not store.bound_certificate_matches(target, ctx.certificate):
         _check_report_identity(ctx, report, target)  # slow path: says why, or lets through
     if target.device_state in GONE_STATES:

@@ -18,14 +18,15 @@ import hmac
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from urllib.parse import unquote
 
-from asn1crypto import cms
-from asn1crypto.core import Void
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from enrollment.pki import der, signed_data
 
 
 class IdentityError(Exception):
@@ -73,7 +74,7 @@ def _b64decode(text: str) -> bytes:
 def _load_der_certificate(der: bytes) -> x509.Certificate:
     try:
         return x509.load_der_x509_certificate(der)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, x509.InvalidVersion) as exc:
         raise MalformedIdentity(f"not a DER certificate: {exc}") from exc
 
 
@@ -91,65 +92,44 @@ def load_forwarded_client_cert(header_value: str) -> x509.Certificate:
     return _load_der_certificate(_b64decode(match.group(1) if match else text))
 
 
-def _signer_certificate(signed_data: cms.SignedData, signer: cms.SignerInfo) -> cms.Certificate:
-    sid = signer["sid"]
-    for choice in signed_data["certificates"] or []:
-        if choice.name != "certificate":
-            continue
-        cert = choice.chosen
-        if sid.name == "issuer_and_serial_number":
-            if cert.serial_number != sid.chosen["serial_number"].native:
-                continue
-            # Byte equality first: Name.__eq__ runs LDAP string preparation (slow).
-            issuer = sid.chosen["issuer"]
-            if cert.issuer.dump() == issuer.dump() or cert.issuer == issuer:
-                return cert
-        elif cert.key_identifier == sid.chosen.native:
-            return cert
-    raise MalformedIdentity("signer certificate not among the embedded certificates")
-
-
 _Parsed = tuple[x509.Certificate, bytes, bytes, hashes.HashAlgorithm, str]
 
 
+@lru_cache(maxsize=8192)
+def _certificate(der_bytes: bytes) -> x509.Certificate:
+    """Devices sign every request with the same certificate: load each one once."""
+    return _load_der_certificate(der_bytes)
+
+
 def _parse_signature(header_value: str, body: bytes) -> _Parsed:
-    """Signer cert, signed bytes, signature, hash and algorithm; or MalformedIdentity."""
-    der = _b64decode(header_value)
+    """Signer cert, signed bytes, signature, hash and key family; or MalformedIdentity."""
     try:
-        info = cms.ContentInfo.load(der, strict=True)
-        if info["content_type"].native != "signed_data":
-            raise MalformedIdentity("not a CMS SignedData")
-        signed_data = info["content"]
-        signers = signed_data["signer_infos"]
-        if len(signers) != 1:
-            raise MalformedIdentity(f"expected one signer, found {len(signers)}")
-        signer = signers[0]
-        digest_name = signer["digest_algorithm"]["algorithm"].native
-        if digest_name not in _DIGESTS:
-            raise MalformedIdentity(f"unsupported digest {digest_name}")
-        hash_algorithm = _DIGESTS[digest_name]()
-        signature_algo = signer["signature_algorithm"].signature_algo
-        if signature_algo not in ("rsassa_pkcs1v15", "ecdsa"):
-            raise MalformedIdentity(f"unsupported signature algorithm {signature_algo}")
-        cert = _load_der_certificate(_signer_certificate(signed_data, signer).dump())
-        signature = signer["signature"].native
-        signed_attrs = signer["signed_attrs"]
-        if isinstance(signed_attrs, Void):  # no signed attributes: signature over the body
-            return cert, body, signature, hash_algorithm, signature_algo
-        digests = [attr["values"][0].native for attr in signed_attrs
-                   if attr["type"].native == "message_digest"]
-        # The signature covers the attributes DER-encoded as a SET OF, not as [0] IMPLICIT.
-        signed_bytes = b"\x31" + signed_attrs.dump()[1:]
-    except IdentityError:
-        raise
-    except Exception as exc:  # asn1crypto parses lazily and raises assorted types on garbage
+        signed = signed_data.parse(_b64decode(header_value))
+        if len(signed.signers) != 1:
+            raise MalformedIdentity(f"expected one signer, found {len(signed.signers)}")
+        signer = signed.signers[0]
+        if signer.digest_name not in _DIGESTS:
+            raise MalformedIdentity(f"unsupported digest {signer.digest_algorithm}")
+        hash_algorithm = _DIGESTS[signer.digest_name]()
+        family = signer.signature_family
+        if family is None:
+            raise MalformedIdentity(f"unsupported signature algorithm {signer.signature_algorithm}")
+        signer_der = signed_data.signer_certificate(signed, signer)
+        if signer_der is None:
+            raise MalformedIdentity("signer certificate not among the embedded certificates")
+        cert = _certificate(signer_der)
+        if signer.signed_attrs is None:  # no signed attributes: the signature covers the body
+            return cert, body, signer.signature, hash_algorithm, family
+        digest = signed_data.only(signer.attributes.get(signed_data.MESSAGE_DIGEST_ATTR))
+        digest_value = der.decode_octets(digest) if digest is not None else None
+    except der.DerError as exc:
         raise MalformedIdentity(f"not a CMS SignedData: {exc}") from exc
-    if len(digests) != 1 or not isinstance(digests[0], bytes):
+    if digest is None or digest.tag != der.OCTET_STRING:
         raise MalformedIdentity("signed attributes need exactly one messageDigest")
     body_digest = hashlib.new(hash_algorithm.name, body).digest()
-    if not hmac.compare_digest(digests[0], body_digest):
+    if not hmac.compare_digest(digest_value, body_digest):
         raise BadSignature("messageDigest does not match the body")
-    return cert, signed_bytes, signature, hash_algorithm, signature_algo
+    return cert, signer.signed_attrs, signer.signature, hash_algorithm, family
 
 
 def verify_mdm_signature(header_value: str, body: bytes) -> x509.Certificate:
@@ -166,7 +146,7 @@ def verify_mdm_signature(header_value: str, body: bytes) -> x509.Certificate:
     cert, signed_bytes, signature, hash_algorithm, algo = _parse_signature(header_value, body)
     try:
         public_key = cert.public_key()
-        if algo == "rsassa_pkcs1v15" and isinstance(public_key, rsa.RSAPublicKey):
+        if algo == "rsa" and isinstance(public_key, rsa.RSAPublicKey):
             public_key.verify(signature, signed_bytes, padding.PKCS1v15(), hash_algorithm)
         elif algo == "ecdsa" and isinstance(public_key, ec.EllipticCurvePublicKey):
             public_key.verify(signature, signed_bytes, ec.ECDSA(hash_algorithm))

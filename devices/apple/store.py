@@ -19,8 +19,11 @@ from django.db import connection
 from django.utils import timezone
 
 from enrollment.models import CertificateAuthority, IssuedCertificate
+from mdm_server.prepared import PreparedStatement
 
-from ..models import AppleChannel, Device
+from ..models import AppleChannel, Command, Device
+from ..models.commands import PENDING_STATUSES
+from ..models.devices import GONE_STATES
 from . import identity
 
 # Name of the request header a TLS-terminating proxy forwards the client certificate in, e.g.
@@ -146,13 +149,91 @@ def report_target(tenant, channel_id: str) -> ReportTarget | None:
     with connection.cursor() as cursor:
         cursor.execute(_REPORT_TARGET_SQL, [tenant.pk, channel_id])
         row = cursor.fetchone()
-    if row is None:
-        return None
+    return None if row is None else _target(row)
+
+
+def _target(row) -> ReportTarget:
     (channel_pk, enabled, is_user_channel, channel_seen, device_pk, udid, state, device_seen,
      certificate_pk, fingerprint, revoked, der) = row
     return ReportTarget(channel_pk, bool(enabled), bool(is_user_channel), _aware(channel_seen),
                         device_pk, udid, state, _aware(device_seen), certificate_pk,
                         fingerprint, bool(revoked), bytes(der) if der is not None else None)
+
+
+@dataclass(frozen=True)
+class IdleOutcome:
+    """What the one-statement Idle did: ``handled`` means the request's certificate was the
+    channel's, everything was in order, and ``command`` (None: empty queue) was delivered."""
+
+    target: ReportTarget | None
+    handled: bool
+    command: bytes | None = None
+
+
+# The whole Idle in one round trip (PostgreSQL): read the channel with its device and bound
+# certificate, and only when the presented certificate is that unrevoked, in-date certificate
+# of an enabled, managed device: hand out the oldest pending command and refresh last-seen
+# (to the minute). Data-modifying CTEs always run, whether or not the SELECT reads them.
+_IDLE = PreparedStatement("mdm_apple_idle", f"""
+WITH target AS (
+    SELECT c.id AS channel_pk, c.enabled, c.is_user_channel, c.last_seen_at AS channel_seen,
+           d.id AS device_pk, d.udid, d.state, d.last_seen_at AS device_seen,
+           i.id AS certificate_pk, i.fingerprint_sha256, i.revoked_at IS NOT NULL AS revoked,
+           a.certificate_der,
+           COALESCE(i.fingerprint_sha256 = $4 AND i.revoked_at IS NULL
+                    AND i.not_before <= $3 AND $3 < i.not_after
+                    AND a.not_before <= $3 AND $3 < a.not_after
+                    AND c.enabled AND d.state <> ALL($5), FALSE) AS accepted
+    FROM {AppleChannel._meta.db_table} c
+    JOIN {Device._meta.db_table} d ON d.id = c.device_id
+    LEFT JOIN {IssuedCertificate._meta.db_table} i ON i.id = c.certificate_id
+    LEFT JOIN {CertificateAuthority._meta.db_table} a ON a.id = i.authority_id
+    WHERE c.tenant_id = $1 AND c.channel_id = $2
+    LIMIT 1
+), picked AS (
+    UPDATE {Command._meta.db_table} SET sent_at = $3, delivered_count = delivered_count + 1
+    WHERE id = (SELECT id FROM {Command._meta.db_table}
+                WHERE channel_id = (SELECT channel_pk FROM target WHERE accepted)
+                  AND status = ANY($6)
+                ORDER BY created_at, id LIMIT 1)
+    RETURNING command_plist
+), seen_channel AS (
+    UPDATE {AppleChannel._meta.db_table} SET last_seen_at = $3
+    WHERE id = (SELECT channel_pk FROM target
+                WHERE accepted AND (channel_seen IS NULL OR channel_seen < $7))
+), seen_device AS (
+    UPDATE {Device._meta.db_table} SET last_seen_at = $3
+    WHERE id = (SELECT device_pk FROM target
+                WHERE accepted AND (device_seen IS NULL OR device_seen < $7))
+)
+SELECT channel_pk, enabled, is_user_channel, channel_seen, device_pk, udid, state,
+       device_seen, certificate_pk, fingerprint_sha256, revoked, certificate_der, accepted,
+       (SELECT command_plist FROM picked)
+FROM target
+""", ("bigint", "text", "timestamptz", "text", "text[]", "text[]", "timestamptz"))  # noqa: S608
+
+
+def idle(tenant, channel_id: str, cert: x509.Certificate, *,
+         last_seen_resolution: dt.timedelta) -> IdleOutcome:
+    """Serve an Idle in one statement when nothing is unusual; otherwise (and on SQLite) only
+    read the target and leave the refusal, or the general path, to the caller."""
+    if connection.vendor != "postgresql":
+        return IdleOutcome(report_target(tenant, channel_id), handled=False)
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        # Delivery marks and last-seen are bookkeeping: no need to wait for the WAL flush.
+        _IDLE.execute(cursor, [
+            tenant.pk, channel_id, now, cert.fingerprint(hashes.SHA256()).hex(),
+            [str(state) for state in GONE_STATES], [str(status) for status in PENDING_STATUSES],
+            now - last_seen_resolution,
+        ], prefix="SET LOCAL synchronous_commit TO OFF; ")
+        cursor.nextset()
+        row = cursor.fetchone()
+    if row is None:
+        return IdleOutcome(None, handled=False)
+    target = _target(row[:12])
+    command = bytes(row[13]) if row[13] is not None else None
+    return IdleOutcome(target, handled=bool(row[12]), command=command)
 
 
 def _aware(value) -> dt.datetime | None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import plistlib
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.models import AuditEvent
@@ -146,13 +148,42 @@ def test_idle_query_count(iphone, apple_tenant):
     iphone.device_information(parse_command(iphone.idle()[1])["CommandUUID"])
     with CaptureQueriesContext(connection) as empty:
         assert iphone.idle() == (200, b"")
-    # channel + device + bound certificate + its CA; next command (picked and marked); the
-    # tenant comes from the per-process tenant cache (mdm_server.tenancy.tenant_by_slug)
-    assert len(empty) == 2, [q["sql"] for q in empty]
+    # One statement on PostgreSQL: channel + device + bound certificate + its CA, the next
+    # command picked and marked, last-seen refreshed; the tenant comes from the per-process
+    # tenant cache (mdm_server.tenancy.tenant_by_slug). SQLite reads, then picks and marks.
+    postgres = connection.vendor == "postgresql"
+    assert len(empty) == (1 if postgres else 2), [q["sql"] for q in empty]
     device = Device.objects.get(udid=iphone.udid)
     do_enqueue_command(apple_tenant, device, "ProfileList", actor="test")
     with CaptureQueriesContext(connection) as pending:
         assert parse_command(iphone.idle()[1])["Command"]["RequestType"] == "ProfileList"
-    # PostgreSQL picks and marks the command in one statement; SQLite needs two.
-    assert len(pending) == (2 if connection.vendor == "postgresql" else 3), [
-        q["sql"] for q in pending]
+    assert len(pending) == (1 if postgres else 3), [q["sql"] for q in pending]
+
+
+def test_idle_refreshes_last_seen_to_the_minute(iphone):
+    enroll(iphone)
+    long_ago = timezone.now() - dt.timedelta(hours=2)
+    Device.objects.filter(udid=iphone.udid).update(last_seen_at=long_ago)
+    AppleChannel.objects.filter(channel_id=iphone.udid).update(last_seen_at=long_ago)
+    assert iphone.idle()[0] == 200
+    device = Device.objects.get(udid=iphone.udid)
+    channel = AppleChannel.objects.get(channel_id=iphone.udid)
+    assert device.last_seen_at > long_ago and channel.last_seen_at > long_ago
+    seen = device.last_seen_at
+    assert iphone.idle()[0] == 200  # within the minute: nothing written
+    assert Device.objects.get(udid=iphone.udid).last_seen_at == seen
+
+
+def test_refused_idle_delivers_nothing(iphone, apple_tenant):
+    from devices.apple.commands import do_enqueue_command
+
+    enroll(iphone)
+    device = Device.objects.get(udid=iphone.udid)
+    IssuedCertificate.objects.filter(device=device).update(revoked_at=timezone.now())
+    command = do_enqueue_command(apple_tenant, device, "ProfileList", actor="test")
+    long_ago = timezone.now() - dt.timedelta(hours=2)
+    Device.objects.filter(pk=device.pk).update(last_seen_at=long_ago)
+    assert iphone.idle()[0] == 400
+    command.refresh_from_db()
+    assert command.sent_at is None and command.delivered_count == 0
+    assert Device.objects.get(pk=device.pk).last_seen_at == long_ago
