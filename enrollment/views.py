@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from mdm_server.portal import admin_required, paginate
 
-from .diagnostics import diagnose
+from .diagnostics import diagnose, latest_scep_rejections
 from .filtersets import IssuedCertificateFilterSet, RegistrationFilterSet
 from .forms import GenerateCAForm, ImportCAForm, RevokeForm
 from .links import scep_url
@@ -65,7 +65,7 @@ def certificate_list(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     filterset = IssuedCertificateFilterSet(request.GET or None, queryset=certificates)
     return render(request, "enrollment/certificates.html", {
         "filterset": filterset, **paginate(request, filterset.qs),
-        "revoke_form": RevokeForm(),
+        "revoke_form": RevokeForm(auto_id=False),  # one per row: no duplicate ids
     })
 
 
@@ -82,16 +82,6 @@ def revoke_certificate(request: HttpRequest, tenant_slug: str, certificate_id: i
     else:
         messages.info(request, f"Certificate {certificate} was already revoked.")
     return redirect("portal:certificates", tenant_slug=tenant_slug)
-
-
-def latest_scep_rejections(tenant, registration_ids: list[int]) -> dict[int, str]:
-    """registration id -> reason of its latest SCEP refusal (one query for a whole page)."""
-    from audit.models import AuditEvent
-
-    events = (AuditEvent.objects.for_tenant(tenant)
-              .filter(action="scep.rejected", detail__registration_id__in=registration_ids)
-              .order_by("created_at").values_list("detail", flat=True))
-    return {detail["registration_id"]: detail.get("reason", "") for detail in events}
 
 
 @admin_required

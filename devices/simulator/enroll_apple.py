@@ -77,7 +77,22 @@ class AppleEnrollment:
         response = self.http.get(self._url(profile_url))
         if response.status_code != 200:
             raise SimulationError(f"profile download: HTTP {response.status_code}")
-        profile = profile_contents(response.content)
+        self._install(run, started, tenant_slug, response.content, key, platform=platform,
+                      user_short_name=user_short_name)
+        return run
+
+    def install(self, tenant_slug: str, profile_data: bytes, key, *, platform: str,
+                user_short_name: str) -> AppleRun:
+        """Enroll with a profile downloaded elsewhere (e.g. by a browser in a test), as a
+        device does once the user installs it."""
+        run = AppleRun()
+        self._install(run, time.perf_counter(), tenant_slug, profile_data, key,
+                      platform=platform, user_short_name=user_short_name)
+        return run
+
+    def _install(self, run: AppleRun, started: float, tenant_slug: str, profile_data: bytes,
+                 key, *, platform: str, user_short_name: str) -> None:
+        profile = profile_contents(profile_data)
         scep = _payload(profile, "com.apple.security.scep")["PayloadContent"]
         mdm = _payload(profile, "com.apple.mdm")
         self._timed(run, "profile", started)
@@ -105,7 +120,6 @@ class AppleEnrollment:
         started = time.perf_counter()
         self._answer_commands(device, run)
         self._timed(run, "commands", started)
-        return run
 
     def _scep(self, scep: dict, key) -> x509.Certificate:
         url = self._url(scep["URL"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 
@@ -25,6 +26,11 @@ class Summary:
         self.enrolled += 1
         for step, seconds in run.timings.items():
             self.timings.setdefault(step, []).append(seconds)
+
+    def percentile(self, step: str, fraction: float) -> float:
+        """Nearest-rank percentile of a step's durations, in seconds (0.5: the median)."""
+        ordered = sorted(self.timings[step])
+        return ordered[max(0, min(len(ordered) - 1, math.ceil(len(ordered) * fraction) - 1))]
 
     def fail(self, reason: str) -> None:
         self.failed += 1

@@ -19,6 +19,9 @@ class AppQrToken(TenantOwned):
         indexes = [models.Index(fields=["tenant", "expires_at"],
                                 name="enrollment__tenant__qr_exp_idx")]
 
+    def __str__(self) -> str:  # the audit trail's target label
+        return f"app QR code {self.pk}"
+
 
 class AppSession(TenantOwned):
     """The app's bearer credential after it registered; used for status and re-registration."""

@@ -1,11 +1,17 @@
 """Browser tests: Playwright driving Debian's Chromium (/usr/bin/chromium) against the live
-test server. Playwright cannot download browsers here; the system one is required."""
+test server. Playwright cannot download browsers here; the system one is required.
+
+Screenshots of the main pages are test artifacts: they go to `artifacts/screenshots/` at the
+repository root (or `$MDM_E2E_SCREENSHOT_DIR`), a stable place CI can keep."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+
+from tests.conftest import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -54,7 +60,59 @@ def mac(browser):
     context.close()
 
 
+SCREENSHOT_DIR_ENV = "MDM_E2E_SCREENSHOT_DIR"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def shots() -> Path:
+    """Where screenshots go, created on demand; each test names its files, so parallel
+    workers never write the same one."""
+    directory = Path(os.environ.get(SCREENSHOT_DIR_ENV) or
+                     REPO_ROOT / "artifacts" / "screenshots")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
 @pytest.fixture
-def shots(tmp_path_factory):
-    """Where screenshots go (kept under pytest's temp dir for a human to look at)."""
-    return tmp_path_factory.mktemp("screenshots")
+def site(live_server, settings):
+    """The live server's URL, which is also the public URL emails, links and profiles carry."""
+    settings.MDM_PUBLIC_URL = live_server.url
+    settings.CSRF_TRUSTED_ORIGINS = [live_server.url]
+    return live_server.url
+
+
+def sign_in(page, url: str, email: str, password: str = PASSWORD) -> None:
+    """Open `url` (a portal page: it redirects to its sign-in form) and sign in."""
+    page.goto(url)
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_load_state()
+
+
+BAR_WIDTH = 330  # the longest bar's length in _bar_chart.html
+
+READ_CHART = """title => [...document.querySelectorAll(`svg.chart[aria-label="${title}"] a`)]
+  .map(a => ({label: a.querySelector('.chart-label').textContent,
+              value: a.querySelector('.chart-value').textContent,
+              aria: a.getAttribute('aria-label'), href: a.getAttribute('href'),
+              width: Number(a.querySelector('rect').getAttribute('width')),
+              tooltip: a.querySelector('rect title').textContent}))"""
+
+
+def chart(page, title: str) -> list[dict]:
+    """The bars of the chart named `title`, checked for consistency: the number shown, the
+    accessible name and the tooltip agree, and lengths are proportional to the numbers."""
+    bars = page.evaluate(READ_CHART, title)
+    assert bars, f"no chart {title!r}"
+    scale = max([int(bar["value"]) for bar in bars] + [1])
+    for bar in bars:
+        count = int(bar["value"])
+        assert bar["aria"] == bar["tooltip"] == f"{bar['label']}: {count}"
+        assert abs(bar["width"] - count * BAR_WIDTH / scale) <= 1, bar
+    return bars
+
+
+def chart_bars(page, title: str) -> dict[str, int]:
+    return {bar["label"]: int(bar["value"]) for bar in chart(page, title)}

@@ -16,13 +16,6 @@ from tests.conftest import PASSWORD
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def site(live_server, settings):
-    settings.MDM_PUBLIC_URL = live_server.url
-    settings.CSRF_TRUSTED_ORIGINS = [live_server.url]
-    return live_server.url
-
-
 def test_admin_invites_and_user_registers_iphone(site, tenant, desktop, iphone, shots):
     page = desktop
     page.goto(f"{site}/t/{tenant.slug}/admin/")
@@ -42,7 +35,7 @@ def test_admin_invites_and_user_registers_iphone(site, tenant, desktop, iphone, 
     page.screenshot(path=str(shots / "wizard-invite.png"), full_page=True)
     page.click("button:has-text('Send and finish')")
     page.wait_for_selector("text=Setup complete")
-    page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
+    page.screenshot(path=str(shots / "wizard-complete.png"), full_page=True)
 
     assert len(mail.outbox) == 1
     email = mail.outbox[0]

@@ -7,25 +7,17 @@ per-step latency.
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from devices.simulator.accounts import simulated_users
-from devices.simulator.enroll_apple import AppleEnrollment, SimulationError
+from devices.simulator.apple_fleet import enroll_apple_devices, start_registrations
 from devices.simulator.summary import Summary
-from enrollment.models import RegistrationMethod
-from enrollment.services.registration_journey import start_registration
 from users.models import Tenant
-
-KEY_POOL_SIZE = 8  # RSA generation is slow; devices of one run share a few keys
 
 
 class Command(BaseCommand):
@@ -57,23 +49,9 @@ class Command(BaseCommand):
             self._report(summary)
             return
         self._ensure_push_topic(tenant_obj)
-        jobs = self._registrations(tenant_obj, platform, count)
-        keys = [rsa.generate_private_key(public_exponent=65537, key_size=2048)
-                for _ in range(min(KEY_POOL_SIZE, count))]
-        summary = Summary(count)
-        with httpx.Client(timeout=60) as http:
-            enrollment = AppleEnrollment(http, settings.MDM_PUBLIC_URL, server)
-            with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-                futures = [pool.submit(enrollment.enroll, tenant_obj.slug, url,
-                                       keys[index % len(keys)], platform=platform,
-                                       user_short_name=short)
-                           for index, (url, short) in enumerate(jobs)]
-                for future in as_completed(futures):
-                    try:
-                        summary.add(future.result())
-                    except (SimulationError, httpx.HTTPError, ValueError) as exc:
-                        summary.fail(str(exc))
-                    self._progress(summary.done, count)
+        jobs = start_registrations(tenant_obj, platform, count)
+        summary = enroll_apple_devices(tenant_obj.slug, platform, jobs, server,
+                                       concurrency=concurrency, progress=self._progress)
         self._report(summary)
 
     def _wait_for(self, server: str, seconds: int) -> None:
@@ -95,14 +73,6 @@ class Command(BaseCommand):
             do_save_apple_settings(tenant, actor="simulate_devices", push_topic=topic)
             self.stderr.write(f"No APNs topic was set: using a simulated one ({topic}).")
 
-    def _registrations(self, tenant, platform: str, count: int) -> list[tuple[str, str]]:
-        jobs = []
-        for user in simulated_users(tenant, platform, count):
-            started = start_registration(tenant, user, platform, RegistrationMethod.API,
-                                         actor="simulate_devices")
-            jobs.append((started.profile_url, user.email.split("@")[0]))
-        return jobs
-
     _lock = threading.Lock()
 
     def _progress(self, done: int, total: int) -> None:
@@ -116,11 +86,9 @@ class Command(BaseCommand):
     def _report(self, summary: Summary) -> None:
         self.stdout.write(f"enrolled {summary.enrolled}, failed {summary.failed} "
                           f"of {summary.total} in {summary.elapsed:.1f} s")
-        for step, values in summary.timings.items():
-            ordered = sorted(values)
-            p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)]
-            self.stdout.write(f"  {step:<9} median {1000 * statistics.median(ordered):7.1f} ms"
-                              f"   p95 {1000 * p95:7.1f} ms")
+        for step in summary.timings:
+            self.stdout.write(f"  {step:<9} median {1000 * summary.percentile(step, 0.5):7.1f} ms"
+                              f"   p95 {1000 * summary.percentile(step, 0.95):7.1f} ms")
         for reason, times in summary.errors.most_common(5):
             self.stdout.write(f"  failure x{times}: {reason}")
         if summary.failed:
