@@ -8,11 +8,13 @@ with ``cryptography``. Every reading error is a ``der.DerError`` (a ValueError).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from . import der
 from .der import CONSTRUCTED, CONTEXT, INTEGER, OCTET_STRING, SEQUENCE, SET, Node
@@ -191,25 +193,41 @@ def signer_certificate(signed: SignedData, signer: Signer) -> bytes | None:
         return _signer_certificate(signed, signer)
     except der.DerError:
         raise
-    except (ValueError, IndexError, OverflowError) as exc:
+    except (ValueError, IndexError, OverflowError, x509.InvalidVersion,
+            UnsupportedAlgorithm) as exc:
         raise der.DerError(f"malformed certificate: {exc}") from exc
 
 
 def _signer_certificate(signed: SignedData, signer: Signer) -> bytes | None:
     for certificate in signed.certificates:
-        if signer.serial is not None:
-            serial, issuer = _serial_and_issuer(certificate)
-            if serial == signer.serial and _same_name(issuer, signer.issuer or b""):
-                return certificate
-        else:
-            try:
-                extension = x509.load_der_x509_certificate(certificate).extensions \
-                    .get_extension_for_class(x509.SubjectKeyIdentifier)
-            except (ValueError, x509.ExtensionNotFound):
-                continue
-            if extension.value.digest == signer.key_identifier:
-                return certificate
+        if certificate_matches(certificate, issuer=signer.issuer, serial=signer.serial,
+                               key_identifier=signer.key_identifier):
+            return certificate
     return None
+
+
+def certificate_matches(certificate: bytes, *, issuer: bytes | None = None,
+                        serial: int | None = None, key_identifier: bytes | None = None) -> bool:
+    """Whether a CMS identifier (issuer and serial number, or subject key identifier) names
+    this certificate (DER)."""
+    if serial is not None:
+        own_serial, own_issuer = _serial_and_issuer(certificate)
+        return own_serial == serial and _same_name(own_issuer, issuer or b"")
+    if key_identifier is None:
+        return False
+    return key_identifier in _key_identifiers(certificate)
+
+
+@lru_cache(maxsize=1024)
+def _key_identifiers(certificate: bytes) -> tuple[bytes, ...]:
+    """The certificate's subjectKeyIdentifier extension and the SHA-1 of its public key
+    (RFC 5280 section 4.2.1.2, method 1), which senders use when the extension is absent."""
+    loaded = x509.load_der_x509_certificate(certificate)
+    found = [x509.SubjectKeyIdentifier.from_public_key(loaded.public_key()).digest]
+    with contextlib.suppress(x509.ExtensionNotFound):
+        found.append(loaded.extensions.get_extension_for_class(
+            x509.SubjectKeyIdentifier).value.digest)
+    return tuple(found)
 
 
 def only(values: list[Node] | None) -> Node | None:

@@ -9,16 +9,16 @@ SCEP clients still send. Errors are ``ScepError`` subclasses only.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from enum import StrEnum
 
-from asn1crypto import cms
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import BlockCipherAlgorithm, Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from ..pki import der, signed_data
 from .errors import DECODE_ERRORS, BadAlg, BadCertId, BadMessageCheck, BadRequest, ScepError
 
 
@@ -46,7 +46,6 @@ _KEY_BYTES = {
     ContentCipher.AES256: 32,
 }
 _RSA_PKCS1V15 = "1.2.840.113549.1.1.1"
-_MAX_BER_DEPTH = 8
 
 
 def response_cipher_for(request_cipher: ContentCipher) -> ContentCipher:
@@ -71,124 +70,75 @@ def _block_bytes(cipher: ContentCipher) -> int:
     return 8 if cipher in (ContentCipher.DES, ContentCipher.DES3) else 16
 
 
-# --- BER reading of the encrypted content -------------------------------------------------
-# asn1crypto refuses an IMPLICIT [0] OCTET STRING in constructed form, which micromdm's
-# scepclient sends; these few lines read the TLVs of EncryptedContentInfo themselves.
+# --- reading ---------------------------------------------------------------------------------
+# Read with enrollment.pki.der: it takes the constructed, indefinite-length [0] encrypted
+# content micromdm's scepclient sends, which asn1crypto refuses.
+
+_ENVELOPED_DATA = "1.2.840.113549.1.7.3"
 
 
-def _header(data: bytes, pos: int, end: int) -> tuple[int, int, int | None]:
-    """Identifier octet, content start and content length (None: indefinite) at ``pos``."""
-    if pos + 2 > end:
-        raise ValueError("truncated TLV")
-    identifier, first = data[pos], data[pos + 1]
-    if identifier & 0x1F == 0x1F:
-        raise ValueError("high tag numbers are not expected here")
-    pos += 2
-    if first < 0x80:
-        length: int | None = first
-    elif first == 0x80:
-        if not identifier & 0x20:
-            raise ValueError("indefinite length on a primitive value")
-        length = None
-    else:
-        count = first & 0x7F
-        if count > 4 or pos + count > end:
-            raise ValueError("bad length")
-        length = int.from_bytes(data[pos : pos + count], "big")
-        pos += count
-    if length is not None and pos + length > end:
-        raise ValueError("truncated value")
-    return identifier, pos, length
+@dataclass(frozen=True)
+class _Envelope:
+    recipients: list[der.Node]  # KeyTransRecipientInfo SEQUENCEs (other kinds left out)
+    cipher: ContentCipher
+    iv: bytes
+    ciphertext: bytes
 
 
-def _tlv_end(data: bytes, pos: int, end: int, depth: int = 0) -> int:
-    """Position just after the TLV at ``pos`` (walks indefinite-length values)."""
-    _, start, length = _header(data, pos, end)
-    if length is not None:
-        return start + length
-    if depth > _MAX_BER_DEPTH:
-        raise ValueError("BER nesting too deep")
-    pos = start
-    while True:
-        if pos + 2 > end:
-            raise ValueError("missing end-of-contents")
-        if data[pos : pos + 2] == b"\x00\x00":
-            return pos + 2
-        pos = _tlv_end(data, pos, end, depth + 1)
-
-
-def _octets(data: bytes, pos: int, end: int, depth: int = 0) -> tuple[bytes, int]:
-    """Content of the (possibly constructed) OCTET STRING at ``pos``, and the end position."""
-    identifier, start, length = _header(data, pos, end)
-    if not identifier & 0x20:
-        assert length is not None  # _header refuses indefinite primitives
-        return data[start : start + length], start + length
-    if depth > _MAX_BER_DEPTH:
-        raise ValueError("BER nesting too deep")
-    limit = end if length is None else start + length
-    chunks: list[bytes] = []
-    pos = start
-    while True:
-        if length is None and pos + 2 <= limit and data[pos : pos + 2] == b"\x00\x00":
-            return b"".join(chunks), pos + 2
-        if length is not None and pos == limit:
-            return b"".join(chunks), pos
-        if pos >= limit or data[pos] & 0xDF != 0x04:
-            raise ValueError("constructed string chunk is not an OCTET STRING")
-        chunk, pos = _octets(data, pos, limit, depth + 1)
-        chunks.append(chunk)
-
-
-def _encrypted_content(eci: cms.EncryptedContentInfo) -> bytes:
-    data = eci.contents
-    pos = _tlv_end(data, 0, len(data))  # contentType
-    pos = _tlv_end(data, pos, len(data))  # contentEncryptionAlgorithm
-    if pos >= len(data) or data[pos] & 0xDF != 0x80:  # [0], primitive or constructed
-        raise ValueError("encryptedContent is absent")
-    content, _ = _octets(data, pos, len(data))
-    return content
-
-
-# --- decryption ------------------------------------------------------------------------------
-
-
-def _load_enveloped(enveloped_der: bytes) -> cms.EnvelopedData:
-    info = cms.ContentInfo.load(enveloped_der)
-    if info["content_type"].native != "enveloped_data":
+def _read_envelope(enveloped_der: bytes) -> _Envelope:
+    content_info = der.read_whole(enveloped_der).expect(der.SEQUENCE).children()
+    if len(content_info) != 2 or der.decode_oid(content_info[0]) != _ENVELOPED_DATA:
         raise ValueError("pkcsPKIEnvelope is not EnvelopedData")
-    return info["content"]
-
-
-def _cipher_and_iv(eci: cms.EncryptedContentInfo) -> tuple[ContentCipher, bytes]:
-    algorithm = eci["content_encryption_algorithm"]
-    oid = algorithm["algorithm"].dotted
+    [enveloped] = content_info[1].expect(der.CONTEXT | der.CONSTRUCTED).children()
+    items = enveloped.expect(der.SEQUENCE).children()[1:]  # after the version
+    if items and items[0].tag == der.CONTEXT | der.CONSTRUCTED:  # [0] originatorInfo
+        items = items[1:]
+    if len(items) < 2:
+        raise ValueError("EnvelopedData is too short")
+    recipients = [info for info in items[0].expect(der.SET).children()
+                  if info.tag == der.SEQUENCE]  # ktri; kari, kekri... are tagged
+    eci = items[1].expect(der.SEQUENCE).children()
+    if len(eci) < 3 or eci[2].tag & ~der.CONSTRUCTED != der.CONTEXT:
+        raise BadRequest("encryptedContent is absent")
+    algorithm = eci[1].expect(der.SEQUENCE).children()
+    oid = der.decode_oid(algorithm[0])
     cipher = _CIPHER_BY_OID.get(oid)
     if cipher is None:
         raise BadAlg(f"unsupported content cipher {oid}")
-    iv = algorithm["parameters"].native
-    if not isinstance(iv, bytes) or len(iv) != _block_bytes(cipher):
+    iv = der.decode_octets(algorithm[1]) if len(algorithm) > 1 and \
+        algorithm[1].tag & ~der.CONSTRUCTED == der.OCTET_STRING else None
+    if iv is None or len(iv) != _block_bytes(cipher):
         raise BadRequest("content cipher IV is missing or has the wrong size")
-    return cipher, iv
+    return _Envelope(recipients, cipher, iv, der.decode_octets(eci[2]))
 
 
-def content_cipher(enveloped_der: bytes) -> ContentCipher:
-    """The content cipher of an EnvelopedData (ContentInfo DER), without decrypting it."""
+def _read(enveloped_der: bytes) -> _Envelope:
     try:
-        return _cipher_and_iv(_load_enveloped(enveloped_der)["encrypted_content_info"])[0]
+        return _read_envelope(enveloped_der)
     except ScepError:
         raise
     except DECODE_ERRORS as exc:
         raise BadRequest(f"malformed EnvelopedData: {exc}") from exc
 
 
-def _recipient_matches(rid: cms.RecipientIdentifier, cert: asn1_x509.Certificate) -> bool:
-    if rid.name == "issuer_and_serial_number":
-        chosen = rid.chosen
-        return (
-            chosen["serial_number"].native == cert.serial_number and chosen["issuer"] == cert.issuer
-        )
-    key_id = rid.chosen.native
-    return key_id in (cert.key_identifier, cert.public_key.sha1)
+def content_cipher(enveloped_der: bytes) -> ContentCipher:
+    """The content cipher of an EnvelopedData (ContentInfo DER), without decrypting it."""
+    return _read(enveloped_der).cipher
+
+
+def _wrapped_key_for(recipient: der.Node, cert_der: bytes) -> tuple[str, bytes] | None:
+    """(key transport OID, encrypted key) when this KeyTransRecipientInfo is ``cert``."""
+    _version, rid, algorithm, encrypted_key = recipient.children()[:4]
+    if rid.tag == der.SEQUENCE:
+        issuer, serial = rid.children()
+        ours = signed_data.certificate_matches(cert_der, issuer=issuer.raw,
+                                               serial=der.decode_integer(serial))
+    else:  # [0] subjectKeyIdentifier
+        ours = signed_data.certificate_matches(cert_der, key_identifier=der.decode_octets(rid))
+    if not ours:
+        return None
+    return (der.decode_oid(algorithm.expect(der.SEQUENCE).children()[0]),
+            der.decode_octets(encrypted_key.expect(der.OCTET_STRING)))
 
 
 def decrypt(enveloped_der: bytes, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> bytes:
@@ -198,30 +148,19 @@ def decrypt(enveloped_der: bytes, key: rsa.RSAPrivateKey, cert: x509.Certificate
     BadAlg for unsupported algorithms, BadMessageCheck when decryption or padding fails and
     BadRequest when the structure is malformed.
     """
+    envelope = _read(enveloped_der)
+    cert_der = cert.public_bytes(Encoding.DER)
     try:
-        enveloped = _load_enveloped(enveloped_der)
-        eci = enveloped["encrypted_content_info"]
-        cipher, iv = _cipher_and_iv(eci)
-        ciphertext = _encrypted_content(eci)
-        ours = asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
-        recipients = [
-            (
-                info.chosen["key_encryption_algorithm"]["algorithm"].dotted,
-                info.chosen["encrypted_key"].native,
-            )
-            for info in enveloped["recipient_infos"]
-            if info.name == "ktri" and _recipient_matches(info.chosen["rid"], ours)
-        ]
-    except ScepError:
-        raise
+        recipients = [found for info in envelope.recipients
+                      if (found := _wrapped_key_for(info, cert_der)) is not None]
     except DECODE_ERRORS as exc:
-        raise BadRequest(f"malformed EnvelopedData: {exc}") from exc
+        raise BadRequest(f"malformed RecipientInfo: {exc}") from exc
     if not recipients:
         raise BadCertId("the envelope is not encrypted for this CA certificate")
     key_transport, wrapped_key = recipients[0]
     if key_transport != _RSA_PKCS1V15:
         raise BadAlg("unsupported key transport (only RSA PKCS#1 v1.5)")
-    return _decrypt_content(cipher, iv, ciphertext, key, wrapped_key)
+    return _decrypt_content(envelope.cipher, envelope.iv, envelope.ciphertext, key, wrapped_key)
 
 
 def _decrypt_content(
@@ -265,32 +204,17 @@ def encrypt_for(
     pad = block - len(plaintext) % block
     encryptor = Cipher(_block_algorithm(cipher, content_key), modes.CBC(iv)).encryptor()
     ciphertext = encryptor.update(plaintext + bytes([pad]) * pad) + encryptor.finalize()
-    recipient = asn1_x509.Certificate.load(recipient_cert.public_bytes(Encoding.DER))
-    key_trans = cms.KeyTransRecipientInfo(
-        {
-            "version": "v0",
-            "rid": cms.RecipientIdentifier(
-                name="issuer_and_serial_number",
-                value=cms.IssuerAndSerialNumber(
-                    {"issuer": recipient.issuer, "serial_number": recipient.serial_number}
-                ),
-            ),
-            "key_encryption_algorithm": {"algorithm": _RSA_PKCS1V15},
-            "encrypted_key": public_key.encrypt(content_key, padding.PKCS1v15()),
-        }
+    recipient = der.sequence(
+        der.encode_integer(0),
+        signed_data.issuer_and_serial(recipient_cert.public_bytes(Encoding.DER)),
+        der.algorithm(_RSA_PKCS1V15),
+        der.encode_octets(public_key.encrypt(content_key, padding.PKCS1v15())),
     )
-    enveloped = cms.EnvelopedData(
-        {
-            "version": "v0",
-            "recipient_infos": [cms.RecipientInfo(name="ktri", value=key_trans)],
-            "encrypted_content_info": {
-                "content_type": "data",
-                "content_encryption_algorithm": {
-                    "algorithm": _CIPHER_OIDS[cipher],
-                    "parameters": iv,
-                },
-                "encrypted_content": ciphertext,
-            },
-        }
+    encrypted_content_info = der.sequence(
+        der.encode_oid(signed_data.DATA),
+        der.algorithm(_CIPHER_OIDS[cipher], der.encode_octets(iv)),
+        der.tlv(der.CONTEXT, ciphertext),  # [0] IMPLICIT OCTET STRING
     )
-    return cms.ContentInfo({"content_type": "enveloped_data", "content": enveloped}).dump()
+    enveloped = der.sequence(der.encode_integer(0), der.tlv(der.SET, recipient),
+                             encrypted_content_info)
+    return der.sequence(der.encode_oid(_ENVELOPED_DATA), der.explicit(0, enveloped))

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from asn1crypto import cms, core
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from ..pki import der, signed_data
 from . import envelope
 from .envelope import ContentCipher
 from .errors import (
@@ -47,7 +46,6 @@ from .oids import (
     FailInfo,
     MessageType,
     PKIStatus,
-    ScepString,
 )
 
 _CONTENT_TYPE = "1.2.840.113549.1.9.3"
@@ -62,8 +60,6 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha256": hashes.SHA256,
     "sha512": hashes.SHA512,
 }
-_RSA_SIGNATURES = {"rsassa_pkcs1v15", "sha1_rsa", "sha256_rsa", "sha384_rsa", "sha512_rsa"}
-_ECDSA_SIGNATURES = {"sha1_ecdsa", "sha256_ecdsa", "sha384_ecdsa", "sha512_ecdsa", "ecdsa"}
 _MAX_TRANSACTION_ID = 255
 _MAX_NONCE = 64
 _E = TypeVar("_E", MessageType, PKIStatus, FailInfo)
@@ -116,73 +112,42 @@ class _Parts:
     signer_der: bytes | None
 
 
-def _attribute_value(value: object) -> object:
-    if isinstance(value, ScepString):
-        return value.chosen.native
-    if isinstance(value, cms.ContentType):
-        return value.dotted
-    return value.native  # type: ignore[attr-defined]
+def _attribute_value(oid: str, node: der.Node) -> object:
+    if oid == _SIGNING_TIME:
+        try:
+            return der.decode_time(node)
+        except der.DerError:
+            return None  # informative only: an odd time format is no reason to refuse
+    return der.decode_native(node)
 
 
-def _find_signer(signed_data: cms.SignedData, sid: cms.SignerIdentifier) -> bytes | None:
-    for choice in signed_data["certificates"] or []:
-        if choice.name != "certificate":
-            continue
-        cert: asn1_x509.Certificate = choice.chosen
-        if sid.name == "issuer_and_serial_number":
-            wanted = sid.chosen
-            if (
-                cert.serial_number == wanted["serial_number"].native
-                and cert.issuer == wanted["issuer"]
-            ):
-                return cert.dump()
-        elif cert.key_identifier == sid.chosen.native:
-            return cert.dump()
-    return None
-
-
-def _read_parts(der: bytes) -> _Parts:
-    info = cms.ContentInfo.load(der, strict=True)
-    if info["content_type"].native != "signed_data":
-        raise ValueError("not a SignedData")
-    signed_data: cms.SignedData = info["content"]
-    signer_infos = signed_data["signer_infos"]
-    if len(signer_infos) != 1:
+def _read_parts(data: bytes) -> _Parts:
+    signed = signed_data.parse(data)
+    if len(signed.signers) != 1:
         raise ValueError("a pkiMessage has exactly one signer")
-    signer = signer_infos[0]
-    signed_attrs = signer["signed_attrs"]
-    if not signed_attrs:
+    signer = signed.signers[0]
+    if not signer.signed_attrs:
         raise ValueError("signed attributes are missing")
     attributes: dict[str, list[object]] = {}
-    for attribute in signed_attrs:
-        oid = attribute["type"].dotted
-        if oid in _SINGLE_VALUED:
-            if oid in attributes or len(attribute["values"]) != 1:
-                raise ValueError(f"attribute {oid} must appear once with one value")
-            attributes[oid] = [_attribute_value(attribute["values"][0])]
-    contents = signed_attrs.contents
-    encap = signed_data["encap_content_info"]
-    if encap["content_type"].native != "data":
+    for oid in _SINGLE_VALUED:
+        values = signer.attributes.get(oid)
+        if values is None:
+            continue
+        if len(values) != 1:
+            raise ValueError(f"attribute {oid} must appear once with one value")
+        attributes[oid] = [_attribute_value(oid, values[0])]
+    if signed.content_type != signed_data.DATA:
         raise ValueError("the encapsulated content is not of type data")
-    content = encap["content"]
     return _Parts(
         attributes=attributes,
-        # The signature covers the attributes as received, re-tagged as a SET OF.
-        signed_attrs_der=b"\x31" + _der_length(len(contents)) + contents,
-        digest_algorithm=signer["digest_algorithm"]["algorithm"].native,
-        signature_algorithm=signer["signature_algorithm"]["algorithm"].native,
-        signature=signer["signature"].native,
-        content_type=encap["content_type"].dotted,
-        content=None if content is None or not content.contents else bytes(content.native),
-        signer_der=_find_signer(signed_data, signer["sid"]),
+        signed_attrs_der=signer.signed_attrs,
+        digest_algorithm=signer.digest_name or signer.digest_algorithm,
+        signature_algorithm=signer.signature_family or signer.signature_algorithm,
+        signature=signer.signature,
+        content_type=signed.content_type,
+        content=signed.content or None,
+        signer_der=signed_data.signer_certificate(signed, signer),
     )
-
-
-def _der_length(length: int) -> bytes:
-    if length < 0x80:
-        return bytes([length])
-    encoded = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(encoded)]) + encoded
 
 
 def _one(parts: _Parts, oid: str) -> object | None:
@@ -207,12 +172,10 @@ def _verify_signature(parts: _Parts, signer: x509.Certificate, reply_to: ReplyTo
     digest = _HASHES[parts.digest_algorithm]()
     public_key = signer.public_key()
     try:
-        if isinstance(public_key, rsa.RSAPublicKey) and parts.signature_algorithm in (
-            _RSA_SIGNATURES
-        ):
+        if isinstance(public_key, rsa.RSAPublicKey) and parts.signature_algorithm == "rsa":
             public_key.verify(parts.signature, parts.signed_attrs_der, padding.PKCS1v15(), digest)
-        elif isinstance(public_key, ec.EllipticCurvePublicKey) and parts.signature_algorithm in (
-            _ECDSA_SIGNATURES
+        elif isinstance(public_key, ec.EllipticCurvePublicKey) and (
+            parts.signature_algorithm == "ecdsa"
         ):
             public_key.verify(parts.signature, parts.signed_attrs_der, ec.ECDSA(digest))
         else:
@@ -303,52 +266,24 @@ def decrypt_pki_envelope(
         raise
 
 
-class _AnyValues(core.SetOf):
-    _child_spec = core.Any
-
-
-class _RawAttribute(core.Sequence):
-    _fields = [("type", core.ObjectIdentifier), ("values", _AnyValues)]
-
-
-class _RawAttributes(core.SetOf):
-    _child_spec = _RawAttribute
-
-
-class _RawRequestInfo(core.Sequence):
-    _fields = [
-        ("version", core.Integer),
-        ("subject", core.Any),
-        ("subject_pk_info", core.Any),
-        ("attributes", _RawAttributes, {"implicit": 0, "optional": True}),
-    ]
-
-
-class _RawCertificationRequest(core.Sequence):
-    _fields = [
-        ("certification_request_info", _RawRequestInfo),
-        ("signature_algorithm", core.Any),
-        ("signature", core.Any),
-    ]
-
-
 def _challenge_password(csr_der: bytes) -> str | None:
     """challengePassword of a CSR, whatever its string type (Printable, UTF8, IA5, BMP...)."""
-    request = _RawCertificationRequest.load(csr_der)
-    passwords = [
-        value
-        for attribute in request["certification_request_info"]["attributes"] or []
-        if attribute["type"].dotted == CHALLENGE_PASSWORD
-        for value in attribute["values"]
-    ]
+    info = der.read_whole(csr_der).expect(der.SEQUENCE).children()[0]
+    attribute_sets = [node for node in info.expect(der.SEQUENCE).children()[3:]
+                      if node.tag == der.CONTEXT | der.CONSTRUCTED]  # [0] IMPLICIT attributes
+    passwords = []
+    for attribute in attribute_sets[0].children() if attribute_sets else []:
+        kind, values = attribute.expect(der.SEQUENCE).children()
+        if der.decode_oid(kind) == CHALLENGE_PASSWORD:
+            passwords.extend(values.expect(der.SET).children())
     if not passwords:
         return None
     if len(passwords) > 1:
         raise BadRequest("the CSR has several challengePassword values")
-    password = core.load(passwords[0].dump()).native
-    if not isinstance(password, str):
-        raise BadRequest("challengePassword is not a string")
-    return password
+    try:
+        return der.decode_string(passwords[0])
+    except der.DerError as exc:
+        raise BadRequest("challengePassword is not a string") from exc
 
 
 def decrypt_request(
@@ -384,36 +319,16 @@ def decrypt_request(
 # --- building --------------------------------------------------------------------------------
 
 
-def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
-
-
 def degenerate_certificates(certs: Sequence[x509.Certificate]) -> bytes:
     """A certs-only ContentInfo(SignedData) DER ("degenerate PKCS#7")."""
-    signed_data = cms.SignedData(
-        {
-            "version": "v1",
-            "digest_algorithms": [],
-            "encap_content_info": {"content_type": "data"},
-            "certificates": [
-                cms.CertificateChoices(name="certificate", value=_asn1_cert(c)) for c in certs
-            ],
-            "signer_infos": [],
-        }
-    )
-    return cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()
+    return signed_data.certificates_only([cert.public_bytes(Encoding.DER) for cert in certs])
 
 
-def _time(value: datetime) -> cms.Time:
-    if value.year < 2050:
-        return cms.Time(name="utc_time", value=value)
-    return cms.Time(name="general_time", value=value)
-
-
-def _string_attribute(kind: str, value: str) -> cms.CMSAttribute:
+def _string(value: str) -> bytes:
     # PrintableString as RFC 8894 says; UTF8String for a transactionID it cannot carry.
-    string_type = "printable_string" if set(value) <= _PRINTABLE else "utf8_string"
-    return cms.CMSAttribute({"type": kind, "values": [ScepString(name=string_type, value=value)]})
+    if set(value) <= _PRINTABLE:
+        return der.tlv(der.PRINTABLE_STRING, value.encode("ascii"))
+    return der.tlv(der.UTF8_STRING, value.encode("utf-8"))
 
 
 def sign_pki_message(
@@ -435,65 +350,36 @@ def sign_pki_message(
     signed attributes. Used for CertRep replies and by the test client for requests."""
     if digest_algorithm not in _HASHES:
         raise ValueError(f"unsupported digest {digest_algorithm}")
-    digest = hashlib.new(digest_algorithm, content or b"").digest()
+    attribute = signed_data.attribute
     attributes = [
-        cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
-        cms.CMSAttribute({"type": "message_digest", "values": [digest]}),
-        cms.CMSAttribute(
-            {"type": "signing_time", "values": [_time(signing_time or datetime.now(UTC))]}
-        ),
-        _string_attribute("scep_message_type", str(int(message_type))),
-        _string_attribute("scep_transaction_id", transaction_id),
-        cms.CMSAttribute({"type": "scep_sender_nonce", "values": [sender_nonce]}),
+        attribute(_CONTENT_TYPE, der.encode_oid(signed_data.DATA)),
+        attribute(_MESSAGE_DIGEST, der.encode_octets(
+            hashlib.new(digest_algorithm, content or b"").digest())),
+        attribute(_SIGNING_TIME, der.encode_time(signing_time or datetime.now(UTC))),
+        attribute(MESSAGE_TYPE, _string(str(int(message_type)))),
+        attribute(TRANSACTION_ID, _string(transaction_id)),
+        attribute(SENDER_NONCE, der.encode_octets(sender_nonce)),
     ]
     if recipient_nonce is not None:
-        attributes.append(
-            cms.CMSAttribute({"type": "scep_recipient_nonce", "values": [recipient_nonce]})
-        )
+        attributes.append(attribute(RECIPIENT_NONCE, der.encode_octets(recipient_nonce)))
     if pki_status is not None:
-        attributes.append(_string_attribute("scep_pki_status", str(int(pki_status))))
+        attributes.append(attribute(PKI_STATUS, _string(str(int(pki_status)))))
     if fail_info is not None:
-        attributes.append(_string_attribute("scep_fail_info", str(int(fail_info))))
-    # DER orders a SET OF by encoding; OpenSSL re-encodes before verifying, so sort here.
-    encoded = sorted(attribute.dump() for attribute in attributes)
-    signed_attrs = cms.CMSAttributes([cms.CMSAttribute.load(item) for item in encoded])
+        attributes.append(attribute(FAIL_INFO, _string(str(int(fail_info)))))
+    signed_attrs = signed_data.signed_attributes(attributes)
     hash_algorithm = _HASHES[digest_algorithm]()
     if isinstance(signer_key, rsa.RSAPrivateKey):
-        signature = signer_key.sign(signed_attrs.dump(), padding.PKCS1v15(), hash_algorithm)
-        signature_algorithm = "rsassa_pkcs1v15"
+        signature = signer_key.sign(signed_attrs, padding.PKCS1v15(), hash_algorithm)
+        signature_algorithm = signed_data.RSA_ENCRYPTION
     else:
-        signature = signer_key.sign(signed_attrs.dump(), ec.ECDSA(hash_algorithm))
-        signature_algorithm = f"{digest_algorithm}_ecdsa"
-    signer = _asn1_cert(signer_cert)
-    signer_info = cms.SignerInfo(
-        {
-            "version": "v1",
-            "sid": cms.SignerIdentifier(
-                name="issuer_and_serial_number",
-                value={"issuer": signer.issuer, "serial_number": signer.serial_number},
-            ),
-            "digest_algorithm": {"algorithm": digest_algorithm},
-            "signed_attrs": signed_attrs,
-            "signature_algorithm": {"algorithm": signature_algorithm},
-            "signature": signature,
-        }
-    )
-    encap: dict[str, object] = {"content_type": "data"}
-    if content is not None:
-        encap["content"] = content
-    signed_data = cms.SignedData(
-        {
-            "version": "v1",
-            "digest_algorithms": [{"algorithm": digest_algorithm}],
-            "encap_content_info": encap,
-            "certificates": [
-                cms.CertificateChoices(name="certificate", value=_asn1_cert(cert))
-                for cert in (signer_cert, *extra_certs)
-            ],
-            "signer_infos": [signer_info],
-        }
-    )
-    return cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()
+        signature = signer_key.sign(signed_attrs, ec.ECDSA(hash_algorithm))
+        signature_algorithm = signed_data.ECDSA_WITH[digest_algorithm]
+    signer_der = signer_cert.public_bytes(Encoding.DER)
+    return signed_data.build(
+        content=content,
+        certificates=[signer_der, *(cert.public_bytes(Encoding.DER) for cert in extra_certs)],
+        signer_certificate=signer_der, digest_name=digest_algorithm,
+        signature_algorithm=signature_algorithm, signed_attrs=signed_attrs, signature=signature)
 
 
 def _cert_rep(

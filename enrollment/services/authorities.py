@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 
 from django.db import transaction
@@ -49,6 +50,30 @@ def do_import_ca(tenant, pair: KeyPair, *, actor) -> CertificateAuthority:
 
 def active_authority(tenant) -> CertificateAuthority | None:
     return CertificateAuthority.objects.for_tenant(tenant).filter(is_active=True).first()
+
+
+AUTHORITY_CACHE_SECONDS = 30
+_active_by_tenant: dict[int, tuple[float, CertificateAuthority | None]] = {}
+
+
+def cached_active_authority(tenant) -> CertificateAuthority | None:
+    """``active_authority`` kept per process for a few seconds: the SCEP endpoint needs it on
+    every request. A CA stored in this process is seen at once (``forget_authority``), other
+    processes see a new CA within AUTHORITY_CACHE_SECONDS."""
+    now = time.monotonic()
+    hit = _active_by_tenant.get(tenant.pk)
+    if hit is not None and now - hit[0] < AUTHORITY_CACHE_SECONDS:
+        return hit[1]
+    authority = active_authority(tenant)
+    _active_by_tenant[tenant.pk] = (now, authority)
+    return authority
+
+
+def forget_authority(sender=None, instance=None, **kwargs) -> None:
+    if instance is None:
+        _active_by_tenant.clear()
+    else:
+        _active_by_tenant.pop(instance.tenant_id, None)
 
 
 @lru_cache(maxsize=256)
