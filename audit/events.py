@@ -109,3 +109,4 @@ class AuditAction(models.TextChoices):
     ANDROID_DEVICE_REMOVED = "android.device_removed", "Android device removed from Google"
     DEVICE_DELETED = "device.deleted", "Device deleted"
     DEVICE_REREGISTER_REQUESTED = "device.reregister_requested", "Device re-registration requested"
+    DEVICE_PUSH_REQUESTED = "device.push_requested", "Device push requested"

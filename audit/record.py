@@ -64,13 +64,16 @@ def record(
 
 
 def record_many(tenant, action: AuditAction, targets: list[models.Model], *, actor: Actor = None,
-                user_of=None, detail_of=None, request: HttpRequest | None = None) -> None:
+                user_of=None, detail_of=None, device_of=None,
+                request: HttpRequest | None = None) -> None:
     """One event per target in one INSERT (bulk work must not write audit rows one by one).
-    `user_of(target)` / `detail_of(target)` give each event's user and detail."""
+    `user_of(target)` / `detail_of(target)` / `device_of(target)` give each event's user,
+    detail and device."""
     actor_fields, ip = _actor_fields(actor), client_ip(request)
     AuditEvent.objects.bulk_create([
         AuditEvent(tenant=tenant, action=action, source_ip=ip,
                    user=user_of(target) if user_of else None,
+                   device=device_of(target) if device_of else None,
                    detail=detail_of(target) if detail_of else {},
                    **actor_fields, **_target_fields(target))
         for target in targets

@@ -50,6 +50,31 @@ class EraseForm(LockForm):
         return payload
 
 
+class BulkActionForm(forms.Form):
+    """The Devices page's bulk action: chosen, then confirmed (`confirmed`), with the erase
+    options when it is a wipe. The device ids are read apart (`services.bulk.parse_ids`)."""
+
+    action = forms.ChoiceField(choices=[])
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    pin = forms.CharField(max_length=6, required=False, label="Find My PIN (Macs)",
+                          help_text="Six digits; every Mac erased gets this PIN.")
+    preserve_data_plan = forms.BooleanField(required=False, initial=True,
+                                            label="Keep the cellular data plan (iPhones, iPads)")
+
+    def __init__(self, *args, needs_pin: bool = False, **kwargs):
+        from .services.bulk import ACTIONS
+
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [(a.name, a.label) for a in ACTIONS.values()]
+        self.needs_pin = needs_pin
+
+    def clean_pin(self):
+        pin = self.cleaned_data.get("pin", "")
+        if self.needs_pin and self.data.get("confirmed"):
+            return _pin(pin, "macos")
+        return _pin(pin, "ios") if pin else None
+
+
 class InstallProfileForm(forms.Form):
     profile = forms.ModelChoiceField(queryset=None, empty_label=None)
 

@@ -6,17 +6,27 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from enrollment.models import IssuedCertificate
-from mdm_server.portal import admin_required, paginate
+from mdm_server.pagination import IdsFirstPaginator
+from mdm_server.portal import admin_required, paginate, safe_next
 
 from .apple.commands import CommandRejected, do_enqueue_command
 from .filtersets import DeviceFilterSet
-from .forms import AppleSettingsForm, EraseForm, InstallProfileForm, LockForm, RemoveProfileForm
+from .forms import (
+    AppleSettingsForm,
+    BulkActionForm,
+    EraseForm,
+    InstallProfileForm,
+    LockForm,
+    RemoveProfileForm,
+)
 from .models import Command, Device
+from .services import bulk
 from .services.lifecycle import do_retire_device
 from .services.settings import apple_settings, do_save_apple_settings
+from .services.timeline import device_history
 
 HISTORY_LENGTH = 50
 
@@ -26,8 +36,8 @@ def device_list(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     devices = Device.objects.for_tenant(request.tenant).select_related("owner")
     filterset = DeviceFilterSet(request.GET or None, queryset=devices)
     return render(request, "devices/list.html", {
-        "filterset": filterset, **paginate(request, filterset.qs),
-        "bulk_actions": BULK_ACTIONS,
+        "filterset": filterset, **paginate(request, filterset.qs, IdsFirstPaginator),
+        "bulk_actions": bulk.ACTIONS,
     })
 
 
@@ -49,16 +59,15 @@ def device_detail(request: HttpRequest, tenant_slug: str, device_id: int) -> Htt
 
 def _render_detail(request: HttpRequest, device: Device, forms: dict | None = None,
                    status: int = 200) -> HttpResponse:
-    commands = (Command.objects.for_tenant(request.tenant).filter(device=device)
-                .select_related("channel")[:HISTORY_LENGTH])
+    history = device_history(request.tenant, device)
     profile_list = (Command.objects.for_tenant(request.tenant)
                     .filter(device=device, request_type="ProfileList", status="acknowledged")
                     .order_by("-completed_at").values_list("result", flat=True).first())
     return render(request, "devices/detail.html", {
-        "device": device, "commands": commands,
+        "device": device, "history": history,
+        "commands": history.commands[:HISTORY_LENGTH],
         "channels": device.apple_channels.all(),
-        "certificates": IssuedCertificate.objects.for_tenant(request.tenant).filter(
-            device=device),
+        "certificates": history.certificates,
         "installed_profiles": (profile_list or {}).get("ProfileList") or [],
         **_action_forms(request, device, forms),
     }, status=status)
@@ -140,47 +149,35 @@ def apple_mdm_settings(request: HttpRequest, tenant_slug: str) -> HttpResponse:
                   status=400 if form.is_bound else 200)
 
 
-BULK_ACTIONS = {
-    "refresh": "Ask for fresh device information (Apple devices; queued and pushed)",
-    "retire": "Retire: take the devices out of management",
-}
-
-
 @admin_required
 @require_POST
 def device_bulk_action(request: HttpRequest, tenant_slug: str) -> HttpResponse:
-    """One action on the selected devices of this tenant; each device's outcome is counted and
-    failures are named (a device another tenant owns is simply not found)."""
-    from enrollment.android.amapi import AmapiError
-
-    from .android import actions as android_actions
-    from .android.actions import AndroidActionRefused
-
+    """One action on the selected devices of this tenant, in two steps: the first POST shows
+    what will happen to exactly these devices; only the confirmed POST acts. Each device's
+    outcome is counted and failures are named (another tenant's device is simply not found)."""
+    back = safe_next(request, reverse("portal:devices", kwargs={"tenant_slug": tenant_slug}))
     action = request.POST.get("action", "")
-    ids = [int(pk) for pk in request.POST.getlist("devices") if pk.isdigit()]
-    devices = list(Device.objects.for_tenant(request.tenant).filter(pk__in=ids))
-    if action not in BULK_ACTIONS or not devices:
-        messages.error(request, "Select at least one device and an action.")
-        return redirect("portal:devices", tenant_slug=tenant_slug)
-    done, problems = 0, []
-    for device in devices:
-        try:
-            if action == "refresh":
-                if device.platform == "android":
-                    problems.append(f"{device}: Android devices report on their own")
-                    continue
-                do_enqueue_command(request.tenant, device, "DeviceInformation", {},
-                                   actor=request.user, request=request)
-            elif device.platform == "android":
-                android_actions.retire(request.tenant, device, actor=request.user,
-                                       request=request)
-            else:
-                do_retire_device(request.tenant, device, actor=request.user, request=request)
-            done += 1
-        except (CommandRejected, AndroidActionRefused, AmapiError) as exc:
-            problems.append(f"{device}: {exc}")
-    messages.success(request, f"{BULK_ACTIONS[action].split(':')[0]}: done for {done} "
-                              f"device(s).")
+    ids = bulk.parse_ids(request.POST.getlist("devices"))
+    devices, missing = bulk.load_devices(request.tenant, ids) if ids else ([], [])
+    if action not in bulk.ACTIONS or not devices:
+        messages.error(request, "Select at least one of your devices and an action.")
+        return redirect(back)
+    plan = bulk.confirmation(action, devices, missing)
+    form = BulkActionForm(request.POST, needs_pin=plan.needs_pin)
+    valid = form.is_valid()
+    if not (valid and form.cleaned_data["confirmed"]):
+        if not form.cleaned_data.get("confirmed"):  # first step: a fresh form, its defaults
+            form = BulkActionForm(initial={"action": action}, needs_pin=plan.needs_pin)
+        return render(request, "devices/bulk_confirm.html", {
+            "plan": plan, "form": form, "next": back,
+        }, status=400 if form.is_bound else 200)
+    result = bulk.run_bulk_action(
+        request.tenant, action, devices, missing, actor=request.user, request=request,
+        pin=form.cleaned_data["pin"], preserve_data_plan=form.cleaned_data["preserve_data_plan"])
+    messages.success(request, result.summary())
+    problems = result.problems()
     for problem in problems[:10]:
         messages.warning(request, problem)
-    return redirect(request.POST.get("next") or f"/t/{tenant_slug}/admin/devices/")
+    if len(problems) > 10:
+        messages.warning(request, f"... and {len(problems) - 10} more.")
+    return redirect(back)

@@ -66,3 +66,13 @@ def diagnose(registration: Registration, scep_rejection: str | None = None) -> D
     if r.certificate_issued_at is None:
         return Diagnosis(True, "Waiting for the profile to be installed on the device.")
     return Diagnosis(True, "Waiting for the device to finish MDM enrollment.")
+
+
+def latest_scep_rejections(tenant, registration_ids: list[int]) -> dict[int, str]:
+    """registration id -> reason of its latest SCEP refusal (one query for a whole page)."""
+    from audit.models import AuditEvent
+
+    events = (AuditEvent.objects.for_tenant(tenant)
+              .filter(action="scep.rejected", detail__registration_id__in=registration_ids)
+              .order_by("created_at").values_list("detail", flat=True))
+    return {detail["registration_id"]: detail.get("reason", "") for detail in events}

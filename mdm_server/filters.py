@@ -6,12 +6,15 @@ import django_filters
 
 
 class StableOrderingFilter(django_filters.OrderingFilter):
-    """Sorting that pages reliably: the chosen columns, then the primary key; without a
+    """Sorting that pages reliably: the chosen columns, then the primary key in the direction
+    of the last column (so one (tenant, column, id) index serves both directions); without a
     (valid) choice the model's own ordering stays."""
 
     def filter(self, qs, value):
         chosen = [self.get_ordering_value(param) for param in value or [] if param]
-        return qs.order_by(*chosen, "-pk") if chosen else qs
+        if not chosen:
+            return qs
+        return qs.order_by(*chosen, "-pk" if chosen[-1].startswith("-") else "pk")
 
 
 class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):

@@ -55,12 +55,13 @@ def safe_next(request: HttpRequest, default: str) -> str:
 PAGE_SIZE = 50
 
 
-def paginate(request: HttpRequest, queryset) -> dict:
+def paginate(request: HttpRequest, queryset, paginator_class=None) -> dict:
     """`page` (50 rows) and `query` (the current filters without `page`, for the page links
-    in templates/pagination.html): the context every portal list page needs."""
+    in templates/pagination.html): the context every portal list page needs.
+    `paginator_class`: e.g. `mdm_server.pagination.IdsFirstPaginator` for very long lists."""
     from django.core.paginator import Paginator
 
     query = request.GET.copy()
     query.pop("page", None)
-    return {"page": Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page")),
-            "query": query.urlencode()}
+    paginator = (paginator_class or Paginator)(queryset, PAGE_SIZE)
+    return {"page": paginator.get_page(request.GET.get("page")), "query": query.urlencode()}

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from ..apple.commands import TYPED_REQUEST_TYPES
 from ..models import AppleChannel, AppleMdmSettings, Command, Device
+from ..services.bulk import ACTIONS, MAX_DEVICES, OUTCOMES
 
 
 class OwnerSerializer(serializers.Serializer):
@@ -87,3 +88,40 @@ class AppleMdmSettingsSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 "The APNs topic starts with com.apple.mgmt. (see the push certificate).")
         return value
+
+
+class BulkActionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(
+        choices=list(ACTIONS),
+        help_text="refresh (DeviceInformation), push (APNs wake-up), reregister, retire, "
+                  "wipe (erase all data), delete.")
+    devices = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), allow_empty=False,
+        max_length=MAX_DEVICES,
+        help_text=f"Device ids (at most {MAX_DEVICES}). Ids that are not this organization's "
+                  "devices come back as not_found.")
+    confirm = serializers.BooleanField(
+        default=False, help_text="Must be true: without it nothing happens and the answer "
+                                 "(400 confirmation_required) says what would.")
+    pin = serializers.RegexField(r"^[0-9]{6}$", required=False,
+                                 help_text="wipe: the six-digit Find My PIN every Mac gets "
+                                           "(a Mac without one is not erased).")
+    preserve_data_plan = serializers.BooleanField(
+        default=True, help_text="wipe: keep the cellular data plan (iPhones, iPads).")
+
+
+class BulkOutcomeSerializer(serializers.Serializer):
+    device = serializers.IntegerField(source="device_id")
+    name = serializers.CharField(source="label")
+    outcome = serializers.ChoiceField(choices=list(OUTCOMES))
+    detail = serializers.CharField(allow_blank=True)
+
+
+class BulkResultSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    summary = serializers.CharField()
+    done = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    not_found = serializers.IntegerField()
+    results = BulkOutcomeSerializer(many=True)

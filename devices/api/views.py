@@ -5,21 +5,25 @@ from __future__ import annotations
 
 from django.http import Http404
 from django_filters.utils import translate_validation
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from mdm_server.api.errors import error_response
+from mdm_server.api.pagination import LargeListPagination
 from mdm_server.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
 
 from ..apple.commands import CommandRejected, do_enqueue_command
 from ..filtersets import CommandFilterSet, DeviceFilterSet
 from ..models import AppleChannel, AppleMdmSettings, Command, CommandStatus, Device
+from ..services import bulk
 from ..services.lifecycle import do_retire_device
 from ..services.settings import apple_settings, do_save_apple_settings
 from .serializers import (
     AppleMdmSettingsSerializer,
+    BulkActionSerializer,
+    BulkResultSerializer,
     CommandSerializer,
     DeviceDetailSerializer,
     DeviceSerializer,
@@ -33,6 +37,7 @@ class DeviceViewSet(TenantReadOnlyViewSet):
     queryset = Device.objects.select_related("owner")
     serializer_class = DeviceSerializer
     filterset_class = DeviceFilterSet
+    pagination_class = LargeListPagination
 
     def get_serializer_class(self):
         return DeviceDetailSerializer if self.action == "retrieve" else DeviceSerializer
@@ -108,6 +113,33 @@ class DeviceViewSet(TenantReadOnlyViewSet):
                                            request=request._request)
         do_retire_device(self.tenant, device, actor=self.actor, request=request._request)
         return Response(DeviceSerializer(device).data)
+
+    @extend_schema(request=BulkActionSerializer, filters=False, responses={
+        200: BulkResultSerializer,
+        400: OpenApiResponse(description="Invalid input, or confirmation_required (the message "
+                                         "names what the action would do).")})
+    @action(detail=False, methods=["post"], url_path="bulk-actions")
+    def bulk_actions(self, request):
+        """One action on many devices, each device's outcome returned (done, skipped, failed
+        with the reason, not_found for ids that are not this organization's devices). Without
+        `"confirm": true` nothing happens: the 400 confirmation_required answer says what
+        would."""
+        params = BulkActionSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        ids = list(dict.fromkeys(data["devices"]))
+        devices, missing = bulk.load_devices(self.tenant, ids)
+        if not data["confirm"]:
+            plan = bulk.confirmation(data["action"], devices, missing)
+            return error_response("confirmation_required",
+                                  " ".join([plan.headline, *plan.consequences]))
+        result = bulk.run_bulk_action(
+            self.tenant, data["action"], devices, missing, actor=self.actor,
+            request=request._request, pin=data.get("pin"),
+            preserve_data_plan=data["preserve_data_plan"])
+        return Response(BulkResultSerializer({
+            "action": result.action, "summary": result.summary(), **result.counts(),
+            "results": result.outcomes}).data)
 
 
 class AppleMdmSettingsViewSet(TenantScopedMixin, viewsets.GenericViewSet):

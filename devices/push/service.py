@@ -275,7 +275,7 @@ def push_after_commit(channel_ids: Iterable[int]) -> None:
     pending.ids.update(channel_ids)
 
 
-def queue_push(channel_ids: Iterable[int]) -> bool:
+def queue_push(channel_ids: Iterable[int], *, reason: str = "command") -> bool:
     """Queue the push task, unless no tenant of these channels has a certificate (then no
     broker traffic at all). A broker outage is logged, never raised into the request."""
     ids = sorted(set(channel_ids))
@@ -287,7 +287,7 @@ def queue_push(channel_ids: Iterable[int]) -> bool:
     from ..tasks import push_channels as push_task
 
     try:
-        push_task.apply_async((ids,), retry=False)
+        push_task.apply_async((ids,) if reason == "command" else (ids, reason), retry=False)
     except Exception:  # kombu raises many kinds; the command stays queued for the next poll
         logger.exception("could not queue the MDM push for channels %s", ids[:20])
         return False

@@ -2,6 +2,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.android.conftest import (  # noqa: F401  (fixtures: fake Google, bound enterprise)
+    configured,
+    enterprise,
+    google,
+    service_account_info,
+)
 from users.models import User
 
 from .enrollment import ready_tenant, simulated_device

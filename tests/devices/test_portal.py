@@ -175,16 +175,17 @@ def test_device_bulk_actions(portal, tenant, iphone, other_tenant):
     device = Device.objects.get(udid=iphone.udid)
     foreign = Device.objects.create(tenant=other_tenant, platform="ios", state="active")
     page = portal.get(f"/t/{tenant.slug}/admin/devices/").content.decode()
-    assert "Apply to selected" in page and "Retire: take the devices out of management" in page
+    assert "Review for selected" in page and "Retire (take out of management)" in page
     before = Command.objects.filter(device=device, request_type="DeviceInformation").count()
     response = portal.post(f"/t/{tenant.slug}/admin/devices/bulk/",
-                           {"action": "refresh", "devices": [device.pk, foreign.pk]})
+                           {"action": "refresh", "devices": [device.pk, foreign.pk],
+                            "confirmed": "1"})
     assert response.status_code == 302
     assert Command.objects.filter(device=device,
                                   request_type="DeviceInformation").count() == before + 1
     assert not Command.objects.filter(device=foreign).exists()
     portal.post(f"/t/{tenant.slug}/admin/devices/bulk/",
-                {"action": "retire", "devices": [device.pk, foreign.pk]})
+                {"action": "retire", "devices": [device.pk, foreign.pk], "confirmed": "1"})
     device.refresh_from_db()
     foreign.refresh_from_db()
     assert device.state == DeviceState.RETIRED and foreign.state == "active"
