@@ -17,7 +17,6 @@ disables the device channel and its user channels (the device becomes Inactive).
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import plistlib
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ from .identity import IdentityError
 logger = logging.getLogger(__name__)
 
 PLIST_CONTENT_TYPE = "application/xml"
-LAST_SEEN_RESOLUTION = dt.timedelta(seconds=60)  # fewer writes: last seen to the minute
+LAST_SEEN_RESOLUTION = store.LAST_SEEN_RESOLUTION
 UNRECOGNIZED_DEVICE = "com.apple.unrecognized.device"
 
 
@@ -453,8 +452,7 @@ def _report(ctx: _Context, body: bytes) -> Reply:
     report = msg.decode_command_report(body)
     ctx.detail.update(status=report.status.value, udid=report.device_id[:128])
     if report.status is msg.CommandStatus.IDLE:
-        outcome = store.idle(ctx.tenant, report.channel_id, ctx.certificate,
-                             last_seen_resolution=LAST_SEEN_RESOLUTION)
+        outcome = store.idle(ctx.tenant, report.channel_id, ctx.certificate)
         if outcome.handled:
             return Reply(200, outcome.command, PLIST_CONTENT_TYPE) if outcome.command \
                 else Reply()

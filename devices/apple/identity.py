@@ -120,7 +120,7 @@ def _parse_signature(header_value: str, body: bytes) -> _Parsed:
         cert = _certificate(signer_der)
         if signer.signed_attrs is None:  # no signed attributes: the signature covers the body
             return cert, body, signer.signature, hash_algorithm, family
-        digest = signed_data.only(signer.attributes.get(signed_data.MESSAGE_DIGEST_ATTR))
+        digest = signed_data.only(signer.values(signed_data.MESSAGE_DIGEST_ATTR))
         digest_value = der.decode_octets(digest) if digest is not None else None
     except der.DerError as exc:
         raise MalformedIdentity(f"not a CMS SignedData: {exc}") from exc

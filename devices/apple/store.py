@@ -174,16 +174,22 @@ class IdleOutcome:
 # certificate, and only when the presented certificate is that unrevoked, in-date certificate
 # of an enabled, managed device: hand out the oldest pending command and refresh last-seen
 # (to the minute). Data-modifying CTEs always run, whether or not the SELECT reads them.
+LAST_SEEN_RESOLUTION = dt.timedelta(seconds=60)  # fewer writes: last seen to the minute
+# Constants of the statement text (not user input): fewer parameters to send and type.
+_GONE = ", ".join(f"'{state}'" for state in GONE_STATES)
+_PENDING = ", ".join(f"'{status}'" for status in PENDING_STATUSES)
+_STALE = f"interval '{int(LAST_SEEN_RESOLUTION.total_seconds())} seconds'"
+
 _IDLE = PreparedStatement("mdm_apple_idle", f"""
 WITH target AS (
     SELECT c.id AS channel_pk, c.enabled, c.is_user_channel, c.last_seen_at AS channel_seen,
            d.id AS device_pk, d.udid, d.state, d.last_seen_at AS device_seen,
            i.id AS certificate_pk, i.fingerprint_sha256, i.revoked_at IS NOT NULL AS revoked,
            a.certificate_der,
-           COALESCE(i.fingerprint_sha256 = $4 AND i.revoked_at IS NULL
-                    AND i.not_before <= $3 AND $3 < i.not_after
-                    AND a.not_before <= $3 AND $3 < a.not_after
-                    AND c.enabled AND d.state <> ALL($5), FALSE) AS accepted
+           COALESCE(i.fingerprint_sha256 = $3 AND i.revoked_at IS NULL
+                    AND i.not_before <= clock_timestamp() AND clock_timestamp() < i.not_after
+                    AND a.not_before <= clock_timestamp() AND clock_timestamp() < a.not_after
+                    AND c.enabled AND d.state NOT IN ({_GONE}), FALSE) AS accepted
     FROM {AppleChannel._meta.db_table} c
     JOIN {Device._meta.db_table} d ON d.id = c.device_id
     LEFT JOIN {IssuedCertificate._meta.db_table} i ON i.id = c.certificate_id
@@ -191,42 +197,40 @@ WITH target AS (
     WHERE c.tenant_id = $1 AND c.channel_id = $2
     LIMIT 1
 ), picked AS (
-    UPDATE {Command._meta.db_table} SET sent_at = $3, delivered_count = delivered_count + 1
+    UPDATE {Command._meta.db_table}
+    SET sent_at = clock_timestamp(), delivered_count = delivered_count + 1
     WHERE id = (SELECT id FROM {Command._meta.db_table}
                 WHERE channel_id = (SELECT channel_pk FROM target WHERE accepted)
-                  AND status = ANY($6)
+                  AND status IN ({_PENDING})
                 ORDER BY created_at, id LIMIT 1)
     RETURNING command_plist
 ), seen_channel AS (
-    UPDATE {AppleChannel._meta.db_table} SET last_seen_at = $3
+    UPDATE {AppleChannel._meta.db_table} SET last_seen_at = clock_timestamp()
     WHERE id = (SELECT channel_pk FROM target
-                WHERE accepted AND (channel_seen IS NULL OR channel_seen < $7))
+                WHERE accepted AND (channel_seen IS NULL
+                                    OR channel_seen < clock_timestamp() - {_STALE}))
 ), seen_device AS (
-    UPDATE {Device._meta.db_table} SET last_seen_at = $3
+    UPDATE {Device._meta.db_table} SET last_seen_at = clock_timestamp()
     WHERE id = (SELECT device_pk FROM target
-                WHERE accepted AND (device_seen IS NULL OR device_seen < $7))
+                WHERE accepted AND (device_seen IS NULL
+                                    OR device_seen < clock_timestamp() - {_STALE}))
 )
 SELECT channel_pk, enabled, is_user_channel, channel_seen, device_pk, udid, state,
        device_seen, certificate_pk, fingerprint_sha256, revoked, certificate_der, accepted,
        (SELECT command_plist FROM picked)
 FROM target
-""", ("bigint", "text", "timestamptz", "text", "text[]", "text[]", "timestamptz"))  # noqa: S608
+""", ("bigint", "text", "text"))  # noqa: S608
 
 
-def idle(tenant, channel_id: str, cert: x509.Certificate, *,
-         last_seen_resolution: dt.timedelta) -> IdleOutcome:
+def idle(tenant, channel_id: str, cert: x509.Certificate) -> IdleOutcome:
     """Serve an Idle in one statement when nothing is unusual; otherwise (and on SQLite) only
     read the target and leave the refusal, or the general path, to the caller."""
     if connection.vendor != "postgresql":
         return IdleOutcome(report_target(tenant, channel_id), handled=False)
-    now = timezone.now()
     with connection.cursor() as cursor:
         # Delivery marks and last-seen are bookkeeping: no need to wait for the WAL flush.
-        _IDLE.execute(cursor, [
-            tenant.pk, channel_id, now, cert.fingerprint(hashes.SHA256()).hex(),
-            [str(state) for state in GONE_STATES], [str(status) for status in PENDING_STATUSES],
-            now - last_seen_resolution,
-        ], prefix="SET LOCAL synchronous_commit TO OFF; ")
+        _IDLE.execute(cursor, [tenant.pk, channel_id, cert.fingerprint(hashes.SHA256()).hex()],
+                      prefix="SET LOCAL synchronous_commit TO OFF; ")
         cursor.nextset()
         row = cursor.fetchone()
     if row is None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -66,7 +66,7 @@ class Signer:
     signature_algorithm: str  # dotted OID
     signature: bytes
     signed_attrs: bytes | None  # what the signature covers: the attributes as a SET OF
-    attributes: dict[str, list[Node]] = field(default_factory=dict)
+    attrs_node: Node | None = None  # the [0] signedAttrs as received, read on demand
 
     @property
     def digest_name(self) -> str | None:
@@ -75,6 +75,28 @@ class Signer:
     @property
     def signature_family(self) -> str | None:
         return SIGNATURE_FAMILIES.get(self.signature_algorithm)
+
+    @cached_property
+    def attributes(self) -> dict[str, list[Node]]:
+        """Every signed attribute's values by OID (a repeated attribute's values merged)."""
+        found: dict[str, list[Node]] = {}
+        for kind, values in self._attributes():
+            found.setdefault(der.decode_oid(kind), []).extend(values.expect(SET).children())
+        return found
+
+    def values(self, oid: str) -> list[Node]:
+        """The values of one signed attribute, without reading the others' values."""
+        wanted = der.encode_oid(oid)
+        return [value for kind, values in self._attributes() if kind.raw == wanted
+                for value in values.expect(SET).children()]
+
+    def _attributes(self) -> list[tuple[Node, Node]]:
+        try:
+            pairs = [attribute.expect(SEQUENCE).children()
+                     for attribute in (self.attrs_node.children() if self.attrs_node else [])]
+            return [(kind.expect(der.OID), values) for kind, values in pairs]
+        except ValueError as exc:  # DerError, or a pair of the wrong length
+            raise der.DerError(f"malformed signed attribute: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -98,21 +120,17 @@ def _signer(node: Node) -> Signer:
         key_identifier = der.decode_octets(sid)
     else:
         raise der.DerError("unknown signer identifier")
-    signed_attrs, attributes = None, {}
+    signed_attrs = attrs = None
     if rest and rest[0].tag == CONTEXT | CONSTRUCTED:  # [0] IMPLICIT signedAttrs
         attrs = rest.pop(0)
         # The signature covers the DER of the SET OF, i.e. these bytes re-tagged.
         signed_attrs = bytes((SET,)) + attrs.raw[1:]
-        for attribute in attrs.children():
-            kind, values = attribute.expect(SEQUENCE).children()
-            attributes.setdefault(der.decode_oid(kind), []).extend(
-                values.expect(SET).children())
     if len(rest) < 2:
         raise der.DerError("SignerInfo lacks its signature")
     signature_algorithm, signature = rest[0], rest[1]
     return Signer(issuer, serial, key_identifier, _algorithm_oid(digest),
                   _algorithm_oid(signature_algorithm),
-                  der.decode_octets(signature.expect(OCTET_STRING)), signed_attrs, attributes)
+                  der.decode_octets(signature.expect(OCTET_STRING)), signed_attrs, attrs)
 
 
 def _algorithm_oid(node: Node) -> str:

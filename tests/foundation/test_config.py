@@ -82,3 +82,12 @@ def test_bad_env_value_is_a_clear_startup_error(tmp_path):
     assert "Invalid configuration: DATABASE_URL scheme must be postgres:// or sqlite://" in (
         result.stderr)
     assert Path(tmp_path).exists()
+
+
+def test_database_health_checks_are_a_setting(tmp_path):
+    base = {"MDM_DATA_DIR": str(tmp_path), "DATABASE_URL": "postgres://mdm@db/mdm"}
+    assert load_config(base).database["CONN_HEALTH_CHECKS"] is False
+    on = load_config({**base, "MDM_DB_HEALTH_CHECKS": "true"})
+    assert on.database["CONN_HEALTH_CHECKS"] is True and on.database["CONN_MAX_AGE"] == 60
+    with pytest.raises(ConfigError, match="MDM_DB_HEALTH_CHECKS"):
+        load_config({**base, "MDM_DB_HEALTH_CHECKS": "sometimes"})
