@@ -10,6 +10,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from devices.models import Device, DeviceState, Platform
+from enrollment.filtersets import in_period, period_start
 from enrollment.models import Invitation, Registration, RegistrationState
 
 EXPIRY_WARNING = dt.timedelta(days=30)
@@ -19,7 +20,7 @@ EXPIRY_WARNING = dt.timedelta(days=30)
 class Bar:
     label: str
     count: int
-    link: str  # query string of the list behind the bar
+    link: str  # query string of the list behind the bar; "" when there is none
     kind: str = ""  # css class: "", "bad"
 
 
@@ -45,31 +46,31 @@ def device_matrix(tenant) -> tuple[list[Bar], dict[str, dict[str, int]]]:
 
 
 def registration_funnel(tenant, days: int) -> list[Bar]:
-    since = timezone.now() - dt.timedelta(days=days)
+    """The funnel over the last `days`. Each registration bar links to the registrations list
+    with the same period and step (or state): the same filter (`in_period`), the same count.
+    The invitation bars have no list to open, so they link nowhere."""
+    since = period_start(days)
     invitations = Invitation.objects.for_tenant(tenant).aggregate(
         invited=Count("id", filter=Q(created_at__gte=since)),
         opened=Count("id", filter=Q(opened_at__gte=since)),
     )
-    registrations = Registration.objects.for_tenant(tenant).aggregate(
-        downloaded=Count("id", filter=Q(profile_downloaded_at__gte=since)),
-        issued=Count("id", filter=Q(certificate_issued_at__gte=since)),
-        enrolled=Count("id", filter=Q(enrolled_at__gte=since)),
-        expired=Count("id", filter=Q(created_at__gte=since,
-                                     state=RegistrationState.EXPIRED)),
-        cancelled=Count("id", filter=Q(created_at__gte=since,
-                                       state=RegistrationState.CANCELLED)),
-        failed=Count("id", filter=Q(created_at__gte=since, state=RegistrationState.FAILED)),
-    )
+    steps = {step: Count("id", filter=in_period(since, step))
+             for step in ("profile_downloaded", "certificate_issued", "enrolled")}
+    ended = {state: Count("id", filter=in_period(since) & Q(state=state))
+             for state in (RegistrationState.EXPIRED, RegistrationState.CANCELLED,
+                           RegistrationState.FAILED)}
+    counts = Registration.objects.for_tenant(tenant).aggregate(**steps, **ended)
+    period = f"days={days}"
     return [
         Bar("Invited", invitations["invited"], ""),
         Bar("Link opened", invitations["opened"], ""),
-        Bar("Profile downloaded / token used", registrations["downloaded"],
-            "step=profile_downloaded"),
-        Bar("Certificate issued (SCEP)", registrations["issued"], "step=certificate_issued"),
-        Bar("Enrolled", registrations["enrolled"], "state=enrolled"),
-        Bar("Expired", registrations["expired"], "state=expired", "bad"),
-        Bar("Cancelled", registrations["cancelled"], "state=cancelled", "bad"),
-        Bar("Failed", registrations["failed"], "state=failed", "bad"),
+        Bar("Profile downloaded / token used", counts["profile_downloaded"],
+            f"step=profile_downloaded&{period}"),
+        Bar("Certificate issued (SCEP)", counts["certificate_issued"],
+            f"step=certificate_issued&{period}"),
+        Bar("Enrolled", counts["enrolled"], f"step=enrolled&{period}"),
+        *[Bar(state.label, counts[state], f"state={state.value}&{period}", "bad")
+          for state in ended],
     ]
 
 

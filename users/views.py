@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from audit.events import AuditAction
 from audit.record import record
 from devices.models import Device, Platform
+from enrollment.filtersets import FUNNEL_PERIODS
 from mdm_server.portal import admin_required, end_user_required, safe_next
 
 from . import dashboard as dashboard_figures
@@ -57,12 +58,12 @@ def sign_out(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     return redirect(target, tenant_slug=tenant_slug)
 
 
-PERIODS = {7: "7 days", 30: "30 days", 90: "90 days"}
+PERIODS = FUNNEL_PERIODS  # the registrations list offers the same periods
 
 
 @admin_required
 def dashboard(request: HttpRequest, tenant_slug: str) -> HttpResponse:
-    days = int(request.GET["days"]) if request.GET.get("days") in ("7", "30", "90") else 30
+    days = {str(days): days for days in PERIODS}.get(request.GET.get("days", ""), 30)
     state_bars, matrix = dashboard_figures.device_matrix(request.tenant)
     funnel = dashboard_figures.registration_funnel(request.tenant, days)
     return render(request, "portal/dashboard.html", {

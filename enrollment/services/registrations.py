@@ -121,9 +121,11 @@ def registration_for_certificate(issued: IssuedCertificate) -> Registration | No
 
 @transaction.atomic
 def do_complete_registration(registration: Registration, device, *, actor, request=None) -> bool:
-    """The device enrolled (Apple: first device-channel TokenUpdate). Returns False when the
-    registration was already complete. The device becomes Active and belongs to the user;
-    another open or enrolled registration of the same device is superseded."""
+    """The device enrolled (Apple: first device-channel TokenUpdate; Android: its ENROLLMENT
+    notification). Returns False when the registration was already complete. The device
+    becomes Active and belongs to the user; another open or enrolled registration of the same
+    device is superseded. Audited twice: "Registration completed" (the registration) and
+    "Device registered" or "re-registered" (the device)."""
     from devices.models import DeviceState
 
     locked = Registration.objects.select_for_update().get(pk=registration.pk)
@@ -142,6 +144,11 @@ def do_complete_registration(registration: Registration, device, *, actor, reque
     locked.state, locked.enrolled_at, locked.device = RegistrationState.ENROLLED, now, device
     locked.supersedes = previous[0] if previous else None
     locked.save(update_fields=["state", "enrolled_at", "device", "supersedes"])
+    # The registration's own trail ends here (as it does when it expires, is cancelled or is
+    # superseded); the device's event below is the device's side of the same moment.
+    record(locked.tenant, AuditAction.REGISTRATION_ENROLLED, actor=actor, target=locked,
+           user=locked.user, device=device, request=request,
+           detail={"registration_id": locked.pk, "platform": locked.platform})
     was_enrolled = device.enrolled_at is not None
     device.state, device.owner_id = DeviceState.ACTIVE, locked.user_id
     device.enrolled_at = now

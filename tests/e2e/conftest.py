@@ -93,12 +93,13 @@ def sign_in(page, url: str, email: str, password: str = PASSWORD) -> None:
 
 BAR_WIDTH = 330  # the longest bar's length in _bar_chart.html
 
-READ_CHART = """title => [...document.querySelectorAll(`svg.chart[aria-label="${title}"] a`)]
+# A bar is a link (`a.bar`) to the list behind it, or a plain `g.bar` when there is none.
+READ_CHART = """title => [...document.querySelectorAll(`svg.chart[aria-label="${title}"] .bar`)]
   .map(a => ({label: a.querySelector('.chart-label').textContent,
               value: a.querySelector('.chart-value').textContent,
               aria: a.getAttribute('aria-label'), href: a.getAttribute('href'),
-              width: Number(a.querySelector('rect').getAttribute('width')),
-              tooltip: a.querySelector('rect title').textContent}))"""
+              width: Number(a.querySelector('rect.chart-bar').getAttribute('width')),
+              tooltip: a.querySelector('rect.chart-bar title').textContent}))"""
 
 
 def chart(page, title: str) -> list[dict]:

@@ -103,6 +103,7 @@ def test_every_form_control_has_a_label(site, tenant, people, desktop, iphone, s
         findings.check(page, path)
         if screenshot:
             page.screenshot(path=str(shots / screenshot), full_page=True)
+    check_bulk_confirmation(page, findings, site, tenant, people, shots)
 
     # Self-service portal, as Ann (a second context: her own session).
     context = page.context.browser.new_context(viewport={"width": 1280, "height": 900})
@@ -148,6 +149,27 @@ def test_every_form_control_has_a_label(site, tenant, people, desktop, iphone, s
     findings.check(phone, "/go choose a password")
 
     assert not findings.problems, findings.report()
+
+
+def check_bulk_confirmation(page, findings: Findings, site, tenant, people, shots) -> None:
+    """The Devices page's bulk confirmation (reached by POSTing the list's form, so not in
+    ADMIN_PAGES): erasing Ann's iPhone and a Mac asks for the Mac's PIN and the data plan;
+    submitted without the PIN, it comes back with the error. Nothing is erased."""
+    mac = Device.objects.create(tenant=tenant, platform="macos", state="active",
+                                name="Ann's Mac", serial_number="C02A11Y")
+    visit(page, f"{site}/t/{tenant.slug}/admin/devices/")
+    for device in Device.objects.filter(pk__in=[people["device"], mac.pk]):
+        page.check(f"input[name=devices][value='{device.pk}']")
+    page.select_option("select[name=action]", "wipe")
+    page.click("button:has-text('Review for selected')")
+    page.wait_for_selector("h1:has-text('Erase 2 devices?')")
+    findings.check(page, "devices bulk confirmation (erase)")
+    page.screenshot(path=str(shots / "admin-devices-bulk-confirm.png"), full_page=True)
+    page.click("button:has-text('Erase 2 devices')")
+    page.wait_for_selector("text=A Mac needs a six-digit PIN")
+    findings.check(page, "devices bulk confirmation (erase, PIN missing)")
+    assert set(Device.objects.filter(tenant=tenant).values_list("state", flat=True)) == {
+        "active"}
 
 
 def focused(page) -> dict:

@@ -87,6 +87,36 @@ def test_charts_match_the_database(site, tenant, desktop, shots):
         **last_30_days, "Invited": 4, "Link opened": 3, "Profile downloaded / token used": 7,
         "Certificate issued (SCEP)": 5, "Enrolled": 3}
 
+    # Each registration bar opens the registrations list for the same period: same count.
+    for days in ("30", "90"):
+        page.goto(f"{site}/t/{tenant.slug}/admin/?days={days}")
+        assert funnel_lists(page, site) == {
+            label: count for label, count in chart_bars(page, "Registration funnel").items()
+            if label not in ("Invited", "Link opened")}  # invitations: no list behind them
+    page.goto(f"{site}/t/{tenant.slug}/admin/?days=30")
+    page.click("svg.chart[aria-label='Registration funnel'] a[aria-label='Enrolled: 2']")
+    page.wait_for_url("**/registrations/?step=enrolled&days=30")
+    assert page.inner_text("#match-count") == "2 registrations match."
+    assert page.locator("tbody tr").count() == 2  # the 40-day-old enrolment is not listed
+
+    page.goto(f"{site}/t/{tenant.slug}/admin/")
     page.click("svg.chart[aria-label='Devices by state'] a[aria-label='Active: 4']")
     page.wait_for_url("**/devices/?state=active")
     assert page.locator("tbody tr:has(a[href*='/devices/'])").count() == 4
+
+
+def funnel_lists(page, site) -> dict[str, int]:
+    """Bar label: the count on the registrations list the bar links to, for the funnel on
+    the page (it is left for each list, then reopened)."""
+    dashboard = page.url
+    links = {bar["label"]: bar["href"] for bar in chart(page, "Registration funnel")
+             if bar["href"]}
+    counts = {}
+    for label, href in links.items():
+        assert "days=" in href and "/registrations/?" in href, (label, href)
+        page.goto(site + href)
+        shown = page.inner_text("#match-count").split()[0]
+        assert page.locator("tbody tr td a[href*='/users/']").count() == int(shown)
+        counts[label] = int(shown)
+    page.goto(dashboard)
+    return counts

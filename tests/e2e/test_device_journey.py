@@ -111,9 +111,15 @@ def test_self_service_mac_enrolled_retired_and_audited(site, tenant, desktop, ma
     actions = admin.locator("tbody tr td:nth-child(2)").all_inner_texts()
     for label in ("User created", "Invitation sent", "Signed in", "Registration started",
                   "Enrollment profile downloaded", "Registration QR code shown",
-                  "Device authenticated (MDM)", "Device registered", "Mac user channel accepted",
-                  "Device retired"):
+                  "Device authenticated (MDM)", "Registration completed", "Device registered",
+                  "Mac user channel accepted", "Device retired"):
         assert label in actions, (label, actions)
+    # Newest first: read backwards, the registration's steps come in the order they happened.
+    in_order = ["Invitation sent", "Registration started", "Enrollment profile downloaded",
+                "Device authenticated (MDM)", "Registration completed", "Device registered",
+                "Device retired"]
+    happened = [label for label in reversed(actions) if label in in_order]
+    assert happened == in_order, happened
     admin.screenshot(path=str(shots / "admin-audit.png"), full_page=True)
     # SCEP issuance is recorded before the certificate has a device or user: find it by action.
     admin.fill("input[name=user_email]", "")
@@ -129,7 +135,8 @@ def test_self_service_mac_enrolled_retired_and_audited(site, tenant, desktop, ma
         "a[title='Only this device\\'s events']").click()
     admin.wait_for_url(re.compile(rf"device={device.pk}"))
     device_actions = admin.locator("tbody tr td:nth-child(2)").all_inner_texts()
-    assert {"Device authenticated (MDM)", "Device retired"} <= set(device_actions)
+    assert {"Device authenticated (MDM)", "Registration completed",
+            "Device retired"} <= set(device_actions)
     assert "Invitation sent" not in device_actions
 
     # The dashboard counts the retired Mac and Ann's completed registration.

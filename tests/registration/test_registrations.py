@@ -349,3 +349,35 @@ def test_profile_download_starts_the_short_profile_window(tenant, ann, admin, se
     window = registration.expires_at - timezone.now()
     assert dt.timedelta(minutes=9) < window <= dt.timedelta(minutes=10)
     assert abs(minted.challenge.expires_at - registration.expires_at) < dt.timedelta(seconds=1)
+
+
+# --- completion ------------------------------------------------------------------------------
+
+def test_completing_a_registration_is_audited_once_for_it_and_for_the_device(tenant, ann,
+                                                                             admin):
+    from audit.events import AuditAction
+    from devices.models import Device
+    from enrollment.services.registrations import do_complete_registration, do_start_registration
+
+    device = Device.objects.create(tenant=tenant, platform="ios", state="pending")
+    first = do_start_registration(tenant, ann, "ios", "api", actor=admin).registration
+    assert do_complete_registration(first, device, actor="device:test") is True
+    assert do_complete_registration(first, device, actor="device:test") is False  # once
+    second = do_start_registration(tenant, ann, "ios", "api", actor=admin).registration
+    do_complete_registration(second, device, actor="device:test")
+
+    events = list(AuditEvent.objects.filter(tenant=tenant, device=device).order_by("id")
+                  .values_list("action", "target_id", "user_id", "detail"))
+    assert [event[:3] for event in events] == [
+        ("registration.enrolled", str(first.pk), ann.pk),
+        ("device.registered", str(device.pk), ann.pk),
+        ("registration.superseded", str(first.pk), ann.pk),
+        ("registration.enrolled", str(second.pk), ann.pk),
+        ("device.reregistered", str(device.pk), ann.pk),
+    ]
+    assert events[0][3] == {"registration_id": first.pk, "platform": "ios"}
+    completed = AuditEvent.objects.get(tenant=tenant, target_id=str(second.pk),
+                                       action="registration.enrolled")
+    assert AuditAction(completed.action).label == "Registration completed"
+    assert completed.actor_label == "device:test" and completed.target_type == \
+        "enrollment.registration"
