@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MAX_DEPTH = 32
 
@@ -42,10 +42,10 @@ class DerError(ValueError):
     """The bytes are not the ASN.1 structure expected."""
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
+class Node(NamedTuple):
     """One TLV: ``data[start:end]`` is the whole encoding, ``data[content:content_end]`` its
-    value (for an indefinite length, up to the end-of-contents octets)."""
+    value (for an indefinite length, up to the end-of-contents octets). A tuple: reading a
+    CMS message makes dozens of these, on every device request."""
 
     data: bytes
     tag: int
