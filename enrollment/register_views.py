@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from mdm_server.portal import end_user_required
 
+from .diagnostics import diagnose, latest_scep_rejections, steps
 from .models import Registration, RegistrationMethod
 from .services.app_access import QR_MINIMUM_OS, do_create_qr_token
 from .services.pins import verify_pin
@@ -80,8 +81,11 @@ def registration_status(request: HttpRequest, tenant_slug: str,
     registration = Registration.objects.get_in_tenant(request.tenant, pk=registration_id,
                                                       user=request.user)
     profile_url = request.session.get(PROFILE_URLS_SESSION_KEY, {}).get(str(registration.pk))
+    rejection = latest_scep_rejections(request.tenant, [registration.pk]).get(registration.pk)
     return render(request, "selfservice/registration.html", {
         "registration": registration,
+        "diagnosis": diagnose(registration, rejection),
+        "steps": steps(registration),
         "profile_url": profile_url if registration.is_open and
         registration.profile_downloaded_at is None else None,
         "minutes_left": max(0, int((registration.expires_at - timezone.now()).total_seconds()

@@ -381,3 +381,27 @@ def test_completing_a_registration_is_audited_once_for_it_and_for_the_device(ten
     assert AuditAction(completed.action).label == "Registration completed"
     assert completed.actor_label == "device:test" and completed.target_type == \
         "enrollment.registration"
+
+
+def test_failed_registration_page_names_the_step_and_the_fix(ann_portal, tenant, ann):
+    from audit.events import AuditAction
+    from audit.record import record
+
+    ann_portal.post(f"/t/{tenant.slug}/portal/register/", {"platform": "ios"})
+    registration = Registration.objects.get(user=ann)
+    Registration.objects.filter(pk=registration.pk).update(
+        profile_downloaded_at=timezone.now() - dt.timedelta(minutes=20),
+        expires_at=timezone.now() - dt.timedelta(minutes=1))
+    url = f"/t/{tenant.slug}/portal/registrations/{registration.pk}/"
+    html = ann_portal.get(url).content.decode()
+    assert "not installed in time, or its installation was cancelled" in html
+    assert "Profile downloaded: 20" in html or "Profile downloaded: " in html
+    assert "Identity certificate issued (SCEP): <strong>not reached</strong>" in html
+    assert "Start registration again" in html
+
+    # The SCEP server refused the stale challenge: the same words the admin sees.
+    record(tenant, AuditAction.SCEP_REJECTED, actor="scep",
+           detail={"registration_id": registration.pk, "reason": "challenge expired"})
+    html = ann_portal.get(url).content.decode()
+    assert "certificate request was refused (challenge expired)" in html
+    assert "the SCEP server returned an invalid response" in html
