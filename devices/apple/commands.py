@@ -202,36 +202,61 @@ def cancel_pending(channel: AppleChannel) -> int:
 
 # --- the device's side -----------------------------------------------------------------------
 
-_NEXT_COMMAND_SQL = f"""
-UPDATE {Command._meta.db_table} SET sent_at = %s, delivered_count = delivered_count + 1
-WHERE id = (SELECT id FROM {Command._meta.db_table}
-            WHERE channel_id = %s AND status = ANY(%s)
-            ORDER BY created_at, id LIMIT 1)
-RETURNING command_plist
-"""  # noqa: S608 - table names from the models; values are bound
+def delivery_ctes(channel_sql: str, statuses_sql: str, now_sql: str) -> str:
+    """SQL CTEs ``picked`` (the oldest waiting command of a channel: id, command_plist) and
+    ``delivered`` (its delivery counted). A delivery is counted, and the command becomes
+    queued again, only when the command was never sent or the device answered NotNow since:
+    handing the same command to a device that has not answered yet writes nothing (NanoMDM
+    writes nothing on delivery at all), so a pending command costs an Idle no write."""
+    table = Command._meta.db_table
+    return f"""picked AS (
+    SELECT id, command_plist, status, sent_at FROM {table}
+    WHERE channel_id = {channel_sql} AND status IN ({statuses_sql})
+    ORDER BY created_at, id LIMIT 1
+), delivered AS (
+    UPDATE {table}
+    SET sent_at = {now_sql}, delivered_count = delivered_count + 1,
+        status = '{CommandStatus.QUEUED}'
+    WHERE id = (SELECT id FROM picked
+                WHERE sent_at IS NULL OR status = '{CommandStatus.NOT_NOW}')
+)"""  # noqa: S608 - table and status names from the models, SQL from this package
+
+
+def _statuses_sql(statuses) -> str:
+    return ", ".join(f"'{status}'" for status in statuses)
+
+
+_NEXT_COMMAND_SQL = {
+    skip: f"WITH {delivery_ctes('%s', _statuses_sql(statuses), '%s')} "  # noqa: S608
+          "SELECT command_plist FROM picked"
+    for skip, statuses in ((True, [CommandStatus.QUEUED]), (False, PENDING_STATUSES))
+}
 
 
 def next_command(channel_id: int, *, skip_not_now: bool) -> bytes | None:
-    """The plist of the oldest command still waiting, marked as delivered; None when idle.
-    One statement (the Idle hot path): pick and mark together.
+    """The plist of the oldest command still waiting, its delivery counted (see
+    :func:`delivery_ctes`); None when idle. One statement on PostgreSQL.
 
     Right after a NotNow answer, NotNow commands are skipped (else the device would be handed
     the same command in a loop); the next Idle offers them again."""
-    statuses = [CommandStatus.QUEUED] if skip_not_now else list(PENDING_STATUSES)
     if connection.vendor != "postgresql":  # SQLite (embedded mode): two ORM statements
+        statuses = [CommandStatus.QUEUED] if skip_not_now else list(PENDING_STATUSES)
         row = (Command.objects.filter(channel_id=channel_id, status__in=statuses)
-               .order_by("created_at", "id").values_list("pk", "command_plist").first())
+               .order_by("created_at", "id").values_list("pk", "command_plist", "status",
+                                                          "sent_at").first())
         if row is None:
             return None
-        Command.objects.filter(pk=row[0]).update(sent_at=timezone.now(),
-                                                 delivered_count=F("delivered_count") + 1)
+        if row[3] is None or row[2] == CommandStatus.NOT_NOW:
+            Command.objects.filter(pk=row[0]).update(
+                sent_at=timezone.now(), delivered_count=F("delivered_count") + 1,
+                status=CommandStatus.QUEUED)
         return bytes(row[1])
     with connection.cursor() as cursor:
         # The delivery mark is bookkeeping: a crash may lose it without harm, so it does not
         # wait for the WAL flush (SET LOCAL: this statement's implicit transaction only,
         # unless the caller holds a transaction open).
-        cursor.execute("SET LOCAL synchronous_commit TO OFF; " + _NEXT_COMMAND_SQL,
-                       [timezone.now(), channel_id, [str(s) for s in statuses]])
+        cursor.execute("SET LOCAL synchronous_commit TO OFF; " + _NEXT_COMMAND_SQL[skip_not_now],
+                       [channel_id, timezone.now()])
         cursor.nextset()
         row = cursor.fetchone()
     return bytes(row[0]) if row else None

@@ -21,10 +21,11 @@ from django.utils import timezone
 from enrollment.models import CertificateAuthority, IssuedCertificate
 from mdm_server.prepared import PreparedStatement
 
-from ..models import AppleChannel, Command, Device
+from ..models import AppleChannel, Device
 from ..models.commands import PENDING_STATUSES
 from ..models.devices import GONE_STATES
 from . import identity
+from .commands import delivery_ctes
 
 # Name of the request header a TLS-terminating proxy forwards the client certificate in, e.g.
 # "X-Client-Cert" (nginx: proxy_set_header X-Client-Cert $ssl_client_escaped_cert). Unset:
@@ -196,15 +197,8 @@ WITH target AS (
     LEFT JOIN {CertificateAuthority._meta.db_table} a ON a.id = i.authority_id
     WHERE c.tenant_id = $1 AND c.channel_id = $2
     LIMIT 1
-), picked AS (
-    UPDATE {Command._meta.db_table}
-    SET sent_at = clock_timestamp(), delivered_count = delivered_count + 1
-    WHERE id = (SELECT id FROM {Command._meta.db_table}
-                WHERE channel_id = (SELECT channel_pk FROM target WHERE accepted)
-                  AND status IN ({_PENDING})
-                ORDER BY created_at, id LIMIT 1)
-    RETURNING command_plist
-), seen_channel AS (
+), {delivery_ctes("(SELECT channel_pk FROM target WHERE accepted)", _PENDING,
+                   "clock_timestamp()")}, seen_channel AS (
     UPDATE {AppleChannel._meta.db_table} SET last_seen_at = clock_timestamp()
     WHERE id = (SELECT channel_pk FROM target
                 WHERE accepted AND (channel_seen IS NULL

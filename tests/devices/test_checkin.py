@@ -187,3 +187,19 @@ def test_refused_idle_delivers_nothing(iphone, apple_tenant):
     command.refresh_from_db()
     assert command.sent_at is None and command.delivered_count == 0
     assert Device.objects.get(pk=device.pk).last_seen_at == long_ago
+
+
+def test_redelivery_before_an_answer_writes_nothing(iphone):
+    enroll(iphone)
+    uuid = parse_command(iphone.idle()[1])["CommandUUID"]
+    first = Command.objects.get(command_uuid=uuid)
+    assert first.delivered_count == 1 and first.sent_at is not None
+    # The device idles again without answering (it lost our reply): same command, no write.
+    assert parse_command(iphone.idle()[1])["CommandUUID"] == uuid
+    again = Command.objects.get(command_uuid=uuid)
+    assert (again.delivered_count, again.sent_at) == (1, first.sent_at)
+    # After NotNow the next delivery counts, and the command waits for an answer again.
+    iphone.report("NotNow", uuid)
+    assert parse_command(iphone.idle()[1])["CommandUUID"] == uuid
+    after = Command.objects.get(command_uuid=uuid)
+    assert after.delivered_count == 2 and after.status == CommandStatus.QUEUED
