@@ -175,6 +175,8 @@ class IdleOutcome:
 # certificate, and only when the presented certificate is that unrevoked, in-date certificate
 # of an enabled, managed device: hand out the oldest pending command and refresh last-seen
 # (to the minute). Data-modifying CTEs always run, whether or not the SELECT reads them.
+# What only the refusal path reads (last-seen times, the CA certificate) comes back only then:
+# decoding timestamps and a kilobyte of DER is measurable on this path.
 LAST_SEEN_RESOLUTION = dt.timedelta(seconds=60)  # fewer writes: last seen to the minute
 # Constants of the statement text (not user input): fewer parameters to send and type.
 _GONE = ", ".join(f"'{state}'" for state in GONE_STATES)
@@ -209,8 +211,10 @@ WITH target AS (
                 WHERE accepted AND (device_seen IS NULL
                                     OR device_seen < clock_timestamp() - {_STALE}))
 )
-SELECT channel_pk, enabled, is_user_channel, channel_seen, device_pk, udid, state,
-       device_seen, certificate_pk, fingerprint_sha256, revoked, certificate_der, accepted,
+SELECT channel_pk, enabled, is_user_channel,
+       CASE WHEN accepted THEN NULL ELSE channel_seen END, device_pk, udid, state,
+       CASE WHEN accepted THEN NULL ELSE device_seen END, certificate_pk, fingerprint_sha256,
+       revoked, CASE WHEN accepted THEN NULL ELSE certificate_der END, accepted,
        (SELECT command_plist FROM picked)
 FROM target
 """, ("bigint", "text", "text"))  # noqa: S608
