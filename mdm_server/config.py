@@ -94,6 +94,14 @@ def _persisted_secret(path: Path, make: callable) -> str:
     return value
 
 
+def _database_host(parts) -> str:
+    """The host, or a Unix socket directory given percent-encoded (it keeps its case)."""
+    raw = parts.netloc.rsplit("@", 1)[-1]
+    if raw[:3].lower() == "%2f":
+        return unquote(raw.split(":", 1)[0])
+    return parts.hostname or "127.0.0.1"
+
+
 def parse_database_url(url: str, data_dir: Path) -> dict:
     """`postgres://user:pw@host:port/name` or `sqlite:///path` as a Django DATABASES entry."""
     parts = urlsplit(url)
@@ -129,7 +137,8 @@ def parse_database_url(url: str, data_dir: Path) -> dict:
             "NAME": unquote(name),
             "USER": unquote(parts.username or "postgres"),
             "PASSWORD": unquote(parts.password or ""),
-            "HOST": parts.hostname or "127.0.0.1",
+            # A percent-encoded path is a Unix socket directory: postgres://%2Fvar%2Frun%2Fpostgresql/mdm
+            "HOST": _database_host(parts),
             "PORT": str(port),
             "CONN_MAX_AGE": 60,
             # A health check is one more round trip on every request (a third of an Idle's

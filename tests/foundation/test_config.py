@@ -91,3 +91,11 @@ def test_database_health_checks_are_a_setting(tmp_path):
     assert on.database["CONN_HEALTH_CHECKS"] is True and on.database["CONN_MAX_AGE"] == 60
     with pytest.raises(ConfigError, match="MDM_DB_HEALTH_CHECKS"):
         load_config({**base, "MDM_DB_HEALTH_CHECKS": "sometimes"})
+
+
+def test_database_url_with_a_unix_socket(tmp_path):
+    database = parse_database_url("postgres://mdm@%2Fvar%2Frun%2Fpostgresql/mdm", tmp_path)
+    assert database["HOST"] == "/var/run/postgresql" and database["NAME"] == "mdm"
+    assert parse_database_url("postgres://mdm@DB.example:5433/mdm", tmp_path)["HOST"] == \
+        "db.example"
+    assert parse_database_url("postgres://localhost/mdm", tmp_path)["PORT"] == "5432"
