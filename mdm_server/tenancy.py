@@ -6,11 +6,12 @@ request-level tenant resolution for the portals (`/t/<tenant_slug>/...`).
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import models
 from django.http import Http404, HttpRequest
+
+from .process_cache import ProcessCache
 
 if TYPE_CHECKING:
     from users.models import Tenant
@@ -44,7 +45,7 @@ class TenantOwned(models.Model):
 
 
 TENANT_CACHE_SECONDS = 30
-_tenants_by_slug: dict[str, tuple[float, Tenant | None]] = {}
+_tenants_by_slug: ProcessCache[Tenant | None] = ProcessCache(TENANT_CACHE_SECONDS)
 
 
 def tenant_by_slug(slug: str) -> Tenant | None:
@@ -53,22 +54,12 @@ def tenant_by_slug(slug: str) -> Tenant | None:
     process; other processes see a deactivation within TENANT_CACHE_SECONDS)."""
     from users.models import Tenant
 
-    now = time.monotonic()
-    hit = _tenants_by_slug.get(slug)
-    if hit is not None and now - hit[0] < TENANT_CACHE_SECONDS:
-        return hit[1]
-    if len(_tenants_by_slug) > 10_000:  # unknown slugs must not grow it without bound
-        _tenants_by_slug.clear()
-    tenant = Tenant.objects.filter(slug=slug, is_active=True).first()
-    _tenants_by_slug[slug] = (now, tenant)
-    return tenant
+    return _tenants_by_slug.get(
+        slug, lambda: Tenant.objects.filter(slug=slug, is_active=True).first())
 
 
 def forget_tenant(sender=None, instance=None, **kwargs) -> None:
-    if instance is None:
-        _tenants_by_slug.clear()
-    else:
-        _tenants_by_slug.pop(instance.slug, None)
+    _tenants_by_slug.forget(None if instance is None else instance.slug)
 
 
 class TenantMiddleware:

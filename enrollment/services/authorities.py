@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from functools import lru_cache
 
 from django.db import transaction
@@ -10,6 +9,7 @@ from django.db import transaction
 from audit.events import AuditAction
 from audit.record import record
 from mdm_server.encryption import decrypt, encrypt
+from mdm_server.process_cache import ProcessCache
 
 from ..models import CertificateAuthority
 from ..pki.authority import KeyPair, fingerprint, generate_ca, load_key_pair, subject_text
@@ -53,27 +53,19 @@ def active_authority(tenant) -> CertificateAuthority | None:
 
 
 AUTHORITY_CACHE_SECONDS = 30
-_active_by_tenant: dict[int, tuple[float, CertificateAuthority | None]] = {}
+_active_by_tenant: ProcessCache[CertificateAuthority | None] = ProcessCache(
+    AUTHORITY_CACHE_SECONDS)
 
 
 def cached_active_authority(tenant) -> CertificateAuthority | None:
     """``active_authority`` kept per process for a few seconds: the SCEP endpoint needs it on
     every request. A CA stored in this process is seen at once (``forget_authority``), other
     processes see a new CA within AUTHORITY_CACHE_SECONDS."""
-    now = time.monotonic()
-    hit = _active_by_tenant.get(tenant.pk)
-    if hit is not None and now - hit[0] < AUTHORITY_CACHE_SECONDS:
-        return hit[1]
-    authority = active_authority(tenant)
-    _active_by_tenant[tenant.pk] = (now, authority)
-    return authority
+    return _active_by_tenant.get(tenant.pk, lambda: active_authority(tenant))
 
 
 def forget_authority(sender=None, instance=None, **kwargs) -> None:
-    if instance is None:
-        _active_by_tenant.clear()
-    else:
-        _active_by_tenant.pop(instance.tenant_id, None)
+    _active_by_tenant.forget(None if instance is None else instance.tenant_id)
 
 
 @lru_cache(maxsize=256)
