@@ -69,7 +69,8 @@ class BadCertId(ScepError):
     fail_info = FailInfo.BAD_CERT_ID
 
 
-# What asn1crypto and cryptography raise on malformed input; wrapped into ScepError.
+# What our DER reader, cryptography and asn1crypto raise on malformed input; wrapped into
+# ScepError.
 DECODE_ERRORS: tuple[type[Exception], ...] = (
     ValueError,
     TypeError,

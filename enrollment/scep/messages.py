@@ -1,9 +1,10 @@
 """SCEP pkiMessage: parse and verify requests, decrypt their CSR, build CertRep replies.
 
 A pkiMessage is a CMS SignedData whose signed attributes carry the SCEP fields and whose
-content is the pkcsPKIEnvelope (RFC 8894 section 3). Parsing uses asn1crypto (cryptography
-cannot parse SignedData nor add custom signed attributes); keys and signatures use
-cryptography. Untrusted input only ever raises ``ScepError`` subclasses.
+content is the pkcsPKIEnvelope (RFC 8894 section 3). The CMS is read and written by
+``enrollment.pki.signed_data`` (cryptography can neither parse SignedData nor add custom
+signed attributes); keys and signatures use cryptography. Untrusted input only ever raises
+``ScepError`` subclasses.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ class CertificationRequest:
 
 @dataclass(frozen=True)
 class _Parts:
-    """What is read from the SignedData before any check; plain values, no lazy asn1crypto."""
+    """What is read from the SignedData before any check, as plain values."""
 
     attributes: dict[str, list[object]]
     signed_attrs_der: bytes
