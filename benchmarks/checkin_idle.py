@@ -219,6 +219,21 @@ def _client_process(port: int, path: str, requests: list, threads: int, duration
     results.put(dict(counts))
 
 
+def measured_load(server_pid: int, port: int, path: str, requests: list, clients: int,
+                  duration: float) -> tuple[float, dict, dict]:
+    """``load`` plus where the CPU went, in ms per successful request: gunicorn, PostgreSQL,
+    and the rest of the machine (mostly the load clients)."""
+    from benchmarks.cpu import machine_cpu, postgres_cpu, process_tree_cpu
+
+    before = process_tree_cpu(server_pid), postgres_cpu(), machine_cpu()
+    rate, counts = load(port, path, requests, clients, duration)
+    server, database, machine = (after - start for after, start in zip(
+        (process_tree_cpu(server_pid), postgres_cpu(), machine_cpu()), before, strict=True))
+    done = max(counts.get(200, 0), 1)
+    return rate, counts, {"gunicorn": server / done * 1000, "postgres": database / done * 1000,
+                          "machine": machine / done * 1000}
+
+
 def load(port: int, path: str, requests: list, clients: int, duration: float) -> tuple[float,
                                                                                          dict]:
     processes = 2
@@ -279,13 +294,16 @@ def main() -> None:
         checkin_path = f"/t/{tenant.slug}/mdm/server"
         load(port, TRIVIAL_PATH, [], args.clients, 2)  # warm up every worker
         load(port, checkin_path, idles, args.clients, 2)
-        ceiling, ceiling_counts = load(port, TRIVIAL_PATH, [], args.clients, args.duration)
+        ceiling, ceiling_counts, ceiling_cpu = measured_load(
+            server.pid, port, TRIVIAL_PATH, [], args.clients, args.duration)
         seen_just_now()
-        empty, empty_counts = load(port, checkin_path, idles, args.clients, args.duration)
+        empty, empty_counts, empty_cpu = measured_load(
+            server.pid, port, checkin_path, idles, args.clients, args.duration)
         empty_queries = queries_per_idle(devices)[0]
         enqueue_one_command_each(tenant)
         seen_just_now()
-        pending, pending_counts = load(port, checkin_path, idles, args.clients, args.duration)
+        pending, pending_counts, pending_cpu = measured_load(
+            server.pid, port, checkin_path, idles, args.clients, args.duration)
         pending_queries = queries_per_idle(devices)[0]
     finally:
         server.terminate()
@@ -298,6 +316,11 @@ def main() -> None:
     print(f"{'signed Idle, one pending command':38} {pending:8.0f} req/s   "
           f"{pending / ceiling:5.0%} of ceiling   {pending_queries} queries/Idle   "
           f"{pending_counts}")
+    print("CPU per request (ms): gunicorn / PostgreSQL / whole machine")
+    for name, cpu in (("trivial", ceiling_cpu), ("Idle, empty queue", empty_cpu),
+                      ("Idle, one pending command", pending_cpu)):
+        print(f"  {name:36} {cpu['gunicorn']:6.3f} / {cpu['postgres']:6.3f} / "
+              f"{cpu['machine']:6.3f}")
 
 
 if __name__ == "__main__":
