@@ -44,7 +44,6 @@ from .identity import IdentityError
 logger = logging.getLogger(__name__)
 
 PLIST_CONTENT_TYPE = "application/xml"
-LAST_SEEN_RESOLUTION = store.LAST_SEEN_RESOLUTION
 UNRECOGNIZED_DEVICE = "com.apple.unrecognized.device"
 
 
@@ -495,10 +494,10 @@ def _check_report_identity(ctx: _Context, report: msg.CommandReport,
 
 def _touch_ids(target: store.ReportTarget) -> None:
     now = timezone.now()
-    if target.last_seen_at is None or now - target.last_seen_at > LAST_SEEN_RESOLUTION:
+    if target.last_seen_at is None or now - target.last_seen_at > store.LAST_SEEN_RESOLUTION:
         AppleChannel.objects.filter(pk=target.channel_pk).update(last_seen_at=now)
     if target.device_last_seen_at is None or \
-            now - target.device_last_seen_at > LAST_SEEN_RESOLUTION:
+            now - target.device_last_seen_at > store.LAST_SEEN_RESOLUTION:
         Device.objects.filter(pk=target.device_pk).update(last_seen_at=now)
 
 
@@ -506,7 +505,7 @@ def _touch(channel: AppleChannel, device: Device | None = None) -> None:
     """Record that the device was seen, at most once a minute (Idle is the hot path)."""
     now = timezone.now()
     device = device or channel.device
-    if channel.last_seen_at is None or now - channel.last_seen_at > LAST_SEEN_RESOLUTION:
+    if channel.last_seen_at is None or now - channel.last_seen_at > store.LAST_SEEN_RESOLUTION:
         AppleChannel.objects.filter(pk=channel.pk).update(last_seen_at=now)
-    if device.last_seen_at is None or now - device.last_seen_at > LAST_SEEN_RESOLUTION:
+    if device.last_seen_at is None or now - device.last_seen_at > store.LAST_SEEN_RESOLUTION:
         Device.objects.filter(pk=device.pk).update(last_seen_at=now)

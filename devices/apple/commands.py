@@ -222,12 +222,13 @@ def delivery_ctes(channel_sql: str, statuses_sql: str, now_sql: str) -> str:
 )"""  # noqa: S608 - table and status names from the models, SQL from this package
 
 
-def _statuses_sql(statuses) -> str:
-    return ", ".join(f"'{status}'" for status in statuses)
+def sql_literals(values) -> str:
+    """Model choice values (never user input) as a SQL list, for statement text."""
+    return ", ".join(f"'{value}'" for value in values)
 
 
 _NEXT_COMMAND_SQL = {
-    skip: f"WITH {delivery_ctes('%s', _statuses_sql(statuses), '%s')} "  # noqa: S608
+    skip: f"WITH {delivery_ctes('%s', sql_literals(statuses), '%s')} "  # noqa: S608
           "SELECT command_plist FROM picked"
     for skip, statuses in ((True, [CommandStatus.QUEUED]), (False, PENDING_STATUSES))
 }

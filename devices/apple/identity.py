@@ -96,8 +96,9 @@ _Parsed = tuple[x509.Certificate, bytes, bytes, hashes.HashAlgorithm, str]
 
 
 @lru_cache(maxsize=8192)
-def _certificate(der_bytes: bytes) -> x509.Certificate:
-    """Devices sign every request with the same certificate: load each one once."""
+def load_certificate(der_bytes: bytes) -> x509.Certificate:
+    """A DER certificate loaded once per process: devices sign every request with the same
+    one, and the CA certificates they chain to are few."""
     return _load_der_certificate(der_bytes)
 
 
@@ -117,7 +118,7 @@ def _parse_signature(header_value: str, body: bytes) -> _Parsed:
         signer_der = signed_data.signer_certificate(signed, signer)
         if signer_der is None:
             raise MalformedIdentity("signer certificate not among the embedded certificates")
-        cert = _certificate(signer_der)
+        cert = load_certificate(signer_der)
         if signer.signed_attrs is None:  # no signed attributes: the signature covers the body
             return cert, body, signer.signature, hash_algorithm, family
         digest = signed_data.only(signer.values(signed_data.MESSAGE_DIGEST_ATTR))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -25,7 +24,7 @@ from ..models import AppleChannel, Device
 from ..models.commands import PENDING_STATUSES
 from ..models.devices import GONE_STATES
 from . import identity
-from .commands import delivery_ctes
+from .commands import delivery_ctes, sql_literals
 
 # Name of the request header a TLS-terminating proxy forwards the client certificate in, e.g.
 # "X-Client-Cert" (nginx: proxy_set_header X-Client-Cert $ssl_client_escaped_cert). Unset:
@@ -53,17 +52,12 @@ def client_cert_meta_key() -> str | None:
     return "HTTP_" + name.upper().replace("-", "_")
 
 
-@lru_cache(maxsize=1024)
-def _ca_certificate(der: bytes) -> x509.Certificate:
-    return x509.load_der_x509_certificate(der)
-
-
 def tenant_ca_certificates(tenant) -> list[x509.Certificate]:
     """Every CA certificate of the tenant, active or not: devices enrolled under a rotated CA
     keep their identity."""
     rows = CertificateAuthority.objects.for_tenant(tenant).values_list("certificate_der",
                                                                         flat=True)
-    return [_ca_certificate(bytes(der)) for der in rows]
+    return [identity.load_certificate(bytes(der)) for der in rows]
 
 
 def presented_certificate(body: bytes, *, signature: str | None,
@@ -98,7 +92,8 @@ def issued_certificate(tenant, cert: x509.Certificate, *,
     if issued is None:
         identity.verify_chain(cert, tenant_ca_certificates(tenant), now)
         raise UnknownCertificate("signed by our CA but not a certificate we issued")
-    identity.verify_chain(cert, [_ca_certificate(bytes(issued.authority.certificate_der))], now)
+    issuer = identity.load_certificate(bytes(issued.authority.certificate_der))
+    identity.verify_chain(cert, [issuer], now)
     if issued.revoked_at is not None:
         raise RevokedCertificate(f"certificate {issued.serial_hex} is revoked", issued)
     return issued
@@ -132,18 +127,20 @@ class ReportTarget:
 
 
 # One statement instead of an ORM join: compiling a four-table select_related costs more than
-# the query itself, and Idle is what every device sends all day.
-_REPORT_TARGET_SQL = f"""
-SELECT c.id, c.enabled, c.is_user_channel, c.last_seen_at,
-       d.id, d.udid, d.state, d.last_seen_at,
-       i.id, i.fingerprint_sha256, i.revoked_at IS NOT NULL, a.certificate_der
-FROM {AppleChannel._meta.db_table} c
+# the query itself, and Idle is what every device sends all day. The Idle statement below
+# reads the same columns from the same join.
+_TARGET_COLUMNS = """c.id AS channel_pk, c.enabled, c.is_user_channel,
+       c.last_seen_at AS channel_seen, d.id AS device_pk, d.udid, d.state,
+       d.last_seen_at AS device_seen, i.id AS certificate_pk, i.fingerprint_sha256,
+       i.revoked_at IS NOT NULL AS revoked, a.certificate_der"""
+_TARGET_FROM = f"""FROM {AppleChannel._meta.db_table} c
 JOIN {Device._meta.db_table} d ON d.id = c.device_id
 LEFT JOIN {IssuedCertificate._meta.db_table} i ON i.id = c.certificate_id
-LEFT JOIN {CertificateAuthority._meta.db_table} a ON a.id = i.authority_id
+LEFT JOIN {CertificateAuthority._meta.db_table} a ON a.id = i.authority_id"""
+_REPORT_TARGET_SQL = f"""SELECT {_TARGET_COLUMNS}
+{_TARGET_FROM}
 WHERE c.tenant_id = %s AND c.channel_id = %s
-LIMIT 1
-"""  # noqa: S608 - table names from the models; values are bound
+LIMIT 1"""
 
 
 def report_target(tenant, channel_id: str) -> ReportTarget | None:
@@ -164,7 +161,8 @@ def _target(row) -> ReportTarget:
 @dataclass(frozen=True)
 class IdleOutcome:
     """What the one-statement Idle did: ``handled`` means the request's certificate was the
-    channel's, everything was in order, and ``command`` (None: empty queue) was delivered."""
+    channel's, everything was in order, and ``command`` (None: empty queue) was delivered;
+    otherwise ``target`` says what the general path needs to explain the refusal."""
 
     target: ReportTarget | None
     handled: bool
@@ -179,24 +177,18 @@ class IdleOutcome:
 # decoding timestamps and a kilobyte of DER is measurable on this path.
 LAST_SEEN_RESOLUTION = dt.timedelta(seconds=60)  # fewer writes: last seen to the minute
 # Constants of the statement text (not user input): fewer parameters to send and type.
-_GONE = ", ".join(f"'{state}'" for state in GONE_STATES)
-_PENDING = ", ".join(f"'{status}'" for status in PENDING_STATUSES)
+_GONE = sql_literals(GONE_STATES)
+_PENDING = sql_literals(PENDING_STATUSES)
 _STALE = f"interval '{int(LAST_SEEN_RESOLUTION.total_seconds())} seconds'"
 
 _IDLE = PreparedStatement("mdm_apple_idle", f"""
 WITH target AS (
-    SELECT c.id AS channel_pk, c.enabled, c.is_user_channel, c.last_seen_at AS channel_seen,
-           d.id AS device_pk, d.udid, d.state, d.last_seen_at AS device_seen,
-           i.id AS certificate_pk, i.fingerprint_sha256, i.revoked_at IS NOT NULL AS revoked,
-           a.certificate_der,
+    SELECT {_TARGET_COLUMNS},
            COALESCE(i.fingerprint_sha256 = $3 AND i.revoked_at IS NULL
                     AND i.not_before <= clock_timestamp() AND clock_timestamp() < i.not_after
                     AND a.not_before <= clock_timestamp() AND clock_timestamp() < a.not_after
                     AND c.enabled AND d.state NOT IN ({_GONE}), FALSE) AS accepted
-    FROM {AppleChannel._meta.db_table} c
-    JOIN {Device._meta.db_table} d ON d.id = c.device_id
-    LEFT JOIN {IssuedCertificate._meta.db_table} i ON i.id = c.certificate_id
-    LEFT JOIN {CertificateAuthority._meta.db_table} a ON a.id = i.authority_id
+    {_TARGET_FROM}
     WHERE c.tenant_id = $1 AND c.channel_id = $2
     LIMIT 1
 ), {delivery_ctes("(SELECT channel_pk FROM target WHERE accepted)", _PENDING,
@@ -233,9 +225,10 @@ def idle(tenant, channel_id: str, cert: x509.Certificate) -> IdleOutcome:
         row = cursor.fetchone()
     if row is None:
         return IdleOutcome(None, handled=False)
-    target = _target(row[:12])
-    command = bytes(row[13]) if row[13] is not None else None
-    return IdleOutcome(target, handled=bool(row[12]), command=command)
+    if row[12]:  # handled: the caller needs only the command
+        return IdleOutcome(None, handled=True,
+                           command=bytes(row[13]) if row[13] is not None else None)
+    return IdleOutcome(_target(row[:12]), handled=False)
 
 
 def _aware(value) -> dt.datetime | None:
@@ -255,6 +248,6 @@ def bound_certificate_matches(target: ReportTarget, cert: x509.Certificate) -> b
         return False
     if cert.fingerprint(hashes.SHA256()).hex() != target.certificate_fingerprint:
         return False
-    identity.verify_chain(cert, [_ca_certificate(target.authority_certificate_der)],
+    identity.verify_chain(cert, [identity.load_certificate(target.authority_certificate_der)],
                           timezone.now())
     return True
