@@ -11,7 +11,6 @@ Every failure, whatever the input, is an :class:`IdentityError`; the view answer
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
@@ -66,7 +65,11 @@ _PEM_BODY = re.compile(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE---
 
 def _b64decode(text: str) -> bytes:
     try:
-        return base64.b64decode("".join(text.split()), validate=True)
+        return binascii.a2b_base64(text, strict_mode=True)  # devices send one clean line
+    except (binascii.Error, ValueError):
+        pass
+    try:  # line breaks or spaces (a PEM body, a folded header)
+        return binascii.a2b_base64("".join(text.split()), strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise MalformedIdentity(f"not base64: {exc}") from exc
 

@@ -8,6 +8,7 @@ raw plist dict in ``raw`` for audit and for keys we do not model. Decoding failu
 from __future__ import annotations
 
 import plistlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -45,9 +46,35 @@ class UnknownMessageType(MessageError):
 
 # --- reading plist values -------------------------------------------------------------------
 
+# A dictionary of plain ASCII strings, as every Idle is, read without expat (plistlib costs
+# as much as the rest of an Idle's parsing). The pattern admits only what plistlib reads to the
+# same dictionary: the standard declaration and DOCTYPE or none, XML whitespace, and text with
+# no markup, entity, carriage return or control character. Anything else goes to plistlib.
+_TEXT = rb"[\t\n\x20-\x25\x27-\x3b\x3d\x3f-\x7e]*"
+_WS = rb"[ \t\r\n]*"
+_PAIR = rb"<key>(" + _TEXT + rb")</key>" + _WS + rb"<string>(" + _TEXT + rb")</string>"
+_FLAT_PLIST = re.compile(
+    rb'(?:<\?xml version="1\.0" encoding="UTF-8"\?>' + _WS + rb")?"
+    rb'(?:<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1\.0//EN" '
+    rb'"http://www\.apple\.com/DTDs/PropertyList-1\.0\.dtd">' + _WS + rb")?"
+    rb'<plist version="1\.0">' + _WS + rb"<dict>((?:" + _WS + _PAIR + rb")*)" + _WS
+    + rb"</dict>" + _WS + rb"</plist>" + _WS)
+_PAIRS = re.compile(_PAIR)
+
+
+def _flat_plist(body: bytes) -> dict[str, str] | None:
+    match = _FLAT_PLIST.fullmatch(body)
+    if match is None:
+        return None
+    return {key.decode(): value.decode() for key, value in _PAIRS.findall(match.group(1))}
+
+
 def _parse_plist(body: bytes) -> dict[str, Any]:
     if not isinstance(body, bytes | bytearray):
         raise MalformedMessage("body must be bytes")
+    flat = _flat_plist(bytes(body))
+    if flat is not None:
+        return flat
     try:
         # XML only: devices never send binary plists, and the binary reader trusts object
         # counts from the input. The XML reader refuses entity declarations.

@@ -13,11 +13,11 @@ import os
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from django.db import connection
 from django.utils import timezone
 
 from enrollment.models import CertificateAuthority, IssuedCertificate
+from enrollment.pki.authority import fingerprint
 from mdm_server.prepared import PreparedStatement
 
 from ..models import AppleChannel, Device
@@ -85,7 +85,7 @@ def issued_certificate(tenant, cert: x509.Certificate, *,
     saves the lookup on the hot path. The chain is checked against the issuing CA of the
     stored row, which is one of the tenant's CAs, active or rotated out; a certificate we do
     not know is checked against all of them to say why it is refused."""
-    digest = cert.fingerprint(hashes.SHA256()).hex()
+    digest = fingerprint(cert)
     issued = candidate if candidate is not None and candidate.fingerprint_sha256 == digest \
         else _issued_query(tenant).filter(fingerprint_sha256=digest).first()
     now = timezone.now()
@@ -218,10 +218,7 @@ def idle(tenant, channel_id: str, cert: x509.Certificate) -> IdleOutcome:
     if connection.vendor != "postgresql":
         return IdleOutcome(report_target(tenant, channel_id), handled=False)
     with connection.cursor() as cursor:
-        # Delivery marks and last-seen are bookkeeping: no need to wait for the WAL flush.
-        _IDLE.execute(cursor, [tenant.pk, channel_id, cert.fingerprint(hashes.SHA256()).hex()],
-                      prefix="SET LOCAL synchronous_commit TO OFF; ")
-        cursor.nextset()
+        _IDLE.execute(cursor, [tenant.pk, channel_id, fingerprint(cert)])
         row = cursor.fetchone()
     if row is None:
         return IdleOutcome(None, handled=False)
@@ -246,7 +243,7 @@ def bound_certificate_matches(target: ReportTarget, cert: x509.Certificate) -> b
     channel (same bytes, fingerprint compared) and chains to the CA that issued it."""
     if target.certificate_fingerprint is None or target.certificate_revoked:
         return False
-    if cert.fingerprint(hashes.SHA256()).hex() != target.certificate_fingerprint:
+    if fingerprint(cert) != target.certificate_fingerprint:
         return False
     identity.verify_chain(cert, [identity.load_certificate(target.authority_certificate_der)],
                           timezone.now())

@@ -25,8 +25,9 @@ def _adapt(request: HttpRequest, serve) -> HttpResponse:
     except RequestDataTooBig:
         return HttpResponse(b"Request too large.\n", status=413, content_type="text/plain")
     meta_key = client_cert_meta_key()
+    # request.META, not request.headers: the latter copies every header on first use.
     return _respond(serve(request.tenant, body,
-                          signature=request.headers.get("Mdm-Signature"),
+                          signature=request.META.get("HTTP_MDM_SIGNATURE"),
                           forwarded_certificate=request.META.get(meta_key) if meta_key else None,
                           request=request))
 

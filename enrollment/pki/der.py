@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import NamedTuple
 
 MAX_DEPTH = 32
@@ -68,21 +69,36 @@ class Node(NamedTuple):
         return bool(self.tag & CONSTRUCTED)
 
     def children(self) -> list[Node]:
-        if not self.constructed:
-            raise DerError(f"tag {self.tag:#x} is not constructed")
-        if self.depth >= MAX_DEPTH:
+        data, tag, _, pos, limit, _, depth = self
+        if not tag & CONSTRUCTED:
+            raise DerError(f"tag {tag:#x} is not constructed")
+        if depth >= MAX_DEPTH:
             raise DerError("nesting too deep")
-        found, pos = [], self.content
-        while pos < self.content_end:
-            child = _read(self.data, pos, self.content_end, self.depth + 1)
+        found, depth = [], depth + 1
+        while pos < limit:  # _read inlined for the common short definite lengths
+            if pos + 2 > limit:
+                raise DerError("truncated TLV")
+            child_tag, first = data[pos], data[pos + 1]
+            if first < 0x80 and child_tag & 0x1F != 0x1F:
+                end = pos + 2 + first
+                if end > limit:
+                    raise DerError("truncated value")
+                found.append(_node(Node, (data, child_tag, pos, pos + 2, end, end, depth)))
+                pos = end
+                continue
+            child = _read(data, pos, limit, depth)
             found.append(child)
-            pos = child.end
+            pos = child[5]  # end
         return found
 
     def expect(self, tag: int) -> Node:
         if self.tag != tag:
             raise DerError(f"expected tag {tag:#x}, found {self.tag:#x}")
         return self
+
+
+# tuple.__new__ skips the NamedTuple's Python-level constructor: a CMS message makes dozens.
+_node = tuple.__new__
 
 
 def _read(data: bytes, pos: int, limit: int, depth: int) -> Node:
@@ -106,7 +122,7 @@ def _read(data: bytes, pos: int, limit: int, depth: int) -> Node:
         end = content + length
         if end > limit:
             raise DerError("truncated value")
-        return Node(data, tag, pos, content, end, end, depth)
+        return _node(Node, (data, tag, pos, content, end, end, depth))
     if not tag & CONSTRUCTED:
         raise DerError("indefinite length on a primitive value")
     if depth >= MAX_DEPTH:
@@ -116,7 +132,7 @@ def _read(data: bytes, pos: int, limit: int, depth: int) -> Node:
         if inner + 2 > limit:
             raise DerError("missing end-of-contents")
         if data[inner] == 0 and data[inner + 1] == 0:
-            return Node(data, tag, pos, content, inner, inner + 2, depth)
+            return _node(Node, (data, tag, pos, content, inner, inner + 2, depth))
         inner = _read(data, inner, limit, depth + 1).end
 
 
@@ -139,7 +155,11 @@ def read_whole(data: bytes) -> Node:
 
 
 def decode_oid(node: Node) -> str:
-    body = node.expect(OID).value
+    return _oid_text(node.expect(OID).value)
+
+
+@lru_cache(maxsize=1024)  # the OIDs a server meets are few; decoding one costs microseconds
+def _oid_text(body: bytes) -> str:
     if not body or body[-1] & 0x80:
         raise DerError("malformed OBJECT IDENTIFIER")
     arcs, value = [], 0

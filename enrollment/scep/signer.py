@@ -13,12 +13,11 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.utils import timezone
 
 from ..models import CertificateAuthority, Challenge, IssuedCertificate
-from ..pki.authority import KeyPair
+from ..pki.authority import KeyPair, fingerprint
 from ..services.challenges import ChallengeRejected, consume_challenge
 from .messages import CertificationRequest, PKIMessage
 from .oids import FailInfo, MessageType
@@ -72,9 +71,8 @@ def authorize(next_signer: Signer) -> Signer:
 
 
 def _renewable(req: SignRequest) -> IssuedCertificate:
-    fingerprint = req.message.signer_cert.fingerprint(hashes.SHA256()).hex()
     previous = (IssuedCertificate.objects.for_tenant(req.tenant).select_for_update()
-                .filter(fingerprint_sha256=fingerprint).first())
+                .filter(fingerprint_sha256=fingerprint(req.message.signer_cert)).first())
     if previous is None:
         raise PolicyRejection("renewal signer not issued by this CA", FailInfo.BAD_REQUEST)
     if previous.revoked_at is not None:

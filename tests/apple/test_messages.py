@@ -401,6 +401,65 @@ def test_fuzz_mutated_captures(path: Path, data: st.DataObject) -> None:
     decode_both(body[:start] + data.draw(st.binary(max_size=12)) + body[end:])
 
 
+# --- the flat-plist fast path ---------------------------------------------------------------
+
+def plistlib_or_none(body: bytes):
+    try:
+        return plistlib.loads(body, fmt=plistlib.FMT_XML)
+    except Exception:  # any refusal counts as "not a plist"
+        return None
+
+
+def assert_fast_path_agrees(body: bytes) -> None:
+    """Whenever the fast path reads a body, plistlib reads it to the same dictionary."""
+    fast = m._flat_plist(body)
+    if fast is not None:
+        assert plistlib_or_none(body) == fast, body
+
+
+def test_fast_path_reads_an_idle_and_the_captures_it_can() -> None:
+    idle = plistlib.dumps({"UDID": "0000-1", "Status": "Idle", "EnrollmentID": "e"})
+    assert m._flat_plist(idle) == {"UDID": "0000-1", "Status": "Idle", "EnrollmentID": "e"}
+    read = 0
+    for path in ALL_PLISTS:
+        body = repaired(path)
+        assert_fast_path_agrees(body)
+        read += m._flat_plist(body) is not None
+    assert read > 0  # e.g. the captured Idle and CheckOut bodies
+
+
+@pytest.mark.parametrize("body", [
+    b'<plist version="1.0"><dict><key>A</key><string>x&amp;y</string></dict></plist>',
+    b'<plist version="1.0"><dict><key>A</key><string>x\r\ny</string></dict></plist>',
+    b'<plist version="1.0"><dict><key>A</key><string>\xc3\xa9</string></dict></plist>',
+    b'<plist version="1.0"><dict><key>A</key><integer>1</integer></dict></plist>',
+    b'<plist version="1.0"><dict><key>A</key><string/></dict></plist>',
+    b' <?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict></dict></plist>',
+    b'<?xml version="1.0" encoding="ISO-8859-1"?><plist version="1.0"><dict></dict></plist>',
+    b'<!DOCTYPE plist [<!ENTITY e "x">]><plist version="1.0"><dict></dict></plist>',
+    b'<plist version="1.0"><dict><!-- c --></dict></plist>',
+    b'<plist version="1.0"><dict><key>A</key></dict></plist>',
+])
+def test_fast_path_leaves_everything_else_to_plistlib(body: bytes) -> None:
+    assert m._flat_plist(body) is None
+
+
+flat_text = st.text(st.sampled_from([chr(c) for c in range(0x20, 0x7F)] + ["\t", "\n", "\r"]),
+                    max_size=12)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(flat_text, flat_text, max_size=6), st.data())
+def test_fuzz_fast_path_agrees_with_plistlib(raw: dict, data: st.DataObject) -> None:
+    body = plistlib.dumps(raw, fmt=plistlib.FMT_XML)
+    if raw and not any(c in text for text in (*raw, *raw.values()) for c in "<>&\r"):
+        assert m._flat_plist(body) == raw
+    assert_fast_path_agrees(body)
+    start = data.draw(st.integers(0, len(body)))
+    end = data.draw(st.integers(start, min(len(body), start + 20)))
+    assert_fast_path_agrees(body[:start] + data.draw(st.binary(max_size=8)) + body[end:])
+
+
 # --- commands -------------------------------------------------------------------------------
 
 def command_of(body: bytes, uuid: str = "C-1") -> dict:
