@@ -160,6 +160,55 @@ def test_idle_query_count(iphone, apple_tenant):
     assert len(pending) == (1 if postgres else 3), [q["sql"] for q in pending]
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the libpq path is PostgreSQL's")
+def test_idle_outside_a_transaction_goes_straight_to_libpq(iphone, apple_tenant):
+    """Autocommit (a real request): the prepared statement runs through libpq directly, and
+    is still one logged query, accepted or refused."""
+    from devices.apple.commands import do_enqueue_command
+    from mdm_server import prepared
+
+    enroll(iphone)
+    iphone.device_information(parse_command(iphone.idle()[1])["CommandUUID"])
+    assert connection.get_autocommit()
+    by_cursor = prepared.PreparedStatement._fetchone_by_cursor
+    prepared.PreparedStatement._fetchone_by_cursor = None  # any use of it fails the test
+    try:
+        with CaptureQueriesContext(connection) as empty:
+            assert iphone.idle() == (200, b"")
+        assert [q["sql"].split(" (")[0] for q in empty] == ["EXECUTE mdm_apple_idle"]
+        device = Device.objects.get(udid=iphone.udid)
+        command = do_enqueue_command(apple_tenant, device, "ProfileList", actor="test")
+        with CaptureQueriesContext(connection) as pending:
+            assert parse_command(iphone.idle()[1])["CommandUUID"] == command.command_uuid
+        assert len(pending) == 1
+        command.refresh_from_db()
+        assert command.delivered_count == 1 and command.sent_at is not None
+        IssuedCertificate.objects.filter(device=device).update(revoked_at=timezone.now())
+        with CaptureQueriesContext(connection) as refused:
+            assert iphone.idle()[0] == 400  # refused: the target is read again to say why
+        assert len(refused) >= 2
+    finally:
+        prepared.PreparedStatement._fetchone_by_cursor = by_cursor
+    assert AuditEvent.objects.filter(action=AuditAction.DEVICE_IDENTITY_REJECTED).exists()
+
+
+def test_prepared_statement_errors_are_django_errors(transactional_db):
+    from django.db import DatabaseError
+
+    from mdm_server.prepared import PreparedStatement
+
+    broken = PreparedStatement("mdm_test_broken", "SELECT 1 / $1", ("int8",), ("int8",))
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    assert broken.fetchone([1]) == (1,)
+    with pytest.raises(DatabaseError):
+        broken.fetchone([0])  # division by zero, raised as Django's error
+    assert broken.fetchone([2]) == (0,)  # the connection is still usable
+    with pytest.raises(ValueError):
+        PreparedStatement("mdm_test_bad", "SELECT $1", ("int8",), ("numeric",))
+
+
 def test_idle_refreshes_last_seen_to_the_minute(iphone):
     enroll(iphone)
     long_ago = timezone.now() - dt.timedelta(hours=2)
