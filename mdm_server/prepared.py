@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg import errors, pq
 
 # Binary-format decoders for the result column types a prepared statement may declare.
@@ -47,35 +47,40 @@ class PreparedStatement:
         unknown = set(self.columns) - set(_DECODERS)
         if unknown:
             raise ValueError(f"no binary decoder for column types {sorted(unknown)}")
+        # What every execution needs, computed once.
+        object.__setattr__(self, "_name", self.name.encode())
+        object.__setattr__(self, "_decoders", tuple(_DECODERS[kind] for kind in self.columns))
+        object.__setattr__(self, "_indexes", tuple(range(len(self.columns))))
+        object.__setattr__(self, "_zeros", (0,) * len(self.columns))
 
     def fetchone(self, params: Sequence[int | str]) -> tuple | None:
         """Run it on the default connection (PostgreSQL), preparing it first on a connection
         that has not seen it; the first row as Python values, or None."""
-        if not connection.get_autocommit() or connection.execute_wrappers:
-            return self._fetchone_by_cursor(params)
+        db = connections[DEFAULT_DB_ALIAS]  # one lookup: each goes through a thread-local
+        if not db.get_autocommit() or db.execute_wrappers:
+            return self._fetchone_by_cursor(db, params)
         started = time.monotonic()
-        with connection.wrap_database_errors:
-            raw = connection.connection
+        with db.wrap_database_errors:
+            raw = db.connection
             self._prepare(raw)
-            result = raw.pgconn.exec_prepared(
-                self.name.encode(), [str(value).encode() for value in params],
-                result_format=pq.Format.BINARY)
+            result = raw.pgconn.exec_prepared(self._name, [str(p).encode() for p in params],
+                                              result_format=pq.Format.BINARY)
             if result.status != pq.ExecStatus.TUPLES_OK:
                 raise errors.error_from_result(result, encoding=raw.info.encoding)
             row = None
             if result.ntuples:
-                row = tuple(None if value is None else decode(value) for value, decode in zip(
-                    (result.get_value(0, n) for n in range(result.nfields)),
-                    (_DECODERS[kind] for kind in self.columns), strict=True))
-        if connection.queries_logged:
-            connection.queries_log.append({
-                "sql": f"EXECUTE {self.name} {tuple(params)!r}",
-                "time": f"{time.monotonic() - started:.3f}"})
+                row = tuple(None if value is None else decode(value)
+                            for value, decode in zip(map(result.get_value, self._zeros,
+                                                         self._indexes),
+                                                     self._decoders, strict=True))
+        if db.queries_logged:
+            db.queries_log.append({"sql": f"EXECUTE {self.name} {tuple(params)!r}",
+                                   "time": f"{time.monotonic() - started:.3f}"})
         return row
 
-    def _fetchone_by_cursor(self, params: Sequence[int | str]) -> tuple | None:
-        with connection.cursor() as cursor:
-            self._prepare(connection.connection)
+    def _fetchone_by_cursor(self, db, params: Sequence[int | str]) -> tuple | None:
+        with db.cursor() as cursor:
+            self._prepare(db.connection)
             placeholders = ", ".join(["%s"] * len(self.types))
             cursor.execute(f"EXECUTE {self.name} ({placeholders})", list(params))
             return cursor.fetchone()
