@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.events import AuditAction
@@ -51,19 +51,25 @@ class ChallengeRejected(Exception):
         self.challenge = challenge
 
 
+_CONSUME_SQL = f"""UPDATE {Challenge._meta.db_table} SET used_at = %s
+WHERE tenant_id = %s AND challenge_hash = %s AND used_at IS NULL AND expires_at > %s
+RETURNING *"""  # noqa: S608 - the table name comes from the model
+
+
 def consume_challenge(tenant, raw: str | None) -> Challenge:
-    """Mark the challenge used; call inside the issuing transaction (row locked, so two
-    concurrent requests with one challenge cannot both pass)."""
+    """Mark the challenge used; call inside the issuing transaction. One conditional UPDATE
+    (the row lock makes a concurrent second use see it used); only a refusal reads the row
+    again, to say why (unknown, reused or expired)."""
     if not raw:
         raise ChallengeRejected("missing")
-    challenge = (Challenge.objects.for_tenant(tenant).select_for_update()
-                 .filter(challenge_hash=hash_challenge(raw)).first())
+    digest = hash_challenge(raw)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())  # raw SQL: as the ORM would
+    consumed = list(Challenge.objects.raw(_CONSUME_SQL, [now, tenant.pk, digest, now]))
+    if consumed:
+        return consumed[0]
+    challenge = Challenge.objects.for_tenant(tenant).filter(challenge_hash=digest).first()
     if challenge is None:
         raise ChallengeRejected("unknown")
     if challenge.used_at is not None:
         raise ChallengeRejected("reused", challenge)
-    if challenge.is_expired:
-        raise ChallengeRejected("expired", challenge)
-    challenge.used_at = timezone.now()
-    challenge.save(update_fields=["used_at"])
-    return challenge
+    raise ChallengeRejected("expired", challenge)
