@@ -83,23 +83,36 @@ def _resent(tenant, msg: PKIMessage, creq: CertificationRequest) -> IssuedCertif
     return candidate if _spki(issued_key) == _spki(creq.csr.public_key()) else None
 
 
+@transaction.atomic
+def _issue(tenant, authority: CertificateAuthority, ca: KeyPair, msg: PKIMessage,
+           creq: CertificationRequest, request) -> IssuedCertificate:
+    """Policies, signature, storage, registration step and audit: all or nothing."""
+    issued = signer(SignRequest(tenant, authority, ca, msg, creq))
+    on_certificate_issued(issued)
+    renewal = issued.renewed_from_id is not None
+    record(tenant, AuditAction.CERTIFICATE_RENEWED if renewal else AuditAction.CERTIFICATE_ISSUED,
+           actor="scep", target=issued, device=issued.device, request=request, detail={
+               "serial": issued.serial_hex, "subject": issued.subject,
+               "challenge_id": issued.challenge_id,
+               "purpose": issued.challenge.purpose if issued.challenge else "",
+               "renewed_from": issued.renewed_from_id,
+           })
+    return issued
+
+
 def _enroll(tenant, authority: CertificateAuthority, ca: KeyPair, msg: PKIMessage,
             request) -> ScepReply:
     creq = decrypt_request(msg, ca.key, ca.certificate)
     try:
-        with transaction.atomic():
-            issued = signer(SignRequest(tenant, authority, ca, msg, creq))
-            on_certificate_issued(issued)
-            renewal = issued.renewed_from_id is not None
-            record(tenant,
-                   AuditAction.CERTIFICATE_RENEWED if renewal else AuditAction.CERTIFICATE_ISSUED,
-                   actor="scep", target=issued, device=issued.device,
-                   request=request, detail={
-                       "serial": issued.serial_hex, "subject": issued.subject,
-                       "challenge_id": issued.challenge_id,
-                       "purpose": issued.challenge.purpose if issued.challenge else "",
-                       "renewed_from": issued.renewed_from_id,
-                   })
+        for attempt in range(1, depot.MAX_SERIAL_ATTEMPTS + 1):
+            try:
+                issued = _issue(tenant, authority, ca, msg, creq, request)
+                break
+            except depot.SerialCollision as exc:
+                logger.warning("SCEP serial collision for tenant %s: %s", tenant.slug, exc)
+                if attempt == depot.MAX_SERIAL_ATTEMPTS:
+                    raise PolicyRejection("certificate could not be stored",
+                                          FailInfo.BAD_REQUEST) from exc
     except PolicyRejection as exc:
         if exc.reason == "challenge reused" and (resent := _resent(tenant, msg, creq)):
             return _success(msg, resent, ca)

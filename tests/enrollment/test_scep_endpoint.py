@@ -248,3 +248,36 @@ def test_oversized_post_is_413(client, tenant):
 
 def test_make_csr_helper_sanity():
     assert make_csr(new_key(), "x", "y").is_signature_valid
+
+
+def test_serial_collision_issues_again_under_a_new_serial(client, tenant, admin, monkeypatch):
+    from enrollment.scep import depot
+
+    first = pkcs_req(tenant, do_create_challenge(tenant, actor=admin).raw)
+    taken = int(decode(post(client, tenant, first), first, tenant).certificate.serial_number)
+    serials = iter([taken, taken, taken + 1])
+    monkeypatch.setattr(depot, "random_serial", lambda: next(serials))
+    minted = do_create_challenge(tenant, actor=admin)
+    request = pkcs_req(tenant, minted.raw)
+    reply = decode(post(client, tenant, request), request, tenant)
+    assert reply.status is PKIStatus.SUCCESS
+    assert reply.certificate.serial_number == taken + 1
+    issued = IssuedCertificate.objects.get(serial_hex=f"{taken + 1:040x}")
+    assert issued.challenge_id == minted.challenge.pk  # consumed once, by the stored one
+    assert IssuedCertificate.objects.filter(tenant=tenant).count() == 2
+    assert AuditEvent.objects.filter(tenant=tenant, action="certificate.issued").count() == 2
+
+
+def test_serial_collisions_without_end_fail_cleanly(client, tenant, admin, monkeypatch):
+    from enrollment.scep import depot
+
+    first = pkcs_req(tenant, do_create_challenge(tenant, actor=admin).raw)
+    taken = int(decode(post(client, tenant, first), first, tenant).certificate.serial_number)
+    monkeypatch.setattr(depot, "random_serial", lambda: taken)
+    minted = do_create_challenge(tenant, actor=admin)
+    request = pkcs_req(tenant, minted.raw)
+    reply = decode(post(client, tenant, request), request, tenant)
+    assert (reply.status, reply.fail_info) == (PKIStatus.FAILURE, FailInfo.BAD_REQUEST)
+    assert rejections(tenant)[-1]["reason"] == "certificate could not be stored"
+    assert IssuedCertificate.objects.filter(tenant=tenant).count() == 1
+    assert Challenge.objects.get(pk=minted.challenge.pk).used_at is None  # rolled back
