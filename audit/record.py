@@ -51,7 +51,26 @@ def record(
 ) -> AuditEvent:
     """Write one audit event. Call it inside the transaction of the change it records, so the
     event exists exactly when the change does."""
-    return AuditEvent.objects.create(
+    written = event(tenant, action, actor=actor, target=target, user=user, device=device,
+                    detail=detail, request=request)
+    written.save(force_insert=True)
+    return written
+
+
+def event(
+    tenant,
+    action: AuditAction,
+    *,
+    actor: Actor = None,
+    target: models.Model | None = None,
+    user=None,
+    device=None,
+    detail: dict | None = None,
+    request: HttpRequest | None = None,
+) -> AuditEvent:
+    """The event ``record`` writes, unsaved: for a caller that inserts it in one statement
+    with the change it records (same transaction, same rule)."""
+    return AuditEvent(
         tenant=tenant,
         action=action,
         user=user,

@@ -14,13 +14,14 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.db import transaction
 
 from audit.events import AuditAction
+from audit.record import event as audit_event
 from audit.record import record
 
 from ..models import CertificateAuthority, IssuedCertificate
 from ..pki.authority import KeyPair
 from ..services.authorities import key_pair
 from ..services.challenges import hash_challenge
-from ..services.registrations import on_certificate_issued
+from ..services.registrations import certificate_issued_update
 from . import depot
 from .errors import ReplyTo, ScepError, UnparseableMessage
 from .messages import (
@@ -37,7 +38,7 @@ from .transport import PKI_MESSAGE_CONTENT_TYPE
 
 logger = logging.getLogger(__name__)
 
-signer = check_time(check_csr(authorize(depot.issue)))
+signer = check_time(check_csr(authorize(depot.sign)))
 
 
 @dataclass(frozen=True)
@@ -87,16 +88,19 @@ def _resent(tenant, msg: PKIMessage, creq: CertificationRequest) -> IssuedCertif
 def _issue(tenant, authority: CertificateAuthority, ca: KeyPair, msg: PKIMessage,
            creq: CertificationRequest, request) -> IssuedCertificate:
     """Policies, signature, storage, registration step and audit: all or nothing."""
-    issued = signer(SignRequest(tenant, authority, ca, msg, creq))
-    on_certificate_issued(issued)
+    issued = signer(SignRequest(tenant, authority, ca, msg, creq))  # signed, not stored
     renewal = issued.renewed_from_id is not None
-    record(tenant, AuditAction.CERTIFICATE_RENEWED if renewal else AuditAction.CERTIFICATE_ISSUED,
-           actor="scep", target=issued, device=issued.device, request=request, detail={
-               "serial": issued.serial_hex, "subject": issued.subject,
-               "challenge_id": issued.challenge_id,
-               "purpose": issued.challenge.purpose if issued.challenge else "",
-               "renewed_from": issued.renewed_from_id,
-           })
+    audited = audit_event(
+        tenant, AuditAction.CERTIFICATE_RENEWED if renewal else AuditAction.CERTIFICATE_ISSUED,
+        actor="scep", target=issued, device=issued.device, request=request, detail={
+            "serial": issued.serial_hex, "subject": issued.subject,
+            "challenge_id": issued.challenge_id,
+            "purpose": issued.challenge.purpose if issued.challenge else "",
+            "renewed_from": issued.renewed_from_id,
+        })
+    registration_step = ([certificate_issued_update(issued.challenge_id)]
+                         if issued.challenge_id is not None else [])
+    depot.store(issued, also=registration_step, event=audited)
     return issued
 
 

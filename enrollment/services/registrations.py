@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.events import AuditAction
@@ -101,12 +101,25 @@ def do_claim_profile(tenant, raw_token: str, *, request=None
     return registration, minted
 
 
+_CERTIFICATE_ISSUED_SQL = (
+    f"UPDATE {Registration._meta.db_table} SET state = %s, certificate_issued_at = %s "  # noqa: S608
+    f"WHERE challenge_id = %s AND state IN ({', '.join(['%s'] * len(OPEN_STATES))})")
+
+
+def certificate_issued_update(challenge_id: int) -> tuple[str, list]:
+    """The registration step "certificate issued" for the registration of ``challenge_id``,
+    as SQL: the SCEP service sends it in one message with the certificate's INSERT."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    return _CERTIFICATE_ISSUED_SQL, [RegistrationState.CERTIFICATE_ISSUED, now, challenge_id,
+                                     *OPEN_STATES]
+
+
 def on_certificate_issued(issued: IssuedCertificate) -> None:
-    """Called by the SCEP service inside the issuing transaction."""
+    """The registration step, for an issuing transaction that writes it on its own."""
     if issued.challenge_id is None:
         return
-    Registration.objects.filter(challenge_id=issued.challenge_id, state__in=OPEN_STATES).update(
-        state=RegistrationState.CERTIFICATE_ISSUED, certificate_issued_at=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(*certificate_issued_update(issued.challenge_id))
 
 
 def registration_for_certificate(issued: IssuedCertificate) -> Registration | None:

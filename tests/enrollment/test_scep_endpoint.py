@@ -281,3 +281,27 @@ def test_serial_collisions_without_end_fail_cleanly(client, tenant, admin, monke
     assert rejections(tenant)[-1]["reason"] == "certificate could not be stored"
     assert IssuedCertificate.objects.filter(tenant=tenant).count() == 1
     assert Challenge.objects.get(pk=minted.challenge.pk).used_at is None  # rolled back
+
+
+def test_issuance_writes_certificate_registration_step_and_audit_together(client, tenant,
+                                                                         admin):
+    """On PostgreSQL the three travel in one message; each row must still be right."""
+    from enrollment.models import Registration, RegistrationState
+    from enrollment.services.registrations import do_claim_profile, do_start_registration
+
+    started = do_start_registration(tenant, admin, "ios", "api", actor=admin)
+    registration, minted = do_claim_profile(tenant, started.profile_token)
+    request = pkcs_req(tenant, minted.raw)
+    assert decode(post(client, tenant, request), request, tenant).status is PKIStatus.SUCCESS
+    issued = IssuedCertificate.objects.get(tenant=tenant)
+    assert issued.challenge_id == minted.challenge.pk and issued.created_at is not None
+    registration = Registration.objects.get(pk=registration.pk)
+    assert registration.state == RegistrationState.CERTIFICATE_ISSUED
+    assert registration.certificate_issued_at is not None
+    audited = AuditEvent.objects.get(tenant=tenant, action="certificate.issued")
+    assert (audited.target_type, audited.target_id, audited.target_label) == (
+        "enrollment.issuedcertificate", str(issued.pk), str(issued))
+    assert audited.actor_label == "scep" and audited.source_ip == "127.0.0.1"
+    assert audited.detail == {"serial": issued.serial_hex, "subject": issued.subject,
+                              "challenge_id": minted.challenge.pk,
+                              "purpose": minted.challenge.purpose, "renewed_from": None}
