@@ -38,21 +38,10 @@ def _target_fields(target: models.Model | None) -> dict:
             "target_label": str(target)[:200]}
 
 
-def record(
-    tenant,
-    action: AuditAction,
-    *,
-    actor: Actor = None,
-    target: models.Model | None = None,
-    user=None,
-    device=None,
-    detail: dict | None = None,
-    request: HttpRequest | None = None,
-) -> AuditEvent:
-    """Write one audit event. Call it inside the transaction of the change it records, so the
-    event exists exactly when the change does."""
-    written = event(tenant, action, actor=actor, target=target, user=user, device=device,
-                    detail=detail, request=request)
+def record(tenant, action: AuditAction, **fields) -> AuditEvent:
+    """Write one audit event (``fields``: the keywords of :func:`event`). Call it inside the
+    transaction of the change it records, so the event exists exactly when the change does."""
+    written = event(tenant, action, **fields)
     written.save(force_insert=True)
     return written
 
