@@ -99,8 +99,13 @@ def enroll_devices(count: int):
     from enrollment.models import IssuedCertificate
     from enrollment.pki.authority import fingerprint, random_serial, subject_text
     from enrollment.pki.issuance import issue_certificate
+    from enrollment.scep import depot
     from enrollment.services.authorities import active_authority, key_pair
-    from enrollment.services.registrations import do_claim_profile, do_start_registration
+    from enrollment.services.registrations import (
+        certificate_issued_update,
+        do_claim_profile,
+        do_start_registration,
+    )
     from tests.devices.enrollment import django_transport, ready_tenant
     from tests.devices.simulator import SimulatedDevice, shared_key
     from tests.scep.scep_client import make_csr
@@ -121,18 +126,16 @@ def enroll_devices(count: int):
         user = User.objects.create_user(tenant, f"user{n}@bench.test")
         started = do_start_registration(tenant, user, "ios", "api", actor=admin)
         _, minted = do_claim_profile(tenant, started.profile_token)
-        # What the SCEP signer stores (SCEP itself is benchmarked by scep_enroll.py).
+        # What the SCEP service stores (SCEP itself is benchmarked by scep_enroll.py).
         serial = random_serial()
         cert = issue_certificate(csr, ca, serial=serial, validity_days=365)
-        issued = IssuedCertificate.objects.create(
+        depot.store(IssuedCertificate(
             tenant=tenant, authority=authority, serial_hex=f"{serial:040x}",
             subject=subject_text(cert.subject), common_name="bench device",
             fingerprint_sha256=fingerprint(cert), certificate_der=cert.public_bytes(Encoding.DER),
             not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
-            challenge=minted.challenge)
-        from enrollment.services.registrations import on_certificate_issued
-
-        on_certificate_issued(issued)
+            challenge=minted.challenge),
+            also=[certificate_issued_update(minted.challenge.pk)])
         device = SimulatedDevice(tenant.slug, transport, key, cert)
         assert device.authenticate()[0] == 200
         assert device.token_update()[0] == 200

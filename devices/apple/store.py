@@ -1,9 +1,10 @@
 """Storage side of Apple device identity: the tenant's CA certificates, the issued certificate
 a request's identity maps to, and the channel rows the check-in service works on.
 
-``identify`` is the identity "middleware" of DESIGN.md: extract the certificate (Mdm-Signature
-or forwarded TLS client certificate), verify it against every CA of the tenant, and map it to
-an unrevoked IssuedCertificate of the tenant. It never sees an HttpRequest.
+``presented_certificate`` and ``issued_certificate`` are the identity "middleware" of DESIGN.md:
+extract the certificate (Mdm-Signature or forwarded TLS client certificate), verify it against
+the tenant's CA, and map it to an unrevoked IssuedCertificate of the tenant. They never see an
+HttpRequest.
 """
 
 from __future__ import annotations
@@ -97,14 +98,6 @@ def issued_certificate(tenant, cert: x509.Certificate, *,
     if issued.revoked_at is not None:
         raise RevokedCertificate(f"certificate {issued.serial_hex} is revoked", issued)
     return issued
-
-
-def identify(tenant, body: bytes, *, signature: str | None,
-             forwarded_certificate: str | None) -> IssuedCertificate:
-    """Both steps at once: the tenant's unrevoked IssuedCertificate that sent ``body``."""
-    cert = presented_certificate(body, signature=signature,
-                                 forwarded_certificate=forwarded_certificate)
-    return issued_certificate(tenant, cert)
 
 
 @dataclass(frozen=True)

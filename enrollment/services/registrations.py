@@ -114,14 +114,6 @@ def certificate_issued_update(challenge_id: int) -> tuple[str, list]:
                                      *OPEN_STATES]
 
 
-def on_certificate_issued(issued: IssuedCertificate) -> None:
-    """The registration step, for an issuing transaction that writes it on its own."""
-    if issued.challenge_id is None:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(*certificate_issued_update(issued.challenge_id))
-
-
 def registration_for_certificate(issued: IssuedCertificate) -> Registration | None:
     """The registration an identity certificate was issued for (following renewals back)."""
     seen = 0

@@ -161,7 +161,6 @@ def test_idle_query_count(iphone, apple_tenant):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the libpq path is PostgreSQL's")
 def test_idle_outside_a_transaction_goes_straight_to_libpq(iphone, apple_tenant):
     """Autocommit (a real request): the prepared statement runs through libpq directly, and
     is still one logged query, accepted or refused."""
@@ -199,8 +198,6 @@ def test_prepared_statement_errors_are_django_errors(transactional_db):
     from mdm_server.prepared import PreparedStatement
 
     broken = PreparedStatement("mdm_test_broken", "SELECT 1 / $1", ("int8",), ("int8",))
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL only")
     assert broken.fetchone([1]) == (1,)
     with pytest.raises(DatabaseError):
         broken.fetchone([0])  # division by zero, raised as Django's error

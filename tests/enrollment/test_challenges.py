@@ -59,7 +59,6 @@ def test_another_tenants_challenge_is_unknown(tenant, other_tenant, other_admin)
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent connections")
 def test_concurrent_requests_consume_it_once(tenant, admin):
     minted = do_create_challenge(tenant, actor=admin)
     barrier, outcomes = threading.Barrier(4), []
