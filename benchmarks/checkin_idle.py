@@ -100,6 +100,7 @@ def enroll_devices(count: int):
     from enrollment.pki.authority import fingerprint, random_serial, subject_text
     from enrollment.pki.issuance import issue_certificate
     from enrollment.scep import depot
+    from enrollment.scep.signer import Signed, challenge_grant
     from enrollment.services.authorities import active_authority, key_pair
     from enrollment.services.registrations import (
         certificate_issued_update,
@@ -129,13 +130,12 @@ def enroll_devices(count: int):
         # What the SCEP service stores (SCEP itself is benchmarked by scep_enroll.py).
         serial = random_serial()
         cert = issue_certificate(csr, ca, serial=serial, validity_days=365)
-        depot.store(IssuedCertificate(
+        depot.store(Signed(IssuedCertificate(
             tenant=tenant, authority=authority, serial_hex=f"{serial:040x}",
             subject=subject_text(cert.subject), common_name="bench device",
             fingerprint_sha256=fingerprint(cert), certificate_der=cert.public_bytes(Encoding.DER),
-            not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
-            challenge=minted.challenge),
-            also=[certificate_issued_update(minted.challenge.pk)])
+            not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc),
+            challenge_grant(tenant, minted.raw)), challenge_step=certificate_issued_update)
         device = SimulatedDevice(tenant.slug, transport, key, cert)
         assert device.authenticate()[0] == 200
         assert device.token_update()[0] == 200

@@ -1,7 +1,8 @@
 """The SCEP service: one PKIOperation in, one CertRep (or a plain 400) out.
 
 Parsing and crypto live in `messages`; policy in `signer`; storage in `depot`. This module
-decides the reply, runs issuance in one transaction, and audits every refusal with its reason.
+decides the reply, has an issuance stored in one write, and audits every refusal with its
+reason.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from django.db import transaction
 
 from audit.events import AuditAction
 from audit.record import event as audit_event
@@ -84,23 +84,23 @@ def _resent(tenant, msg: PKIMessage, creq: CertificationRequest) -> IssuedCertif
     return candidate if _spki(issued_key) == _spki(creq.csr.public_key()) else None
 
 
-@transaction.atomic
 def _issue(tenant, authority: CertificateAuthority, ca: KeyPair, msg: PKIMessage,
            creq: CertificationRequest, request) -> IssuedCertificate:
-    """Policies, signature, storage, registration step and audit: all or nothing."""
-    issued = signer(SignRequest(tenant, authority, ca, msg, creq))  # signed, not stored
+    """Policies, signature, then one write: the grant spent, the certificate, its registration
+    step and its audit event, all or nothing (`depot.store`). A challenge that cannot be spent
+    is found by that write, after signing: a refusal costs one signature more, every accepted
+    request one round trip less."""
+    signed = signer(SignRequest(tenant, authority, ca, msg, creq))
+    issued = signed.certificate
     renewal = issued.renewed_from_id is not None
     audited = audit_event(
         tenant, AuditAction.CERTIFICATE_RENEWED if renewal else AuditAction.CERTIFICATE_ISSUED,
         actor="scep", target=issued, device=issued.device, request=request, detail={
             "serial": issued.serial_hex, "subject": issued.subject,
-            "challenge_id": issued.challenge_id,
-            "purpose": issued.challenge.purpose if issued.challenge else "",
             "renewed_from": issued.renewed_from_id,
-        })
-    registration_step = ([certificate_issued_update(issued.challenge_id)]
-                         if issued.challenge_id is not None else [])
-    depot.store(issued, also=registration_step, event=audited)
+        })  # the depot adds the challenge's id and purpose
+    if not depot.store(signed, audited, challenge_step=certificate_issued_update):
+        raise signed.grant.refused()
     return issued
 
 

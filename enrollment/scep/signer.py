@@ -3,8 +3,9 @@
     signer = check_time(check_csr(authorize(issue)))
 
 Each policy takes a `SignRequest`, refuses with `PolicyRejection` (mapped to a CertRep failInfo
-and an audit reason), or passes it on. `issue` is the depot's insert. Everything here runs in
-the caller's transaction, so a refusal after the challenge was consumed rolls it back.
+and an audit reason), or passes it on. `issue` is the depot's signature. Nothing here writes:
+`authorize` reads what it can and hands the depot a `Grant`, the SQL that spends the challenge
+(or re-checks the renewed certificate) in the very statement that stores the certificate.
 """
 
 from __future__ import annotations
@@ -16,24 +17,13 @@ from dataclasses import dataclass, replace
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.utils import timezone
 
-from ..models import CertificateAuthority, Challenge, IssuedCertificate
+from ..models import CertificateAuthority, IssuedCertificate
 from ..pki.authority import KeyPair, fingerprint
-from ..services.challenges import ChallengeRejected, consume_challenge
+from ..services.challenges import ChallengeRejected, refusal, spend_statement
 from .messages import CertificationRequest, PKIMessage
 from .oids import FailInfo, MessageType
 
 CLOCK_SKEW = dt.timedelta(hours=24)
-
-
-@dataclass(frozen=True)
-class SignRequest:
-    tenant: object
-    authority: CertificateAuthority
-    ca: KeyPair
-    message: PKIMessage
-    request: CertificationRequest
-    challenge: Challenge | None = None
-    renewed_from: IssuedCertificate | None = None
 
 
 class PolicyRejection(Exception):
@@ -44,34 +34,84 @@ class PolicyRejection(Exception):
         self.detail = detail or {}
 
 
-Signer = Callable[[SignRequest], IssuedCertificate]
+@dataclass(frozen=True)
+class Grant:
+    """What authorizes one issuance, checked by the write that stores it: ``sql`` yields one
+    row (challenge_id, purpose) while the grant holds, spending it when it is single-use, and
+    none once it does not; ``refused()`` then says why."""
+
+    sql: str
+    params: list
+    refused: Callable[[], PolicyRejection]
+
+
+@dataclass(frozen=True)
+class SignRequest:
+    tenant: object
+    authority: CertificateAuthority
+    ca: KeyPair
+    message: PKIMessage
+    request: CertificationRequest
+    grant: Grant | None = None
+    renewed_from: IssuedCertificate | None = None
+
+
+@dataclass(frozen=True)
+class Signed:
+    certificate: IssuedCertificate  # its row, not stored yet
+    grant: Grant
+
+
+Signer = Callable[[SignRequest], Signed]
+
+
+def _challenge_refused(exc: ChallengeRejected) -> PolicyRejection:
+    detail = {}
+    if exc.challenge is not None:
+        detail["challenge_id"] = exc.challenge.pk
+        registration = getattr(exc.challenge, "registration", None)
+        if registration is not None:
+            detail["registration_id"] = registration.pk
+    return PolicyRejection(f"challenge {exc.reason}", FailInfo.BAD_REQUEST, detail)
+
+
+def challenge_grant(tenant, raw: str | None) -> Grant:
+    """The grant of one-time challenge ``raw`` (missing: refused at once)."""
+    try:
+        statement, params = spend_statement(tenant, raw)
+    except ChallengeRejected as exc:
+        raise _challenge_refused(exc) from None
+    return Grant(statement, params, lambda: _challenge_refused(refusal(tenant, raw)))
+
+
+_RENEWABLE_SQL = (f"SELECT CAST(NULL AS bigint) AS challenge_id, '' AS purpose "  # noqa: S608
+                  f"FROM {IssuedCertificate._meta.db_table} "
+                  "WHERE id = %s AND revoked_at IS NULL")
+
+
+def renewal_grant(previous: IssuedCertificate) -> Grant:
+    """Renewing ``previous`` holds while it is unrevoked: a revocation that commits first wins."""
+    return Grant(_RENEWABLE_SQL, [previous.pk], lambda: PolicyRejection(
+        "renewal signer revoked", FailInfo.BAD_REQUEST, {"certificate_id": previous.pk}))
 
 
 def authorize(next_signer: Signer) -> Signer:
     """PKCSReq needs this tenant's one-time challenge; RenewalReq needs to be signed by a
     valid, unrevoked certificate of this tenant's CA (then no challenge is needed)."""
 
-    def signer(req: SignRequest) -> IssuedCertificate:
+    def signer(req: SignRequest) -> Signed:
         if req.message.message_type == MessageType.RENEWAL_REQ:
-            return next_signer(replace(req, renewed_from=_renewable(req)))
-        try:
-            challenge = consume_challenge(req.tenant, req.request.challenge_password)
-        except ChallengeRejected as exc:
-            detail = {}
-            if exc.challenge is not None:
-                detail["challenge_id"] = exc.challenge.pk
-                registration = getattr(exc.challenge, "registration", None)
-                if registration is not None:
-                    detail["registration_id"] = registration.pk
-            raise PolicyRejection(f"challenge {exc.reason}", FailInfo.BAD_REQUEST,
-                                  detail) from None
-        return next_signer(replace(req, challenge=challenge))
+            previous = _renewable(req)
+            return next_signer(replace(req, renewed_from=previous,
+                                       grant=renewal_grant(previous)))
+        grant = challenge_grant(req.tenant, req.request.challenge_password)
+        return next_signer(replace(req, grant=grant))
 
     return signer
 
 
 def _renewable(req: SignRequest) -> IssuedCertificate:
-    previous = (IssuedCertificate.objects.for_tenant(req.tenant).select_for_update()
+    previous = (IssuedCertificate.objects.for_tenant(req.tenant)
                 .filter(fingerprint_sha256=fingerprint(req.message.signer_cert)).first())
     if previous is None:
         raise PolicyRejection("renewal signer not issued by this CA", FailInfo.BAD_REQUEST)
@@ -88,7 +128,7 @@ def _renewable(req: SignRequest) -> IssuedCertificate:
 def check_csr(next_signer: Signer) -> Signer:
     """A key strong enough to be a device identity, and a subject to name it."""
 
-    def signer(req: SignRequest) -> IssuedCertificate:
+    def signer(req: SignRequest) -> Signed:
         key = req.request.csr.public_key()
         if isinstance(key, rsa.RSAPublicKey):
             if key.key_size < 2048:
@@ -107,7 +147,7 @@ def check_time(next_signer: Signer) -> Signer:
     """signingTime, when present, must be within a day of ours (devices drift; replays
     from long ago do not)."""
 
-    def signer(req: SignRequest) -> IssuedCertificate:
+    def signer(req: SignRequest) -> Signed:
         signing_time = req.message.signing_time
         if signing_time is not None and abs(timezone.now() - signing_time) > CLOCK_SKEW:
             raise PolicyRejection("signingTime out of range", FailInfo.BAD_TIME,

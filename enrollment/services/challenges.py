@@ -51,25 +51,29 @@ class ChallengeRejected(Exception):
         self.challenge = challenge
 
 
-_CONSUME_SQL = f"""UPDATE {Challenge._meta.db_table} SET used_at = %s
+_SPEND_SQL = f"""UPDATE {Challenge._meta.db_table} SET used_at = %s
 WHERE tenant_id = %s AND challenge_hash = %s AND used_at IS NULL AND expires_at > %s
-RETURNING *"""  # noqa: S608 - the table name comes from the model
+RETURNING id AS challenge_id, purpose"""  # noqa: S608 - the table name comes from the model
 
 
-def consume_challenge(tenant, raw: str | None) -> Challenge:
-    """Mark the challenge used; call inside the issuing transaction. One conditional UPDATE
-    (the row lock makes a concurrent second use see it used); only a refusal reads the row
-    again, to say why (unknown, reused or expired)."""
+def spend_statement(tenant, raw: str | None) -> tuple[str, list]:
+    """The statement that spends challenge ``raw``: it returns (challenge_id, purpose) when the
+    challenge was unused and unexpired, and no row otherwise. The SCEP depot runs it inside
+    the statement that stores the certificate, so both happen or neither (the row lock makes
+    a concurrent second use find it used). Missing: ChallengeRejected at once."""
     if not raw:
         raise ChallengeRejected("missing")
-    digest = hash_challenge(raw)
     now = connection.ops.adapt_datetimefield_value(timezone.now())  # raw SQL: as the ORM would
-    consumed = list(Challenge.objects.raw(_CONSUME_SQL, [now, tenant.pk, digest, now]))
-    if consumed:
-        return consumed[0]
+    return _SPEND_SQL, [now, tenant.pk, hash_challenge(raw), now]
+
+
+def refusal(tenant, raw: str) -> ChallengeRejected:
+    """Why ``raw`` could not be spent: unknown, reused or expired (read after the fact: only a
+    refusal pays for it)."""
+    digest = hash_challenge(raw)
     challenge = Challenge.objects.for_tenant(tenant).filter(challenge_hash=digest).first()
     if challenge is None:
-        raise ChallengeRejected("unknown")
+        return ChallengeRejected("unknown")
     if challenge.used_at is not None:
-        raise ChallengeRejected("reused", challenge)
-    raise ChallengeRejected("expired", challenge)
+        return ChallengeRejected("reused", challenge)
+    return ChallengeRejected("expired", challenge)

@@ -103,15 +103,16 @@ def do_claim_profile(tenant, raw_token: str, *, request=None
 
 _CERTIFICATE_ISSUED_SQL = (
     f"UPDATE {Registration._meta.db_table} SET state = %s, certificate_issued_at = %s "  # noqa: S608
-    f"WHERE challenge_id = %s AND state IN ({', '.join(['%s'] * len(OPEN_STATES))})")
+    f"WHERE state IN ({', '.join(['%s'] * len(OPEN_STATES))}) AND challenge_id = {{}}")
 
 
-def certificate_issued_update(challenge_id: int) -> tuple[str, list]:
-    """The registration step "certificate issued" for the registration of ``challenge_id``,
-    as SQL: the SCEP service sends it in one message with the certificate's INSERT."""
+def certificate_issued_update(challenge_id_sql: str = "%s") -> tuple[str, list]:
+    """The registration step "certificate issued" for the registration of a challenge, as SQL
+    for the SCEP depot's issuing statement. ``challenge_id_sql`` gives the challenge's id: a
+    column of that statement, or ``%s`` with the id appended to the parameters."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    return _CERTIFICATE_ISSUED_SQL, [RegistrationState.CERTIFICATE_ISSUED, now, challenge_id,
-                                     *OPEN_STATES]
+    return (_CERTIFICATE_ISSUED_SQL.format(challenge_id_sql),
+            [RegistrationState.CERTIFICATE_ISSUED, now, *OPEN_STATES])
 
 
 def registration_for_certificate(issued: IssuedCertificate) -> Registration | None:

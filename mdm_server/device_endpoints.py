@@ -1,0 +1,41 @@
+"""Devices' protocol endpoints (MDM check-in and server, SCEP) skip the portals' middleware.
+
+No session, CSRF token, login, flash message or frame header applies to a device, yet that chain
+costs about as much CPU as a whole GetCACert, and SCEP and MDM traffic is most of what a
+server does. This middleware comes first: it matches the few device URLs, sets
+``request.tenant`` as ``TenantMiddleware`` would, and calls the view. Every other request goes
+down the chain as before. Django's handler still wraps it (exceptions become responses, the
+database connection is managed per request), and the test client goes through it too.
+"""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest
+
+from .tenancy import tenant_by_slug
+
+
+class DeviceEndpointsMiddleware:
+    def __init__(self, get_response):
+        from .urls import device_protocol_patterns  # the URLconf imports the views
+
+        self.get_response = get_response
+        self.patterns = device_protocol_patterns
+
+    def __call__(self, request: HttpRequest):
+        path = request.path_info
+        if path.startswith("/t/"):
+            for pattern in self.patterns:
+                match = pattern.resolve(path[1:])
+                if match is not None:
+                    return self._call_view(request, match)
+        return self.get_response(request)
+
+    @staticmethod
+    def _call_view(request: HttpRequest, match):
+        tenant = tenant_by_slug(match.kwargs["tenant_slug"])
+        if tenant is None:
+            raise Http404("Unknown organization.")
+        request.tenant = tenant
+        request.resolver_match = match
+        return match.func(request, *match.args, **match.kwargs)
