@@ -183,6 +183,28 @@ def test_renewal_by_revoked_certificate_fails(client, tenant, admin, challenge):
     assert rejections(tenant)[-1]["reason"] == "renewal signer revoked"
 
 
+def test_revocation_between_check_and_store_wins(client, tenant, admin, challenge,
+                                                 monkeypatch):
+    """The renewal policy reads the signer unrevoked; a revocation that commits before the
+    store is still seen, by the store's own grant, and nothing is written."""
+    from enrollment.scep import depot
+
+    identity, issued = _enrolled_identity(client, tenant, challenge)
+    store = depot.store
+
+    def revoke_first(signed, *args, **kwargs):
+        do_revoke_certificate(tenant, issued, actor=admin)
+        return store(signed, *args, **kwargs)
+
+    monkeypatch.setattr(depot, "store", revoke_first)
+    request = renewal_req(tenant, identity)
+    reply = decode(post(client, tenant, request), request, tenant)
+    assert (reply.status, reply.fail_info) == (PKIStatus.FAILURE, FailInfo.BAD_REQUEST)
+    assert rejections(tenant)[-1]["reason"] == "renewal signer revoked"
+    assert not IssuedCertificate.objects.filter(tenant=tenant, renewed_from=issued).exists()
+    assert not AuditEvent.objects.filter(tenant=tenant, action="certificate.renewed").exists()
+
+
 def test_renewal_by_foreign_certificate_fails(client, tenant, other_tenant, other_admin):
     foreign = do_create_challenge(other_tenant, actor=other_admin)
     identity, _ = _enrolled_identity(client, other_tenant, foreign)
@@ -285,7 +307,7 @@ def test_serial_collisions_without_end_fail_cleanly(client, tenant, admin, monke
 
 def test_issuance_writes_certificate_registration_step_and_audit_together(client, tenant,
                                                                          admin):
-    """On PostgreSQL the three travel in one message; each row must still be right."""
+    """On PostgreSQL all of it is one statement (CTEs); each row must still be right."""
     from enrollment.models import Registration, RegistrationState
     from enrollment.services.registrations import do_claim_profile, do_start_registration
 
@@ -305,3 +327,34 @@ def test_issuance_writes_certificate_registration_step_and_audit_together(client
     assert audited.detail == {"serial": issued.serial_hex, "subject": issued.subject,
                               "challenge_id": minted.challenge.pk,
                               "purpose": minted.challenge.purpose, "renewed_from": None}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_collision_leaves_nothing_behind(client, tenant, admin,
+                                                                 monkeypatch):
+    """As in production (autocommit): one statement per attempt, no transaction block or
+    savepoint; the colliding attempt writes nothing, the next one writes everything."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from enrollment.scep import depot
+
+    first = pkcs_req(tenant, do_create_challenge(tenant, actor=admin).raw)
+    taken = int(decode(post(client, tenant, first), first, tenant).certificate.serial_number)
+    serials = iter([taken, taken + 1])
+    monkeypatch.setattr(depot, "random_serial", lambda: next(serials))
+    minted = do_create_challenge(tenant, actor=admin)
+    request = pkcs_req(tenant, minted.raw)
+    with CaptureQueriesContext(connection) as queries:
+        reply = decode(post(client, tenant, request), request, tenant)
+    assert reply.status is PKIStatus.SUCCESS
+    assert reply.certificate.serial_number == taken + 1
+    statements = [query["sql"] for query in queries]
+    assert sum(sql.startswith("WITH authorized AS (UPDATE") for sql in statements) == 2
+    assert not any("SAVEPOINT" in sql for sql in statements)
+    issued = IssuedCertificate.objects.get(serial_hex=f"{taken + 1:040x}")
+    assert issued.challenge_id == minted.challenge.pk
+    assert list(AuditEvent.objects.filter(tenant=tenant, action="certificate.issued")
+                .order_by("id").values_list("detail__challenge_id", flat=True))[-1] \
+        == minted.challenge.pk
+    assert IssuedCertificate.objects.filter(tenant=tenant).count() == 2
