@@ -7,7 +7,8 @@ Prints enrollments/s for both servers, their ratio, failures (a failure is a cli
 not get a certificate, or a certificate missing from the server's store), our server's CPU time
 per issuance (and, apart, PostgreSQL's), and the floor set by the three RSA-2048 private-key
 operations each issuance needs (decrypt the request, sign the certificate, sign the CertRep;
-`openssl speed`).
+`openssl speed`). A third line is a reference: our protocol code alone under the same gunicorn
+(`scep_bare_app.py`: no Django, database or policy), about the least an issuance can cost here.
 Keys are generated before timing starts. Needs PostgreSQL at DATABASE_URL's server (default
 postgres://postgres@127.0.0.1:5432) and uses a scratch database `mdm_bench`.
 """
@@ -124,6 +125,29 @@ def run_ours(args, work: Path) -> dict:
             "database_cpu": database}
 
 
+def run_bare(args, work: Path) -> dict:
+    """Our protocol code alone under gunicorn (benchmarks/scep_bare_app.py): a reference."""
+    folders = prepare_folders(work / "bare", args.count)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "benchmarks.scep_bare_app:application", "--preload",
+         "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "--log-level",
+         "warning"], cwd=ROOT)
+    try:
+        wait_for("127.0.0.1", port)
+        url = f"http://127.0.0.1:{port}/scep"
+        warmups = 4 * args.workers
+        enroll_all(url, prepare_folders(work / "bare-warmup", warmups), ["-"] * warmups,
+                   args.concurrency, name="warmup")
+        cpu_before = process_tree_cpu(server.pid)
+        seconds, successes = enroll_all(url, folders, ["-"] * args.count, args.concurrency)
+        cpu = process_tree_cpu(server.pid) - cpu_before
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {"seconds": seconds, "successes": successes, "stored": successes, "cpu": cpu}
+
+
 def run_peer(args, work: Path) -> dict | None:
     binary = shutil.which("scepserver")
     if binary is None:
@@ -161,6 +185,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="scep-bench-") as tmp:
         work = Path(tmp)
         ours = run_ours(args, work)
+        bare = run_bare(args, work)
         peer = run_peer(args, work)
     floor = 3 * rsa_private_op_seconds()
 
@@ -174,6 +199,7 @@ def main() -> None:
     print(f"SCEP enrollment, {args.count} identities, concurrency {args.concurrency}, "
           f"gunicorn workers {args.workers}, {os.cpu_count()} CPUs")
     print(row("ours (gunicorn+pg)", ours))
+    print(row("bare protocol (ref.)", bare) + "  (no Django, no database, no policy)")
     if peer:
         print(row("micromdm scepserver", peer))
         ratio = (ours["successes"] / ours["seconds"]) / (peer["successes"] / peer["seconds"])
@@ -182,8 +208,10 @@ def main() -> None:
         print("micromdm scepserver not installed (Debian package scep): peer not measured")
     ours_cpu = ours["cpu"] / max(ours["successes"], 1)
     database_cpu = ours["database_cpu"] / max(ours["successes"], 1)
+    bare_cpu = bare["cpu"] / max(bare["successes"], 1)
     print(f"RSA-2048 floor (3 private-key ops, openssl speed): {1000 * floor:.2f} ms; "
-          f"our CPU per issuance is {ours_cpu / floor:.2f}x the floor")
+          f"our CPU per issuance is {ours_cpu / floor:.2f}x the floor "
+          f"(the bare protocol code: {bare_cpu / floor:.2f}x)")
     print(f"PostgreSQL CPU per issuance (not counted above; micromdm has no database): "
           f"{1000 * database_cpu:.2f} ms, {(ours_cpu + database_cpu) / floor:.2f}x the floor "
           f"with it")
