@@ -9,6 +9,7 @@ import datetime as dt
 import time
 
 import pytest
+from django.db import connection
 from django.db.models import Count
 
 from audit.models import AuditEvent
@@ -74,6 +75,16 @@ def test_reminders_on_cadence_stop_on_enrollment(tenant, admin, jane, app_push_r
     assert AuditEvent.objects.filter(action="reminder.sent").count() == 2
 
 
+def _other_sessions() -> int:
+    """Sessions on this test database besides ours: a killed worker's backend stays until
+    PostgreSQL has finished what the worker sent before dying (a COMMIT may still land)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                       "AND backend_type = 'client backend'")
+        return cursor.fetchone()[0]
+
+
 def test_worker_killed_during_a_sweep_then_restarted(tenant, jane, celery_processes):
     total = 30_000
     make_registrations(tenant, jane, total, expires_in=dt.timedelta(minutes=-5))
@@ -83,6 +94,7 @@ def test_worker_killed_during_a_sweep_then_restarted(tenant, jane, celery_proces
     expired = Registration.objects.filter(state=RegistrationState.EXPIRED)
     _wait(lambda: expired.count() >= 500, 60, processes, "the sweep to start")
     processes.kill(worker)  # SIGKILL, pool included, mid-sweep
+    _wait(lambda: _other_sessions() == 0, 30, processes, "the killed worker's sessions to end")
     at_kill = expired.count()
     assert 0 < at_kill < total, at_kill
     time.sleep(1)
