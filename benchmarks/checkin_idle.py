@@ -102,11 +102,7 @@ def enroll_devices(count: int):
     from enrollment.scep import depot
     from enrollment.scep.signer import Signed, challenge_grant
     from enrollment.services.authorities import active_authority, key_pair
-    from enrollment.services.registrations import (
-        certificate_issued_update,
-        do_claim_profile,
-        do_start_registration,
-    )
+    from enrollment.services.registrations import do_claim_profile, do_start_registration
     from tests.devices.enrollment import django_transport, ready_tenant
     from tests.devices.simulator import SimulatedDevice, shared_key
     from tests.scep.scep_client import make_csr
@@ -135,7 +131,7 @@ def enroll_devices(count: int):
             subject=subject_text(cert.subject), common_name="bench device",
             fingerprint_sha256=fingerprint(cert), certificate_der=cert.public_bytes(Encoding.DER),
             not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc),
-            challenge_grant(tenant, minted.raw)), challenge_step=certificate_issued_update)
+            challenge_grant(tenant, minted.raw)))
         device = SimulatedDevice(tenant.slug, transport, key, cert)
         assert device.authenticate()[0] == 200
         assert device.token_update()[0] == 200

@@ -97,18 +97,39 @@ def run_ours(args, work: Path) -> dict:
                          check=True, capture_output=True, text=True).stdout
     challenges = out.split()[-total:]
     warmup, challenges = challenges[:warmups], challenges[warmups:]
-    folders = prepare_folders(work / "ours", args.count)
+    result = run_gunicorn(args, work / "ours", "mdm_server.wsgi", "/t/bench/scep", challenges,
+                          warmup, env=env)
+    stored = subprocess.run(
+        ["psql", args.database_url + "/mdm_bench", "-tAc",
+         "SELECT count(DISTINCT serial_hex) FROM enrollment_issuedcertificate "
+         "WHERE common_name LIKE 'bench-%'"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    return {**result, "stored": int(stored)}
+
+
+def run_bare(args, work: Path) -> dict:
+    """Our protocol code alone under gunicorn (benchmarks/scep_bare_app.py): a reference."""
+    result = run_gunicorn(args, work / "bare", "benchmarks.scep_bare_app:application", "/scep",
+                          ["-"] * args.count, ["-"] * 4 * args.workers, options=("--preload",))
+    return {**result, "stored": result["successes"]}
+
+
+def run_gunicorn(args, work: Path, app: str, path: str, challenges: list[str],
+                 warmup: list[str], *, env: dict | None = None, options: tuple = ()) -> dict:
+    """Serve ``app`` with gunicorn, warm every worker with the ``warmup`` challenges, then
+    enroll one identity per challenge: seconds, successes, server and PostgreSQL CPU."""
+    folders = prepare_folders(work / "ids", len(challenges))
     port = free_port()
     server = subprocess.Popen(
-        [python, "-m", "gunicorn", "mdm_server.wsgi", "--bind", f"127.0.0.1:{port}",
+        [sys.executable, "-m", "gunicorn", app, *options, "--bind", f"127.0.0.1:{port}",
          "--workers", str(args.workers), "--log-level", "warning"], cwd=ROOT, env=env)
     try:
         wait_for("127.0.0.1", port)
-        url = f"http://127.0.0.1:{port}/t/bench/scep"
+        url = f"http://127.0.0.1:{port}{path}"
         # Every worker loads its code and opens its connection before the clock starts: the
         # figures are steady-state ones, not a worker's start-up spread over a short run.
-        enroll_all(url, prepare_folders(work / "warmup", warmups), warmup, args.concurrency,
-                   name="warmup")
+        enroll_all(url, prepare_folders(work / "warmup", len(warmup)), warmup,
+                   args.concurrency, name="warmup")
         cpu_before, database_before = process_tree_cpu(server.pid), postgres_cpu()
         seconds, successes = enroll_all(url, folders, challenges, args.concurrency)
         cpu = process_tree_cpu(server.pid) - cpu_before
@@ -116,36 +137,7 @@ def run_ours(args, work: Path) -> dict:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    stored = subprocess.run(
-        ["psql", args.database_url + "/mdm_bench", "-tAc",
-         "SELECT count(DISTINCT serial_hex) FROM enrollment_issuedcertificate "
-         "WHERE common_name LIKE 'bench-%'"],
-        capture_output=True, text=True, check=True).stdout.strip()
-    return {"seconds": seconds, "successes": successes, "stored": int(stored), "cpu": cpu,
-            "database_cpu": database}
-
-
-def run_bare(args, work: Path) -> dict:
-    """Our protocol code alone under gunicorn (benchmarks/scep_bare_app.py): a reference."""
-    folders = prepare_folders(work / "bare", args.count)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "benchmarks.scep_bare_app:application", "--preload",
-         "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "--log-level",
-         "warning"], cwd=ROOT)
-    try:
-        wait_for("127.0.0.1", port)
-        url = f"http://127.0.0.1:{port}/scep"
-        warmups = 4 * args.workers
-        enroll_all(url, prepare_folders(work / "bare-warmup", warmups), ["-"] * warmups,
-                   args.concurrency, name="warmup")
-        cpu_before = process_tree_cpu(server.pid)
-        seconds, successes = enroll_all(url, folders, ["-"] * args.count, args.concurrency)
-        cpu = process_tree_cpu(server.pid) - cpu_before
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    return {"seconds": seconds, "successes": successes, "stored": successes, "cpu": cpu}
+    return {"seconds": seconds, "successes": successes, "cpu": cpu, "database_cpu": database}
 
 
 def run_peer(args, work: Path) -> dict | None:

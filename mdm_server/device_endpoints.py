@@ -10,9 +10,9 @@ database connection is managed per request), and the test client goes through it
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 
-from .tenancy import tenant_by_slug
+from .tenancy import set_request_tenant
 
 
 class DeviceEndpointsMiddleware:
@@ -28,14 +28,7 @@ class DeviceEndpointsMiddleware:
             for pattern in self.patterns:
                 match = pattern.resolve(path[1:])
                 if match is not None:
-                    return self._call_view(request, match)
+                    set_request_tenant(request, match.kwargs["tenant_slug"])
+                    request.resolver_match = match
+                    return match.func(request, *match.args, **match.kwargs)
         return self.get_response(request)
-
-    @staticmethod
-    def _call_view(request: HttpRequest, match):
-        tenant = tenant_by_slug(match.kwargs["tenant_slug"])
-        if tenant is None:
-            raise Http404("Unknown organization.")
-        request.tenant = tenant
-        request.resolver_match = match
-        return match.func(request, *match.args, **match.kwargs)

@@ -77,13 +77,17 @@ class TenantMiddleware:
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
         slug = view_kwargs.get("tenant_slug")
-        if slug is None:
-            return None
-        tenant = tenant_by_slug(slug)
-        if tenant is None:
-            raise Http404("Unknown organization.")
-        request.tenant = tenant
+        if slug is not None:
+            set_request_tenant(request, slug)
         return None
+
+
+def set_request_tenant(request: HttpRequest, slug: str) -> None:
+    """``request.tenant`` from a URL's slug; an unknown or inactive organization is a 404."""
+    tenant = tenant_by_slug(slug)
+    if tenant is None:
+        raise Http404("Unknown organization.")
+    request.tenant = tenant
 
 
 def tenant_context(request: HttpRequest) -> dict:

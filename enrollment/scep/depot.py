@@ -16,7 +16,6 @@ transaction.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -29,13 +28,10 @@ from mdm_server import sql
 from ..models import IssuedCertificate
 from ..pki.authority import fingerprint, random_serial, subject_text
 from ..pki.issuance import issue_certificate
+from ..services.registrations import certificate_issued_update
 from .signer import Signed, SignRequest
 
 MAX_SERIAL_ATTEMPTS = 5  # issuance attempts (the service's loop) before giving up
-
-# SQL for the step an issued certificate's challenge takes (its registration's), given the SQL
-# of the challenge's id: `registrations.certificate_issued_update`.
-ChallengeStep = Callable[[str], tuple[str, list]]
 
 
 def _common_name(certificate: x509.Certificate) -> str:
@@ -68,18 +64,17 @@ def sign(req: SignRequest) -> Signed:
     ), req.grant)
 
 
-def store(signed: Signed, event: AuditEvent | None = None, *,
-          challenge_step: ChallengeStep | None = None) -> bool:
-    """Store the signed certificate if its grant still holds, with the ``challenge_step`` of
+def store(signed: Signed, event: AuditEvent | None = None) -> bool:
+    """Store the signed certificate if its grant still holds, with the registration step of
     its challenge and its audit ``event`` (target: the certificate; the challenge's id and
     purpose join its detail). False: the grant no longer holds, nothing is written.
     SerialCollision: nothing is written either; sign again."""
     try:
         if connection.vendor == "postgresql":
             with _savepoint_inside_a_transaction():
-                return _store_in_one_statement(signed, event, challenge_step)
+                return _store_in_one_statement(signed, event)
         with transaction.atomic():
-            return _store_one_by_one(signed, event, challenge_step)
+            return _store_one_by_one(signed, event)
     except IntegrityError as exc:
         raise SerialCollision(f"serial {signed.certificate.serial_hex}") from exc
 
@@ -94,18 +89,16 @@ _EVENT_CHALLENGE = ("%s::jsonb || jsonb_build_object("
                     "'challenge_id', authorized.challenge_id, 'purpose', authorized.purpose)")
 
 
-def _store_in_one_statement(signed: Signed, event: AuditEvent | None,
-                            challenge_step: ChallengeStep | None) -> bool:
+def _store_in_one_statement(signed: Signed, event: AuditEvent | None) -> bool:
     issued, grant = signed.certificate, signed.grant
     parts, params = [f"authorized AS ({grant.sql})"], list(grant.params)
     statement, values = sql.insert(issued, source="authorized", returning="id",
                                    expressions={"challenge": "authorized.challenge_id"})
     parts.append(f"issued AS ({statement})")
     params += values
-    if challenge_step is not None:
-        statement, values = challenge_step("(SELECT challenge_id FROM authorized)")
-        parts.append(f"step AS ({statement})")
-        params += values
+    statement, values = certificate_issued_update("(SELECT challenge_id FROM authorized)")
+    parts.append(f"step AS ({statement})")  # a renewal's NULL challenge matches nothing
+    params += values
     if event is not None:
         statement, values = sql.insert(event, source="issued, authorized", expressions={
             "target_id": "issued.id::text", "detail": _EVENT_CHALLENGE})
@@ -123,8 +116,7 @@ def _store_in_one_statement(signed: Signed, event: AuditEvent | None,
     return True
 
 
-def _store_one_by_one(signed: Signed, event: AuditEvent | None,
-                      challenge_step: ChallengeStep | None) -> bool:
+def _store_one_by_one(signed: Signed, event: AuditEvent | None) -> bool:
     issued, grant = signed.certificate, signed.grant
     with connection.cursor() as cursor:
         cursor.execute(grant.sql, grant.params)
@@ -134,8 +126,8 @@ def _store_one_by_one(signed: Signed, event: AuditEvent | None,
         challenge_id, purpose = row
         issued.challenge_id = challenge_id
         issued.save(force_insert=True)
-        if challenge_step is not None and challenge_id is not None:
-            statement, values = challenge_step("%s")
+        if challenge_id is not None:
+            statement, values = certificate_issued_update("%s")
             cursor.execute(statement, [*values, challenge_id])
     _stored(issued, event, issued.pk, challenge_id, purpose)
     if event is not None:

@@ -21,7 +21,6 @@ from ..models import CertificateAuthority, IssuedCertificate
 from ..pki.authority import KeyPair
 from ..services.authorities import key_pair
 from ..services.challenges import hash_challenge
-from ..services.registrations import certificate_issued_update
 from . import depot
 from .errors import ReplyTo, ScepError, UnparseableMessage
 from .messages import (
@@ -99,7 +98,7 @@ def _issue(tenant, authority: CertificateAuthority, ca: KeyPair, msg: PKIMessage
             "serial": issued.serial_hex, "subject": issued.subject,
             "renewed_from": issued.renewed_from_id,
         })  # the depot adds the challenge's id and purpose
-    if not depot.store(signed, audited, challenge_step=certificate_issued_update):
+    if not depot.store(signed, audited):
         raise signed.grant.refused()
     return issued
 
