@@ -105,6 +105,8 @@ READ_CHART = """title => [...document.querySelectorAll(`svg.chart[aria-label="${
 def chart(page, title: str) -> list[dict]:
     """The bars of the chart named `title`, checked for consistency: the number shown, the
     accessible name and the tooltip agree, and lengths are proportional to the numbers."""
+    # After a click the next page may still be loading: wait for the chart to be there.
+    page.locator(f'svg.chart[aria-label="{title}"] .bar').first.wait_for()
     bars = page.evaluate(READ_CHART, title)
     assert bars, f"no chart {title!r}"
     scale = max([int(bar["value"]) for bar in bars] + [1])
