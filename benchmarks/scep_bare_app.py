@@ -1,13 +1,24 @@
-"""A reference point for `scep_enroll.py`, not a server: our SCEP protocol code alone under
-gunicorn, with no Django, no database, no challenge and no policy. What it costs per issuance
-is about the least this protocol code can cost under gunicorn; the real server's CPU is
-compared with it and with the RSA floor.
+"""Reference points for `scep_enroll.py`, not a server: what an enrollment costs gunicorn with
+less and less of our code in it. ``SCEP_REFERENCE`` chooses how much a PKIOperation does:
 
-    gunicorn benchmarks.scep_bare_app:application --preload   (one CA shared by all workers)
+- ``protocol`` (default): our SCEP protocol code alone (parse, decrypt, issue, CertRep), with
+  no Django, no database, no challenge and no policy;
+- ``rsa``: only the three RSA private-key operations an issuance cannot avoid (decrypt the
+  content key, sign the certificate, sign the CertRep), answered with bytes no client accepts;
+- ``http``: nothing, an empty answer: gunicorn's own cost of the three requests.
+
+GetCACaps and GetCACert answer as the real server does in every mode, so a client always
+sends its three requests.
+
+    SCEP_REFERENCE=rsa gunicorn benchmarks.scep_bare_app:application --preload
 """
 
 from __future__ import annotations
 
+import os
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from enrollment.pki.authority import generate_ca, random_serial
@@ -16,9 +27,27 @@ from enrollment.scep.capabilities import CA_CAPS_CONTENT_TYPE, CA_CERT_CONTENT_T
 from enrollment.scep.messages import build_cert_rep_success, decrypt_request, parse_pki_message
 from enrollment.scep.transport import PKI_MESSAGE_CONTENT_TYPE
 
+REFERENCE = os.environ.get("SCEP_REFERENCE", "protocol")
 CA = generate_ca("Bare SCEP CA", "Benchmark")
 CA_CERT_DER = CA.certificate.public_bytes(Encoding.DER)
 CA_CAPS = get_ca_caps().encode()
+WRAPPED_KEY = CA.key.public_key().encrypt(os.urandom(24), padding.PKCS1v15())
+
+
+def protocol(body: bytes) -> bytes:
+    message = parse_pki_message(body)
+    request = decrypt_request(message, CA.key, CA.certificate)
+    certificate = issue_certificate(request.csr, CA, serial=random_serial(), validity_days=365)
+    return build_cert_rep_success(message, certificate, CA.key, CA.certificate)
+
+
+def rsa_only(body: bytes) -> bytes:
+    CA.key.decrypt(WRAPPED_KEY, padding.PKCS1v15())
+    CA.key.sign(body, padding.PKCS1v15(), hashes.SHA256())
+    return CA.key.sign(body[:64], padding.PKCS1v15(), hashes.SHA256())
+
+
+PKI_OPERATION = {"protocol": protocol, "rsa": rsa_only, "http": lambda body: b""}[REFERENCE]
 
 
 def application(environ, start_response):
@@ -28,11 +57,7 @@ def application(environ, start_response):
     elif "GetCACert" in operation:
         content_type, body = CA_CERT_CONTENT_TYPE, CA_CERT_DER
     else:
-        message = parse_pki_message(environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])))
-        request = decrypt_request(message, CA.key, CA.certificate)
-        certificate = issue_certificate(request.csr, CA, serial=random_serial(),
-                                        validity_days=365)
         content_type = PKI_MESSAGE_CONTENT_TYPE
-        body = build_cert_rep_success(message, certificate, CA.key, CA.certificate)
+        body = PKI_OPERATION(environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])))
     start_response("200 OK", [("Content-Type", content_type)])
     return [body]
