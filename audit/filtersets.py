@@ -2,7 +2,7 @@
 
 import django_filters
 
-from mdm_server.filters import UTCDateTimeFilter
+from mdm_server.filters import IdFilter, UTCDateTimeFilter
 
 from .events import AuditAction
 from .models import AuditEvent
@@ -10,10 +10,10 @@ from .models import AuditEvent
 
 class AuditEventFilterSet(django_filters.FilterSet):
     action = django_filters.ChoiceFilter(choices=AuditAction.choices)
-    user = django_filters.NumberFilter(field_name="user_id", label="User id")
+    user = IdFilter(field_name="user_id", label="User id")
     user_email = django_filters.CharFilter(field_name="user__email", lookup_expr="icontains",
                                            label="User email")
-    device = django_filters.NumberFilter(field_name="device_id", label="Device id")
+    device = IdFilter(field_name="device_id", label="Device id")
     since = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

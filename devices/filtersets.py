@@ -3,7 +3,7 @@
 import django_filters
 from django.db.models import Q
 
-from mdm_server.filters import StableOrderingFilter, UTCDateTimeFilter
+from mdm_server.filters import IdFilter, StableOrderingFilter, UTCDateTimeFilter
 
 from .models import Command, CommandStatus, Device, DeviceState, Platform
 
@@ -11,7 +11,7 @@ from .models import Command, CommandStatus, Device, DeviceState, Platform
 class DeviceFilterSet(django_filters.FilterSet):
     platform = django_filters.ChoiceFilter(choices=Platform.choices)
     state = django_filters.ChoiceFilter(choices=DeviceState.choices)
-    owner = django_filters.NumberFilter(field_name="owner_id", label="Owner id")
+    owner = IdFilter(field_name="owner_id", label="Owner id")
     q = django_filters.CharFilter(method="search", label="Search")
     os_version = django_filters.CharFilter(field_name="os_version", lookup_expr="startswith",
                                            label="OS version")

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from devices.models import Platform
+from mdm_server.filters import BooleanFilter, IdFilter
 
 from .models import IssuedCertificate, Registration, RegistrationMethod, RegistrationState
 
@@ -15,9 +16,9 @@ class IssuedCertificateFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(field_name="common_name", lookup_expr="icontains",
                                   label="Common name")
     serial = django_filters.CharFilter(field_name="serial_hex", lookup_expr="istartswith")
-    revoked = django_filters.BooleanFilter(field_name="revoked_at", lookup_expr="isnull",
+    revoked = BooleanFilter(field_name="revoked_at", lookup_expr="isnull",
                                            exclude=True, label="Revoked")
-    device = django_filters.NumberFilter(field_name="device_id")
+    device = IdFilter(field_name="device_id")
 
     class Meta:
         model = IssuedCertificate
@@ -43,7 +44,7 @@ def in_period(since: dt.datetime, step: str | None = None) -> Q:
 
 
 class RegistrationFilterSet(django_filters.FilterSet):
-    user = django_filters.NumberFilter(field_name="user_id")
+    user = IdFilter(field_name="user_id")
     state = django_filters.ChoiceFilter(choices=RegistrationState.choices)
     platform = django_filters.ChoiceFilter(choices=Platform.choices)
     method = django_filters.ChoiceFilter(choices=RegistrationMethod.choices)

@@ -3,6 +3,50 @@
 import datetime as dt
 
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
+
+BIGINT_MAX = 2**63 - 1
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A row id: a whole number a bigint column holds. A larger one would overflow the
+    database driver (a 500); here it is a form error (a 400 in the API)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        super().__init__(*args, **kwargs)
+
+    def get_max_validator(self):
+        return MaxValueValidator(BIGINT_MAX)
+
+
+class _StrictNullBooleanSelect(forms.NullBooleanSelect):
+    """Hands the field what it does not recognise instead of "any"."""
+
+    def value_from_datadict(self, data, files, name):
+        raw = data.get(name)
+        known = super().value_from_datadict(data, files, name)
+        return raw if known is None and raw not in (None, "", "unknown") else known
+
+
+class _StrictNullBooleanField(forms.NullBooleanField):
+    widget = _StrictNullBooleanSelect
+
+    def to_python(self, value):
+        if isinstance(value, str) and value.lower() not in ("", "unknown", "true", "false",
+                                                            "1", "0"):
+            raise ValidationError("Enter true or false.", code="invalid")
+        return super().to_python(value.lower() if isinstance(value, str) else value)
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    """true/false, or absent for any; anything else is an error, not silently "any"."""
+
+    field_class = _StrictNullBooleanField
 
 
 class StableOrderingFilter(django_filters.OrderingFilter):

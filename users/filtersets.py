@@ -4,6 +4,7 @@ import django_filters
 from django.db.models import Exists, OuterRef, Q
 
 from devices.models import Device, DeviceState
+from mdm_server.filters import BooleanFilter
 
 from .models import User, UserRole, UserSource
 
@@ -18,8 +19,8 @@ class UserFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
     source = django_filters.ChoiceFilter(choices=UserSource.choices)
     role = django_filters.ChoiceFilter(choices=UserRole.choices)
-    registered = django_filters.BooleanFilter(field_name="is_registered", label="Registered")
-    is_active = django_filters.BooleanFilter(label="Active")
+    registered = BooleanFilter(field_name="is_registered", label="Registered")
+    is_active = BooleanFilter(label="Active")
 
     class Meta:
         model = User

@@ -20,6 +20,7 @@ from enrollment.models import AppSession, ReminderPolicy
 from enrollment.services.reminders import do_save_reminder_policy, reminder_policy
 from mdm_server.api.errors import error_response
 from mdm_server.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
+from mdm_server.filters import IdFilter
 
 from ..models import ApnsCertificate, AppPushCredentials, Device, PushAttempt, PushKind, PushResult
 from ..push.apns import ApnsCertificateError
@@ -105,8 +106,8 @@ class PushDevicesSerializer(serializers.Serializer):
 
 
 class PushAttemptFilterSet(django_filters.FilterSet):
-    device = django_filters.NumberFilter(field_name="device_id")
-    registration = django_filters.NumberFilter(field_name="registration_id")
+    device = IdFilter(field_name="device_id")
+    registration = IdFilter(field_name="registration_id")
     kind = django_filters.ChoiceFilter(choices=PushKind.choices)
     result = django_filters.ChoiceFilter(choices=PushResult.choices)
     reason = django_filters.CharFilter()

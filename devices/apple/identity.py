@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from enrollment.pki import der, signed_data
+from enrollment.pki.malformed import DECODE_ERRORS
 
 
 class IdentityError(Exception):
@@ -77,7 +78,7 @@ def _b64decode(text: str) -> bytes:
 def _load_der_certificate(der: bytes) -> x509.Certificate:
     try:
         return x509.load_der_x509_certificate(der)
-    except (ValueError, TypeError, x509.InvalidVersion) as exc:
+    except DECODE_ERRORS as exc:
         raise MalformedIdentity(f"not a DER certificate: {exc}") from exc
 
 
@@ -158,7 +159,7 @@ def verify_mdm_signature(header_value: str, body: bytes) -> x509.Certificate:
             raise MalformedIdentity(f"{algo} signature with a {type(public_key).__name__}")
     except InvalidSignature as exc:
         raise BadSignature("signature does not verify") from exc
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+    except DECODE_ERRORS as exc:
         raise MalformedIdentity(f"unusable signer key: {exc}") from exc
     return cert
 

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from mdm_server.api.errors import error_response
 from mdm_server.api.viewsets import TenantScopedMixin
+from mdm_server.filters import IdFilter
 from users.models import User
 
 from ..models import (
@@ -84,7 +85,7 @@ class SentInvitationSerializer(serializers.Serializer):
 
 
 class InvitationFilterSet(django_filters.FilterSet):
-    user = django_filters.NumberFilter(field_name="user_id")
+    user = IdFilter(field_name="user_id")
     status = django_filters.ChoiceFilter(choices=InvitationStatus.choices)
 
     class Meta:

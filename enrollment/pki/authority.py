@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from . import keys
+from .malformed import DECODE_ERRORS
 
 
 class CAImportError(ValueError):
@@ -76,16 +79,31 @@ def generate_ca(common_name: str, organization: str, *, years: int = 10,
 def _checked(key, certificate: x509.Certificate) -> KeyPair:
     if not isinstance(key, rsa.RSAPrivateKey):
         raise CAImportError("The CA key must be an RSA key (SCEP clients encrypt to it).")
-    if key.public_key().public_numbers() != certificate.public_key().public_numbers():
+    try:  # both are parsed lazily: a malformed extension or key surfaces here
+        extensions = certificate.extensions
+        certificate_key = certificate.public_key()
+    except DECODE_ERRORS:
+        raise CAImportError("The certificate has a malformed extension or an unsupported "
+                            "public key.") from None
+    if not isinstance(certificate_key, rsa.RSAPublicKey) or (
+            key.public_key().public_numbers() != certificate_key.public_numbers()):
         raise CAImportError("The private key does not match the certificate.")
     try:
-        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+        constraints = extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
         raise CAImportError("The certificate is not a CA certificate "
                             "(no basicConstraints).") from None
-    if not constraints.value.ca:
+    if not constraints.ca:
         raise CAImportError("The certificate is not a CA certificate (basicConstraints CA:FALSE).")
-    if certificate.not_valid_after_utc <= dt.datetime.now(dt.UTC):
+    with contextlib.suppress(x509.ExtensionNotFound):
+        if not extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign:
+            raise CAImportError("The certificate may not sign certificates "
+                                "(its keyUsage lacks keyCertSign).")
+    now = dt.datetime.now(dt.UTC)
+    if certificate.not_valid_before_utc > now:
+        raise CAImportError(f"The certificate is not valid before "
+                            f"{certificate.not_valid_before_utc:%Y-%m-%d %H:%M} UTC.")
+    if certificate.not_valid_after_utc <= now:
         raise CAImportError("The certificate has expired.")
     return KeyPair(key, certificate)
 
@@ -93,14 +111,19 @@ def _checked(key, certificate: x509.Certificate) -> KeyPair:
 def load_pem(key_pem: bytes, certificate_pem: bytes, password: bytes | None = None) -> KeyPair:
     try:
         key = serialization.load_pem_private_key(key_pem, password=password or None)
-    except TypeError:
-        raise CAImportError("The private key is encrypted: give its password.") from None
+    except TypeError:  # a password for a clear key, or none for an encrypted one
+        raise CAImportError("The private key is not encrypted: leave the password empty."
+                            if password else
+                            "The private key is encrypted: give its password.") from None
+    except UnsupportedAlgorithm:
+        raise CAImportError("The private key's algorithm is not supported "
+                            "(the CA key must be RSA).") from None
     except ValueError:
         raise CAImportError("The private key is not a valid PEM key, "
                             "or the password is wrong.") from None
     try:
         certificate = x509.load_pem_x509_certificate(certificate_pem)
-    except ValueError:
+    except DECODE_ERRORS:
         raise CAImportError("The certificate is not a valid PEM certificate.") from None
     return _checked(key, certificate)
 
@@ -108,7 +131,9 @@ def load_pem(key_pem: bytes, certificate_pem: bytes, password: bytes | None = No
 def load_pkcs12_bundle(data: bytes, password: bytes | None) -> KeyPair:
     try:
         key, certificate, _ = pkcs12.load_key_and_certificates(data, password or None)
-    except ValueError:
+    except UnsupportedAlgorithm:
+        raise CAImportError("The PKCS#12 file uses an algorithm that is not supported.") from None
+    except DECODE_ERRORS:
         raise CAImportError("Not a PKCS#12 file, or the password is wrong.") from None
     if key is None or certificate is None:
         raise CAImportError("The PKCS#12 file must hold a private key and its certificate.")

@@ -17,6 +17,13 @@ ALLOWED_SUBJECT_OIDS = (
 )
 
 
+# RFC 5280 appendix A upper bounds, in characters.
+SUBJECT_UPPER_BOUNDS = {
+    NameOID.COUNTRY_NAME: 2, NameOID.LOCALITY_NAME: 128, NameOID.STATE_OR_PROVINCE_NAME: 128,
+    NameOID.ORGANIZATION_NAME: 64, NameOID.ORGANIZATIONAL_UNIT_NAME: 64, NameOID.COMMON_NAME: 64,
+}
+
+
 def allowed_subject(name: x509.Name) -> x509.Name:
     return x509.Name([attr for attr in name if attr.oid in ALLOWED_SUBJECT_OIDS])
 

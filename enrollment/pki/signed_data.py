@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 
 from . import der
 from .der import CONSTRUCTED, CONTEXT, INTEGER, OCTET_STRING, SEQUENCE, SET, Node
+from .malformed import DECODE_ERRORS
 
 SIGNED_DATA = "1.2.840.113549.1.7.2"
 DATA = "1.2.840.113549.1.7.1"
@@ -211,8 +211,7 @@ def signer_certificate(signed: SignedData, signer: Signer) -> bytes | None:
         return _signer_certificate(signed, signer)
     except der.DerError:
         raise
-    except (ValueError, IndexError, OverflowError, x509.InvalidVersion,
-            UnsupportedAlgorithm) as exc:
+    except DECODE_ERRORS as exc:
         raise der.DerError(f"malformed certificate: {exc}") from exc
 
 

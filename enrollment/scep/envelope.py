@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.ciphers import BlockCipherAlgorithm, Cipher,
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..pki import der, signed_data
-from .errors import DECODE_ERRORS, BadAlg, BadCertId, BadMessageCheck, BadRequest, ScepError
+from ..pki.malformed import DECODE_ERRORS
+from .errors import BadAlg, BadCertId, BadMessageCheck, BadRequest, ScepError
 
 
 class ContentCipher(StrEnum):

@@ -10,9 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.x509 import InvalidVersion
-
 from .oids import FailInfo
 
 
@@ -67,21 +64,3 @@ class BadCertId(ScepError):
     """The envelope is for another CA/RA certificate, or no certificate could be identified."""
 
     fail_info = FailInfo.BAD_CERT_ID
-
-
-# What our DER reader, cryptography and asn1crypto raise on malformed input; wrapped into
-# ScepError.
-DECODE_ERRORS: tuple[type[Exception], ...] = (
-    ValueError,
-    TypeError,
-    KeyError,
-    IndexError,
-    AttributeError,
-    OverflowError,
-    UnicodeError,
-    RecursionError,
-    NotImplementedError,
-    InvalidSignature,
-    UnsupportedAlgorithm,
-    InvalidVersion,  # a CSR or certificate with an unknown version number
-)

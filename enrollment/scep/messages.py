@@ -25,10 +25,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..pki import der, signed_data
+from ..pki.malformed import DECODE_ERRORS
 from . import envelope
 from .envelope import ContentCipher
 from .errors import (
-    DECODE_ERRORS,
     BadAlg,
     BadMessageCheck,
     BadRequest,

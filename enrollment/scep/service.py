@@ -125,19 +125,26 @@ def _enroll(tenant, authority: CertificateAuthority, ca: KeyPair, msg: PKIMessag
 
 
 def _poll(tenant, ca: KeyPair, msg: PKIMessage, request) -> ScepReply:
-    """CertPoll: we never answer PENDING, so only a lost reply brings a client here."""
+    """CertPoll: we never answer PENDING, so only a lost reply brings a client here. The
+    certificate goes back only to the key it was issued for, the key that signs the poll."""
     issued = (IssuedCertificate.objects.for_tenant(tenant)
               .filter(transaction_id=msg.transaction_id[:128], revoked_at__isnull=True)
               .order_by("-created_at").first())
     if issued is None:
         return _reject(tenant, ca, msg.reply_to, FailInfo.BAD_CERT_ID,
                        "poll for an unknown transaction", request)
+    issued_key = x509.load_der_x509_certificate(bytes(issued.certificate_der)).public_key()
+    if _spki(issued_key) != _spki(msg.signer_cert.public_key()):
+        return _reject(tenant, ca, msg.reply_to, FailInfo.BAD_CERT_ID,
+                       "poll signed by another key than the certificate's", request,
+                       {"certificate_id": issued.pk})
     return _success(msg, issued, ca)
 
 
 def handle_pki_operation(tenant, authority: CertificateAuthority, body: bytes,
                          request=None) -> ScepReply:
     ca = key_pair(authority)
+    msg = None
     try:
         msg = parse_pki_message(body)
         if msg.message_type in (MessageType.PKCS_REQ, MessageType.RENEWAL_REQ):
@@ -151,7 +158,10 @@ def handle_pki_operation(tenant, authority: CertificateAuthority, body: bytes,
                detail={"reason": "unparseable", "error": str(exc)[:200]})
         return ScepReply(400, "text/plain", b"Malformed SCEP message.\n")
     except ScepError as exc:
-        if exc.reply_to is None:  # the parser promises reply_to on these; be safe anyway
+        # Once the message is parsed, any error can be answered: e.g. a CertPoll's
+        # unreadable envelope, found while building the reply.
+        reply_to = exc.reply_to or (msg.reply_to if msg is not None else None)
+        if reply_to is None:  # the parser promises reply_to on these; be safe anyway
             return ScepReply(400, "text/plain", b"Malformed SCEP message.\n")
-        return _reject(tenant, ca, exc.reply_to, exc.fail_info or FailInfo.BAD_REQUEST,
+        return _reject(tenant, ca, reply_to, exc.fail_info or FailInfo.BAD_REQUEST,
                        str(exc)[:200], request)

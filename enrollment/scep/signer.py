@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from ..models import CertificateAuthority, IssuedCertificate
 from ..pki.authority import KeyPair, fingerprint
+from ..pki.issuance import SUBJECT_UPPER_BOUNDS, allowed_subject
 from ..services.challenges import ChallengeRejected, refusal, spend_statement
 from .messages import CertificationRequest, PKIMessage
 from .oids import FailInfo, MessageType
@@ -126,7 +127,8 @@ def _renewable(req: SignRequest) -> IssuedCertificate:
 
 
 def check_csr(next_signer: Signer) -> Signer:
-    """A key strong enough to be a device identity, and a subject to name it."""
+    """A key strong enough to be a device identity, and a subject to name it: the attributes
+    a certificate keeps (`allowed_subject`), within RFC 5280's length bounds."""
 
     def signer(req: SignRequest) -> Signed:
         key = req.request.csr.public_key()
@@ -136,8 +138,14 @@ def check_csr(next_signer: Signer) -> Signer:
                                       {"key_size": key.key_size})
         elif not (isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size >= 256):
             raise PolicyRejection("CSR key type not accepted", FailInfo.BAD_ALG)
-        if len(req.request.csr.subject) == 0:
-            raise PolicyRejection("CSR has an empty subject", FailInfo.BAD_REQUEST)
+        subject = allowed_subject(req.request.csr.subject)
+        if len(subject) == 0:
+            raise PolicyRejection("CSR subject has none of C, L, ST, O, OU, CN",
+                                  FailInfo.BAD_REQUEST)
+        for attribute in subject:
+            if len(str(attribute.value)) > SUBJECT_UPPER_BOUNDS[attribute.oid]:
+                raise PolicyRejection("CSR subject attribute too long", FailInfo.BAD_REQUEST,
+                                      {"attribute": attribute.rfc4514_attribute_name})
         return next_signer(req)
 
     return signer

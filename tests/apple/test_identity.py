@@ -247,3 +247,32 @@ def test_only_direct_issuance_counts(ca: Identity) -> None:
 
 def test_naive_now_is_utc(ca: Identity, device: Identity) -> None:
     idn.verify_chain(device.cert, [ca.cert], NOW.replace(tzinfo=None))
+
+
+def test_signer_certificate_with_a_repeated_extension_is_malformed_not_a_500(
+        device: Identity, tmp_path: Path) -> None:
+    """Named by subject key identifier, the signer is found by reading each embedded
+    certificate's extensions: a repeated one (DuplicateExtension, not a ValueError) makes the
+    signature malformed. The SCEP parser reads SignedData through the same function."""
+    from enrollment.pki import der, signed_data
+    from enrollment.scep.errors import UnparseableMessage
+    from enrollment.scep.messages import parse_pki_message
+    from tests.scep.scep_client import with_duplicate_extension
+
+    header = openssl_signature(device, tmp_path, "-md", "sha256", "-keyid")
+    # OpenSSL will not sign with such a certificate: swap it into the signature afterwards
+    # (the signature covers the signed attributes, not the embedded certificates).
+    doubled = with_duplicate_extension(
+        device.cert.public_bytes(serialization.Encoding.DER), device.key)
+    content_type, content = der.read_whole(base64.b64decode(header)).children()
+    parts = content.children()[0].children()
+    parts = [der.tlv(der.CONTEXT | der.CONSTRUCTED, doubled)
+             if part.tag == der.CONTEXT | der.CONSTRUCTED else part.raw for part in parts]
+    header = base64.b64encode(der.sequence(content_type.raw, der.explicit(
+        0, der.sequence(*parts)))).decode()
+    signed = signed_data.parse(base64.b64decode(header))
+    assert signed.signers[0].key_identifier is not None  # the path under test
+    with pytest.raises(idn.MalformedIdentity):
+        idn.verify_mdm_signature(header, BODY)
+    with pytest.raises(UnparseableMessage):
+        parse_pki_message(base64.b64decode(header))

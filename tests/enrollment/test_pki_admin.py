@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -16,7 +17,7 @@ from enrollment.pki.authority import generate_ca
 from enrollment.services.authorities import active_authority, key_pair
 from enrollment.services.challenges import do_create_challenge
 from tests.base.tenancy import TenantIsolationContract
-from tests.scep.scep_client import make_ca
+from tests.scep.scep_client import make_ca, with_duplicate_extension
 
 from .scep_helpers import decode, pkcs_req, post
 
@@ -207,3 +208,82 @@ class TestChallengeIsolation(TenantIsolationContract):
 
     def make_object(self, tenant, admin):
         return do_create_challenge(tenant, actor=admin).challenge
+
+
+def _pem_pair(key, certificate: bytes | x509.Certificate) -> dict:
+    der = certificate if isinstance(certificate, bytes) else certificate.public_bytes(
+        serialization.Encoding.DER)
+    return {"private_key_pem": key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode(),
+        "certificate_pem": x509.load_der_x509_certificate(der).public_bytes(
+            serialization.Encoding.PEM).decode()}
+
+
+def _ca_certificate(key, *, starts: dt.timedelta = -dt.timedelta(minutes=5),
+                    key_cert_sign: bool = True) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Odd CA")])
+    now = dt.datetime.now(dt.UTC)
+    return (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now + starts).not_valid_after(now + dt.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=key_cert_sign,
+                crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .sign(key, hashes.SHA256()))
+
+
+def test_import_refuses_what_cannot_serve_as_a_ca_with_a_400(api, portal, tenant):
+    """Malformed extensions, an unsupported key, a CA not valid yet or one that may not sign
+    certificates: a clear 400 from the API and the portal, never a 500, nothing stored."""
+    pair = generate_ca("Doubled CA", "Acme")
+    doubled = with_duplicate_extension(
+        pair.certificate.public_bytes(serialization.Encoding.DER), pair.key)
+    # A PKCS#8 key whose algorithm OID no library knows (1.2.3.4).
+    unknown_key = ("-----BEGIN PRIVATE KEY-----\n"
+                   + base64.b64encode(bytes.fromhex("301a020100300506032a0304040e300c02010102"
+                                                    "0101020101020101")).decode()
+                   + "\n-----END PRIVATE KEY-----\n")
+    cases = [
+        (_pem_pair(pair.key, doubled), "malformed extension"),
+        ({**_pem_pair(pair.key, pair.certificate), "private_key_pem": unknown_key},
+         "not supported"),
+        (_pem_pair(pair.key, _ca_certificate(pair.key, starts=dt.timedelta(days=2))),
+         "not valid before"),
+        (_pem_pair(pair.key, _ca_certificate(pair.key, key_cert_sign=False)), "keyCertSign"),
+        ({**_pem_pair(pair.key, pair.certificate), "password": "needless"},
+         "not encrypted: leave the password empty"),
+    ]
+    before = CertificateAuthority.objects.filter(tenant=tenant).count()
+    for body, message in cases:
+        response = api.post("/api/v1/certificate-authorities/import/", body, format="json")
+        assert response.status_code == 400, (message, response.content[:300])
+        assert message in response.json()["error"]["message"]
+        page = portal.post(f"/t/{tenant.slug}/admin/settings/ca/", {
+            "action": "import", "password": body.get("password", ""),
+            "private_key": SimpleUploadedFile("k.pem", body["private_key_pem"].encode()),
+            "certificate": SimpleUploadedFile("c.pem", body["certificate_pem"].encode())})
+        assert page.status_code == 400 and message in page.content.decode()
+    bundle = pkcs12.serialize_key_and_certificates(
+        b"x", pair.key, x509.load_der_x509_certificate(doubled), None,
+        serialization.BestAvailableEncryption(b"pw"))
+    response = api.post("/api/v1/certificate-authorities/import/", {
+        "pkcs12_base64": base64.b64encode(bundle).decode(), "password": "pw"}, format="json")
+    assert response.status_code == 400
+    assert "malformed extension" in response.json()["error"]["message"]
+    assert CertificateAuthority.objects.filter(tenant=tenant).count() == before
+
+
+def test_certificate_filters_refuse_values_they_cannot_mean(api, portal, tenant):
+    """An id beyond a bigint or a boolean that is neither true nor false: 400 in the API,
+    the unfiltered page with the field's error in the portal; never a 500."""
+    for query in ({"device": "99999999999999999999"}, {"device": "1.5"},
+                  {"revoked": "maybe"}):
+        response = api.get("/api/v1/certificates/", query)
+        assert response.status_code == 400, (query, response.content[:200])
+        page = portal.get(f"/t/{tenant.slug}/admin/certificates/", query)
+        assert page.status_code == 200
+    assert api.get("/api/v1/certificates/", {"revoked": "false"}).status_code == 200
+    assert api.get("/api/v1/certificates/", {"device": str(2**63 - 1)}).status_code == 200

@@ -15,11 +15,21 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from enrollment.models import Challenge, IssuedCertificate
-from enrollment.scep.oids import FailInfo, PKIStatus
+from enrollment.pki import der
+from enrollment.scep import envelope
+from enrollment.scep.messages import sign_pki_message
+from enrollment.scep.oids import FailInfo, MessageType, PKIStatus
 from enrollment.scep.views import read_body
 from enrollment.services.certificates import do_revoke_certificate
 from enrollment.services.challenges import do_create_challenge
-from tests.scep.scep_client import Identity, make_csr, new_key
+from tests.scep.scep_client import (
+    Identity,
+    ScepRequest,
+    make_csr,
+    make_signer,
+    new_key,
+    with_duplicate_extension,
+)
 
 from .scep_helpers import decode, pkcs_req, post, renewal_req, tenant_ca_cert
 
@@ -31,7 +41,7 @@ def challenge(tenant, admin):
 
 def rejections(tenant):
     return list(AuditEvent.objects.filter(tenant=tenant, action="scep.rejected")
-                .values_list("detail", flat=True))
+                .order_by("pk").values_list("detail", flat=True))
 
 
 def test_get_ca_caps(client, tenant):
@@ -358,3 +368,97 @@ def test_outside_a_transaction_a_collision_leaves_nothing_behind(client, tenant,
                 .order_by("id").values_list("detail__challenge_id", flat=True))[-1] \
         == minted.challenge.pk
     assert IssuedCertificate.objects.filter(tenant=tenant).count() == 2
+
+
+def _csr_der(key, subject: x509.Name, challenge: str, *, extensions=()) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509.oid import AttributeOID
+
+    builder = (x509.CertificateSigningRequestBuilder().subject_name(subject)
+               .add_attribute(AttributeOID.CHALLENGE_PASSWORD, challenge.encode()))
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=False)
+    return builder.sign(key, hashes.SHA256()).public_bytes(Encoding.DER)
+
+
+def _request_for_csr(tenant, key, csr_der: bytes):
+    signer = make_signer("dev", key)
+    transaction_id, nonce = "hostile-1", b"n" * 16
+    message = sign_pki_message(
+        envelope.encrypt_for(tenant_ca_cert(tenant), csr_der), message_type=MessageType.PKCS_REQ,
+        transaction_id=transaction_id, sender_nonce=nonce, signer_key=key,
+        signer_cert=signer.cert)
+    return ScepRequest(message, transaction_id, nonce, signer, None)
+
+
+def test_csr_with_a_repeated_extension_is_refused_not_a_500(client, tenant, challenge):
+    """cryptography reads extensions lazily and raises DuplicateExtension, not a ValueError."""
+    key = new_key()
+    csr_der = _csr_der(key, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dev")]),
+                       challenge.raw, extensions=[x509.BasicConstraints(ca=False,
+                                                                        path_length=None)])
+    request = _request_for_csr(tenant, key, with_duplicate_extension(csr_der, key))
+    reply = decode(post(client, tenant, request), request, tenant)
+    assert (reply.status, reply.fail_info) == (PKIStatus.FAILURE, FailInfo.BAD_REQUEST)
+    assert rejections(tenant)[-1]["reason"].startswith("malformed CSR")
+    assert not IssuedCertificate.objects.exists()
+    challenge.challenge.refresh_from_db()
+    assert challenge.challenge.used_at is None
+
+
+@pytest.mark.parametrize(("subject", "reason"), [
+    ([(NameOID.EMAIL_ADDRESS, "x@acme.test")], "CSR subject has none of C, L, ST, O, OU, CN"),
+    ([(NameOID.SERIAL_NUMBER, "42"), (NameOID.USER_ID, "u")],
+     "CSR subject has none of C, L, ST, O, OU, CN"),
+    ([(NameOID.COMMON_NAME, "d" * 65)], "CSR subject attribute too long"),
+    ([(NameOID.COMMON_NAME, "dev"), (NameOID.ORGANIZATION_NAME, "o" * 65)],
+     "CSR subject attribute too long"),
+])
+def test_csr_subject_a_certificate_cannot_carry_is_refused(client, tenant, challenge, subject,
+                                                           reason):
+    """The subject is checked as the certificate will carry it (Apple's six attributes, RFC 5280
+    lengths): refused before the challenge is spent, not issued with an empty subject."""
+    key = new_key()
+    name = x509.Name([x509.NameAttribute(oid, value, _validate=False) for oid, value in subject])
+    request = _request_for_csr(tenant, key, _csr_der(key, name, challenge.raw))
+    reply = decode(post(client, tenant, request), request, tenant)
+    assert (reply.status, reply.fail_info) == (PKIStatus.FAILURE, FailInfo.BAD_REQUEST)
+    assert rejections(tenant)[-1]["reason"] == reason
+    assert not IssuedCertificate.objects.exists()
+    challenge.challenge.refresh_from_db()
+    assert challenge.challenge.used_at is None
+
+
+def _cert_poll(tenant, signer: Identity, transaction_id: str, *, with_envelope: bool = True):
+    ca = tenant_ca_cert(tenant)
+    # IssuerAndSubject (RFC 8894 section 3.3.3), enveloped for the CA.
+    issuer_and_subject = der.sequence(ca.subject.public_bytes(),
+                                      signer.cert.subject.public_bytes())
+    content = envelope.encrypt_for(ca, issuer_and_subject, "des3") if with_envelope else None
+    nonce = b"p" * 16
+    message = sign_pki_message(content, message_type=MessageType.CERT_POLL,
+                               transaction_id=transaction_id, sender_nonce=nonce,
+                               signer_key=signer.key, signer_cert=signer.cert)
+    return ScepRequest(message, transaction_id, nonce, signer, None)
+
+
+def test_cert_poll_returns_the_certificate_only_to_its_key(client, tenant, challenge):
+    """A client that lost our CertRep polls with the same key and gets its certificate; a poll
+    for that transaction signed by another key gets badCertID; a poll without its envelope
+    gets a signed FAILURE (audited), not a plain 400."""
+    request = pkcs_req(tenant, challenge.raw, cipher="des3")
+    issued = decode(post(client, tenant, request), request, tenant).certificate
+    poll = _cert_poll(tenant, request.signer, request.transaction_id)
+    reply = decode(post(client, tenant, poll), poll, tenant)
+    assert reply.status is PKIStatus.SUCCESS and reply.certificate == issued
+
+    stranger = _cert_poll(tenant, make_signer("stranger", new_key()), request.transaction_id)
+    reply = decode(post(client, tenant, stranger), stranger, tenant)
+    assert (reply.status, reply.fail_info) == (PKIStatus.FAILURE, FailInfo.BAD_CERT_ID)
+    assert rejections(tenant)[-1]["reason"] == "poll signed by another key than the certificate's"
+
+    bare = _cert_poll(tenant, request.signer, request.transaction_id, with_envelope=False)
+    reply = decode(post(client, tenant, bare), bare, tenant)
+    assert (reply.status, reply.fail_info) == (PKIStatus.FAILURE, FailInfo.BAD_REQUEST)
+    assert "EnvelopedData" in rejections(tenant)[-1]["reason"]
+    assert IssuedCertificate.objects.filter(tenant=tenant).count() == 1

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from enrollment.pki import der
 from enrollment.scep.client import (  # noqa: F401  (re-exported for the tests)
     CHALLENGE_TAGS,
     CertRepResult,
@@ -88,3 +89,43 @@ def micromdm_ca() -> Identity:
 def shared_ca() -> Identity:
     """A fresh CA made once per test session (RSA key generation is slow)."""
     return make_ca()
+
+
+_EXTENSION_REQUEST = "1.2.840.113549.1.9.14"
+
+
+def _resigned(top: der.Node, body: bytes, key: rsa.RSAPrivateKey) -> bytes:
+    """``top`` (a certificate or CSR) with its signed part replaced by ``body``, signed again."""
+    signature = key.sign(body, padding.PKCS1v15(), hashes.SHA256())
+    algorithm = top.children()[1].raw
+    return der.sequence(body, algorithm, der.tlv(der.BIT_STRING, b"\x00" + signature))
+
+
+def _doubled(extensions: der.Node) -> bytes:
+    items = [node.raw for node in extensions.children()]
+    return der.sequence(*items, items[0])
+
+
+def with_duplicate_extension(data: bytes, key: rsa.RSAPrivateKey) -> bytes:
+    """The DER certificate or CSR ``data`` with its first extension repeated, re-signed with
+    ``key`` (cryptography's builders refuse a repeated extension; parsers must not crash)."""
+    top = der.read_whole(data)
+    signed = top.children()[0]
+    parts = signed.children()
+    last = parts[-1]
+    if last.tag == der.CONTEXT | der.CONSTRUCTED | 3:  # certificate: [3] EXPLICIT Extensions
+        [extensions] = last.children()
+        rebuilt = der.explicit(3, _doubled(extensions))
+    else:  # CSR: [0] IMPLICIT SET OF Attribute, one of them extensionRequest
+        attributes = []
+        for attribute in last.children():
+            kind, values = attribute.children()
+            if der.decode_oid(kind) == _EXTENSION_REQUEST:
+                [extensions] = values.children()
+                attribute_raw = der.sequence(kind.raw, der.tlv(der.SET, _doubled(extensions)))
+            else:
+                attribute_raw = attribute.raw
+            attributes.append(attribute_raw)
+        rebuilt = der.tlv(der.CONTEXT | der.CONSTRUCTED, *attributes)
+    body = der.sequence(*(part.raw for part in parts[:-1]), rebuilt)
+    return _resigned(top, body, key)
