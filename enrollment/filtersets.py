@@ -9,7 +9,21 @@ from django.utils import timezone
 from devices.models import Platform
 from mdm_server.filters import BooleanFilter, IdFilter
 
-from .models import IssuedCertificate, Registration, RegistrationMethod, RegistrationState
+from .models import (
+    CertificateAuthority,
+    IssuedCertificate,
+    Registration,
+    RegistrationMethod,
+    RegistrationState,
+)
+
+
+class CertificateAuthorityFilterSet(django_filters.FilterSet):
+    is_active = BooleanFilter()
+
+    class Meta:
+        model = CertificateAuthority
+        fields = ["is_active"]
 
 
 class IssuedCertificateFilterSet(django_filters.FilterSet):

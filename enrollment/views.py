@@ -54,6 +54,7 @@ def certificate_authority(request: HttpRequest, tenant_slug: str) -> HttpRespons
 def download_ca_certificate(request: HttpRequest, tenant_slug: str, ca_id: int) -> HttpResponse:
     ca = CertificateAuthority.objects.get_in_tenant(request.tenant, pk=ca_id)
     pem = x509.load_der_x509_certificate(bytes(ca.certificate_der)).public_bytes(Encoding.PEM)
+    pem += ca.chain_pem.encode()
     response = HttpResponse(pem, content_type="application/x-pem-file")
     response["Content-Disposition"] = f'attachment; filename="{tenant_slug}-ca-{ca.pk}.pem"'
     return response

@@ -187,6 +187,16 @@ def root_certificate_payload(der: bytes, *, display_name: str = "Root certificat
             "PayloadCertificateFileName": file_name, "PayloadContent": bytes(der)}
 
 
+def intermediate_certificate_payload(der: bytes, *, display_name: str = "Intermediate CA",
+                                     file_name: str = "intermediate.cer") -> dict[str, Any]:
+    """A ``com.apple.security.pkcs1`` payload: a certificate installed, not trusted as a root
+    (an intermediate CA between the root and the certificates a device is given)."""
+    if not der:
+        raise ValueError("the certificate is empty")
+    return {"PayloadType": "com.apple.security.pkcs1", "PayloadDisplayName": display_name,
+            "PayloadCertificateFileName": file_name, "PayloadContent": bytes(der)}
+
+
 def _mdm_payload(mdm: MdmSettings, identity_uuid: str, platform: Platform) -> dict[str, Any]:
     if not mdm.topic.startswith(MDM_TOPIC_PREFIX) or mdm.topic == MDM_TOPIC_PREFIX:
         raise ValueError(f"the push topic must start with {MDM_TOPIC_PREFIX}")
@@ -222,11 +232,13 @@ def build_enrollment_profile(
     scep: ScepSettings,
     mdm: MdmSettings,
     root_ca_der: bytes | None = None,
+    intermediate_ca_ders: Sequence[bytes] = (),
     platform: Platform | str = Platform.IOS,
     display_name: str | None = None,
     description: str | None = None,
 ) -> dict[str, Any]:
-    """The MDM enrollment profile: [root CA], SCEP identity, then the MDM payload."""
+    """The MDM enrollment profile: [root CA, intermediate CAs], SCEP identity, then the MDM
+    payload."""
     platform = Platform(platform)
     profile_uuid = _uuid(profile_uuid)
     scep_identifier = f"{identifier}.scep"
@@ -235,6 +247,9 @@ def build_enrollment_profile(
     if root_ca_der:
         payloads.append({**root_certificate_payload(root_ca_der),
                          "PayloadIdentifier": f"{identifier}.root"})
+    for index, der in enumerate(intermediate_ca_ders, start=1):
+        payloads.append({**intermediate_certificate_payload(der),
+                         "PayloadIdentifier": f"{identifier}.intermediate{index}"})
     payloads.append({**scep_payload(scep), "PayloadIdentifier": scep_identifier,
                      "PayloadUUID": scep_uuid})
     payloads.append({**_mdm_payload(mdm, scep_uuid, platform),

@@ -16,7 +16,7 @@ class CertificateAuthoritySerializer(serializers.ModelSerializer):
     class Meta:
         model = CertificateAuthority
         fields = ["id", "subject", "fingerprint_sha256", "not_before", "not_after", "source",
-                  "is_active", "created_at", "certificate_pem"]
+                  "is_active", "created_at", "certificate_pem", "chain_pem"]
         read_only_fields = fields
 
     def get_certificate_pem(self, ca: CertificateAuthority) -> str:

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from mdm_server.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
 
-from ..filtersets import IssuedCertificateFilterSet
+from ..filtersets import CertificateAuthorityFilterSet, IssuedCertificateFilterSet
 from ..links import scep_url
 from ..models import CertificateAuthority, Challenge, IssuedCertificate
 from ..services.authorities import do_generate_ca, do_import_ca
@@ -34,7 +34,7 @@ class CertificateAuthorityViewSet(TenantReadOnlyViewSet):
 
     queryset = CertificateAuthority.objects.all()
     serializer_class = CertificateAuthoritySerializer
-    filterset_fields = ["is_active"]
+    filterset_class = CertificateAuthorityFilterSet
 
     @extend_schema(request=GenerateCASerializer,
                    responses={201: CertificateAuthoritySerializer})

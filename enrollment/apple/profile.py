@@ -8,6 +8,7 @@ import hashlib
 import uuid
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.serialization import Encoding
 from django.conf import settings as django_settings
 
 from devices.services.settings import apple_settings
@@ -60,6 +61,9 @@ def build_registration_profile(tenant, registration: Registration, challenge: st
     if authority is None:
         raise ProfileNotConfigured("no_ca")
     ca_der = bytes(authority.certificate_der)
+    # The top of what we know (the root, for a complete chain) is trusted; what lies between
+    # it and the CA is installed alongside.
+    path = [ca_der, *(cert.public_bytes(Encoding.DER) for cert in authority.chain_certificates())]
     return mobileconfig.build_enrollment_profile(
         organization=tenant.name,
         identifier=profile_identifier(tenant),
@@ -72,7 +76,8 @@ def build_registration_profile(tenant, registration: Registration, challenge: st
         mdm=mobileconfig.MdmSettings(server_url=server_url(tenant),
                                      checkin_url=checkin_url(tenant),
                                      topic=settings.push_topic),
-        root_ca_der=ca_der,
+        root_ca_der=path[-1],
+        intermediate_ca_ders=path[:-1],
         platform=registration.platform,
     )
 

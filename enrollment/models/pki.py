@@ -15,6 +15,9 @@ class CertificateAuthority(TenantOwned):
 
     subject = models.CharField(max_length=500)
     certificate_der = models.BinaryField()
+    # An imported intermediate CA's issuers (PEM, nearest first): served with GetCACert and
+    # the CertRep, and trusted by the enrollment profile. Empty for a root CA.
+    chain_pem = models.TextField(blank=True, default="")
     # PKCS#8 DER, AES-256-GCM with MDM_ENCRYPTION_KEY (see mdm_server.encryption).
     private_key_encrypted = models.BinaryField()
     fingerprint_sha256 = models.CharField(max_length=64)
@@ -35,3 +38,11 @@ class CertificateAuthority(TenantOwned):
 
     def __str__(self) -> str:
         return self.subject
+
+    def chain_certificates(self) -> list:
+        from cryptography import x509
+
+        return x509.load_pem_x509_certificates(self.chain_pem.encode()) if self.chain_pem else []
+
+    def chain_subjects(self) -> list[str]:
+        return [cert.subject.rfc4514_string() for cert in self.chain_certificates()]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -27,6 +28,8 @@ class CAImportError(ValueError):
 class KeyPair:
     key: rsa.RSAPrivateKey
     certificate: x509.Certificate
+    # An imported intermediate CA's issuers, nearest first, up to the root when it was given.
+    chain: tuple[x509.Certificate, ...] = ()
 
     @property
     def key_der(self) -> bytes:
@@ -37,6 +40,11 @@ class KeyPair:
     @property
     def certificate_der(self) -> bytes:
         return self.certificate.public_bytes(serialization.Encoding.DER)
+
+    @property
+    def chain_pem(self) -> str:
+        return "".join(cert.public_bytes(serialization.Encoding.PEM).decode()
+                       for cert in self.chain)
 
 
 def random_serial() -> int:
@@ -76,7 +84,10 @@ def generate_ca(common_name: str, organization: str, *, years: int = 10,
     return KeyPair(key, certificate)
 
 
-def _checked(key, certificate: x509.Certificate) -> KeyPair:
+def _checked(key, certificate: x509.Certificate,
+             others: Sequence[x509.Certificate] = ()) -> KeyPair:
+    """``key`` and ``certificate`` as a CA that can issue, with ``others`` (in any order) as
+    the chain above it."""
     if not isinstance(key, rsa.RSAPrivateKey):
         raise CAImportError("The CA key must be an RSA key (SCEP clients encrypt to it).")
     try:  # both are parsed lazily: a malformed extension or key surfaces here
@@ -105,7 +116,54 @@ def _checked(key, certificate: x509.Certificate) -> KeyPair:
                             f"{certificate.not_valid_before_utc:%Y-%m-%d %H:%M} UTC.")
     if certificate.not_valid_after_utc <= now:
         raise CAImportError("The certificate has expired.")
-    return KeyPair(key, certificate)
+    return KeyPair(key, certificate, _chain_above(certificate, others, now))
+
+
+def _issuer_among(certificate: x509.Certificate,
+                  candidates: list[x509.Certificate]) -> x509.Certificate | None:
+    for candidate in candidates:
+        try:
+            certificate.verify_directly_issued_by(candidate)
+        except (*DECODE_ERRORS, InvalidSignature):
+            continue
+        return candidate
+    return None
+
+
+def _chain_above(certificate: x509.Certificate, others: Sequence[x509.Certificate],
+                 now: dt.datetime) -> tuple[x509.Certificate, ...]:
+    """``others`` ordered from ``certificate``'s issuer up; each must be a valid CA that
+    signed the one below it, and every one of them must be on that path."""
+    remaining = [other for other in others if other != certificate]
+    chain: list[x509.Certificate] = []
+    current = certificate
+    while remaining and current.issuer != current.subject:
+        issuer = _issuer_among(current, remaining)
+        if issuer is None:
+            break
+        remaining.remove(issuer)
+        chain.append(issuer)
+        current = issuer
+    if remaining:
+        raise CAImportError(f"The certificate {subject_text(remaining[0].subject)} is not an "
+                            f"issuer above the CA certificate.")
+    for below, issuer in enumerate(chain, start=1):  # `below`: CA certificates under it
+        try:
+            constraints = issuer.extensions.get_extension_for_class(
+                x509.BasicConstraints).value
+        except (*DECODE_ERRORS, x509.ExtensionNotFound):
+            constraints = None
+        if constraints is None or not constraints.ca:
+            raise CAImportError(f"The chain certificate {subject_text(issuer.subject)} is not "
+                                f"a CA certificate.")
+        if constraints.path_length is not None and constraints.path_length < below:
+            raise CAImportError(f"The chain certificate {subject_text(issuer.subject)} allows "
+                                f"{constraints.path_length} CA certificate(s) below it, not "
+                                f"{below}: devices would not trust the chain.")
+        if not issuer.not_valid_before_utc <= now < issuer.not_valid_after_utc:
+            raise CAImportError(f"The chain certificate {subject_text(issuer.subject)} is not "
+                                f"valid now.")
+    return tuple(chain)
 
 
 def load_pem(key_pem: bytes, certificate_pem: bytes, password: bytes | None = None) -> KeyPair:
@@ -122,27 +180,40 @@ def load_pem(key_pem: bytes, certificate_pem: bytes, password: bytes | None = No
         raise CAImportError("The private key is not a valid PEM key, "
                             "or the password is wrong.") from None
     try:
-        certificate = x509.load_pem_x509_certificate(certificate_pem)
+        certificates = x509.load_pem_x509_certificates(certificate_pem)
     except DECODE_ERRORS:
         raise CAImportError("The certificate is not a valid PEM certificate.") from None
-    return _checked(key, certificate)
+    return _checked(key, _matching(key, certificates), certificates)
+
+
+def _matching(key, certificates: list[x509.Certificate]) -> x509.Certificate:
+    """Of a CA certificate and its chain, in any order, the one for ``key``."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        for certificate in certificates:
+            with contextlib.suppress(*DECODE_ERRORS):
+                public = certificate.public_key()
+                if isinstance(public, rsa.RSAPublicKey) and (
+                        public.public_numbers() == key.public_key().public_numbers()):
+                    return certificate
+    return certificates[0]  # _checked says what is wrong with it
 
 
 def load_pkcs12_bundle(data: bytes, password: bytes | None) -> KeyPair:
     try:
-        key, certificate, _ = pkcs12.load_key_and_certificates(data, password or None)
+        key, certificate, others = pkcs12.load_key_and_certificates(data, password or None)
     except UnsupportedAlgorithm:
         raise CAImportError("The PKCS#12 file uses an algorithm that is not supported.") from None
     except DECODE_ERRORS:
         raise CAImportError("Not a PKCS#12 file, or the password is wrong.") from None
     if key is None or certificate is None:
         raise CAImportError("The PKCS#12 file must hold a private key and its certificate.")
-    return _checked(key, certificate)
+    return _checked(key, certificate, others)
 
 
-def load_key_pair(key_der: bytes, certificate_der: bytes) -> KeyPair:
+def load_key_pair(key_der: bytes, certificate_der: bytes, chain_pem: str = "") -> KeyPair:
+    chain = tuple(x509.load_pem_x509_certificates(chain_pem.encode())) if chain_pem else ()
     return KeyPair(serialization.load_der_private_key(key_der, password=None),
-                   x509.load_der_x509_certificate(certificate_der))
+                   x509.load_der_x509_certificate(certificate_der), chain)
 
 
 @lru_cache(maxsize=8192)  # a device presents the same certificate on every request

@@ -45,7 +45,8 @@ def scep(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     if authority is None:
         return _plain(503, "This organization has no certificate authority yet.")
     if operation == "GetCACert":
-        content_type, body = get_ca_cert_response([key_pair(authority).certificate])
+        pair = key_pair(authority)
+        content_type, body = get_ca_cert_response([pair.certificate, *pair.chain])
         return HttpResponse(body, content_type=content_type)
     if operation != "PKIOperation":
         return _plain(400, "Unknown or missing SCEP operation.")

@@ -21,6 +21,7 @@ def _store(tenant, pair: KeyPair, source: str) -> CertificateAuthority:
         tenant=tenant,
         subject=subject_text(pair.certificate.subject),
         certificate_der=pair.certificate_der,
+        chain_pem=pair.chain_pem,
         private_key_encrypted=encrypt(pair.key_der, CertificateAuthority.KEY_PURPOSE),
         fingerprint_sha256=fingerprint(pair.certificate),
         not_before=pair.certificate.not_valid_before_utc,
@@ -44,7 +45,8 @@ def do_generate_ca(tenant, *, actor, common_name: str | None = None,
 def do_import_ca(tenant, pair: KeyPair, *, actor) -> CertificateAuthority:
     ca = _store(tenant, pair, CertificateAuthority.Source.IMPORTED)
     record(tenant, AuditAction.CA_IMPORTED, actor=actor, target=ca,
-           detail={"fingerprint_sha256": ca.fingerprint_sha256})
+           detail={"fingerprint_sha256": ca.fingerprint_sha256,
+                   "chain": [subject_text(cert.subject) for cert in pair.chain]})
     return ca
 
 
@@ -69,14 +71,16 @@ def forget_authority(sender=None, instance=None, **kwargs) -> None:
 
 
 @lru_cache(maxsize=256)
-def _key_pair(ca_id: int, fingerprint_sha256: str, encrypted: bytes, cert_der: bytes) -> KeyPair:
-    return load_key_pair(decrypt(encrypted, CertificateAuthority.KEY_PURPOSE), cert_der)
+def _key_pair(ca_id: int, fingerprint_sha256: str, encrypted: bytes, cert_der: bytes,
+              chain_pem: str) -> KeyPair:
+    return load_key_pair(decrypt(encrypted, CertificateAuthority.KEY_PURPOSE), cert_der,
+                         chain_pem)
 
 
 def key_pair(ca: CertificateAuthority) -> KeyPair:
     """Decrypt and parse the CA key once per process (RSA key loading is not free)."""
     return _key_pair(ca.pk, ca.fingerprint_sha256, bytes(ca.private_key_encrypted),
-                     bytes(ca.certificate_der))
+                     bytes(ca.certificate_der), ca.chain_pem)
 
 
 def on_tenant_created(sender, tenant, **kwargs) -> None:

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audit.models import AuditEvent
@@ -17,7 +17,7 @@ from enrollment.pki.authority import generate_ca
 from enrollment.services.authorities import active_authority, key_pair
 from enrollment.services.challenges import do_create_challenge
 from tests.base.tenancy import TenantIsolationContract
-from tests.scep.scep_client import make_ca, with_duplicate_extension
+from tests.scep.scep_client import make_ca, make_intermediate_ca, with_duplicate_extension
 
 from .scep_helpers import decode, pkcs_req, post
 
@@ -286,4 +286,94 @@ def test_certificate_filters_refuse_values_they_cannot_mean(api, portal, tenant)
         page = portal.get(f"/t/{tenant.slug}/admin/certificates/", query)
         assert page.status_code == 200
     assert api.get("/api/v1/certificates/", {"revoked": "false"}).status_code == 200
+    assert api.get("/api/v1/certificate-authorities/", {"is_active": "maybe"}).status_code == 400
+    active = api.get("/api/v1/certificate-authorities/", {"is_active": "true"}).json()
+    assert [row["is_active"] for row in active["results"]] == [True]
     assert api.get("/api/v1/certificates/", {"device": str(2**63 - 1)}).status_code == 200
+
+
+def _import_intermediate(api, intermediate, *chain) -> dict:
+    pem = serialization.Encoding.PEM
+    response = api.post("/api/v1/certificate-authorities/import/", {
+        "private_key_pem": intermediate.key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode(),
+        # The chain first: the certificate for the key is found wherever it stands.
+        "certificate_pem": "".join(cert.public_bytes(pem).decode()
+                                   for cert in [*chain, intermediate.cert])}, format="json")
+    assert response.status_code == 201, response.content[:300]
+    return response.json()
+
+
+def test_intermediate_ca_is_imported_with_its_chain_and_serves_it(api, portal, client, tenant,
+                                                                   admin):
+    """An enterprise-issued SCEP CA: GetCACert answers the CA and its chain
+    (application/x-x509-ca-ra-cert), the CertRep carries the chain after the certificate, the
+    API and the portal show it, the audit event names it."""
+    root = make_ca("Acme Root", path_length=None)
+    intermediate = make_intermediate_ca(root, "Acme Devices Intermediate")
+    body = _import_intermediate(api, intermediate, root.cert)
+    assert body["subject"] == "CN=Acme Devices Intermediate"
+    assert [c for c in x509.load_pem_x509_certificates(body["chain_pem"].encode())] == [root.cert]
+
+    response = client.get(f"/t/{tenant.slug}/scep?operation=GetCACert")
+    assert response["Content-Type"] == "application/x-x509-ca-ra-cert"
+    assert pkcs7.load_der_pkcs7_certificates(response.content) == [intermediate.cert, root.cert]
+
+    challenge = do_create_challenge(tenant, actor=admin)
+    request = pkcs_req(tenant, challenge.raw, ca_cert=intermediate.cert)
+    reply = decode(post(client, tenant, request), request, tenant)
+    assert reply.certificates[1:] == [root.cert]
+    reply.certificate.verify_directly_issued_by(intermediate.cert)
+
+    page = portal.get(f"/t/{tenant.slug}/admin/settings/ca/").content.decode()
+    assert "Issued by" in page and "CN=Acme Root" in page
+    download = portal.get(f"/t/{tenant.slug}/admin/settings/ca/{body['id']}/certificate.pem")
+    assert x509.load_pem_x509_certificates(download.content) == [intermediate.cert, root.cert]
+    event = AuditEvent.objects.filter(tenant=tenant, action="ca.imported").latest("pk")
+    assert event.detail["chain"] == ["CN=Acme Root"]
+
+
+def test_pkcs12_chain_is_ordered_and_a_stranger_refused(api, tenant):
+    """PKCS#12 extra certificates come in any order; one that is not above the CA is an
+    error, not silently served."""
+    root = make_ca("Deep Root", path_length=None)
+    middle = make_intermediate_ca(root, "Middle CA", path_length=1)
+    issuing = make_intermediate_ca(middle, "Issuing CA")
+    bundle = pkcs12.serialize_key_and_certificates(
+        b"x", issuing.key, issuing.cert, [root.cert, middle.cert],
+        serialization.BestAvailableEncryption(b"pw"))
+    response = api.post("/api/v1/certificate-authorities/import/", {
+        "pkcs12_base64": base64.b64encode(bundle).decode(), "password": "pw"}, format="json")
+    assert response.status_code == 201, response.content[:300]
+    chain = x509.load_pem_x509_certificates(response.json()["chain_pem"].encode())
+    assert chain == [middle.cert, root.cert]
+
+    before = CertificateAuthority.objects.filter(tenant=tenant).count()
+    stranger = make_ca("Stranger Root")
+    response = api.post("/api/v1/certificate-authorities/import/", {
+        "private_key_pem": issuing.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()).decode(),
+        "certificate_pem": "".join(c.public_bytes(serialization.Encoding.PEM).decode()
+                                   for c in [issuing.cert, middle.cert, stranger.cert])},
+        format="json")
+    assert response.status_code == 400
+    assert "CN=Stranger Root is not an issuer above" in response.json()["error"]["message"]
+    assert CertificateAuthority.objects.filter(tenant=tenant).count() == before
+
+
+def test_chain_whose_path_length_forbids_the_ca_is_refused(api, tenant):
+    """A root limited to no CA below it cannot vouch for an imported intermediate: devices
+    would reject every certificate, so the import says so at once."""
+    root = make_ca("Narrow Root", path_length=0)
+    intermediate = make_intermediate_ca(root, "Refused Intermediate")
+    response = api.post("/api/v1/certificate-authorities/import/", {
+        "private_key_pem": intermediate.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()).decode(),
+        "certificate_pem": "".join(c.public_bytes(serialization.Encoding.PEM).decode()
+                                   for c in [intermediate.cert, root.cert])}, format="json")
+    assert response.status_code == 400
+    assert "allows 0 CA certificate(s) below it, not 1" in response.json()["error"]["message"]
+    assert not CertificateAuthority.objects.filter(tenant=tenant,
+                                                   subject__contains="Refused").exists()

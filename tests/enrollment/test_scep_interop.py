@@ -78,3 +78,31 @@ def test_concurrent_enrollments_never_collide_or_lose_certificates(scep_url, ten
     assert len(set(issued.values_list("serial_hex", flat=True))) == count
     for index in range(count):
         assert (tmp_path / f"d{index}" / "cert.pem").exists()
+
+
+def test_scepclient_enrolls_under_an_imported_intermediate_ca(scep_url, tenant, admin,
+                                                              tmp_path):
+    """GetCACert answers the CA and its chain (application/x-x509-ca-ra-cert): scepclient
+    picks the CA, enrolls, and openssl verifies the certificate up to the root."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from enrollment.pki.authority import KeyPair
+    from enrollment.services.authorities import do_import_ca
+    from tests.scep.scep_client import make_ca, make_intermediate_ca
+
+    root = make_ca("Interop Root", path_length=None)
+    intermediate = make_intermediate_ca(root, "Interop Intermediate")
+    do_import_ca(tenant, KeyPair(intermediate.key, intermediate.cert, (root.cert,)),
+                 actor=admin)
+    minted = do_create_challenge(tenant, actor=admin)
+    result = run_scepclient(scep_url, tmp_path / "device", minted.raw, cn="chained-device")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (tmp_path / "root.pem").write_bytes(root.cert.public_bytes(Encoding.PEM))
+    (tmp_path / "intermediate.pem").write_bytes(intermediate.cert.public_bytes(Encoding.PEM))
+    verified = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(tmp_path / "root.pem"), "-untrusted",
+         str(tmp_path / "intermediate.pem"), str(tmp_path / "device" / "cert.pem")],
+        capture_output=True, text=True, check=False)
+    assert verified.returncode == 0 and ": OK" in verified.stdout, verified.stderr
+    issued = IssuedCertificate.objects.get(tenant=tenant, common_name="chained-device")
+    assert issued.authority.chain_pem.startswith("-----BEGIN CERTIFICATE-----")

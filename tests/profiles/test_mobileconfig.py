@@ -226,3 +226,18 @@ def test_plain_http_only_for_loopback_development_servers(url: str) -> None:
     with pytest.raises(ValueError, match="https"):
         enrollment(mdm=mc.MdmSettings(server_url="http://localhost.example.com/mdm",
                                       topic=MDM.topic))
+
+
+def test_enrollment_profile_under_an_intermediate_ca() -> None:
+    """The root is trusted; the CAs between it and the device's issuer are installed as plain
+    certificates (com.apple.security.pkcs1), each valid against Apple's schema."""
+    profile = enrollment(intermediate_ca_ders=[b"0\x82issuing", b"0\x82middle"])
+    assert check_profile(profile) == []
+    assert [p["PayloadType"] for p in profile["PayloadContent"]] == [
+        "com.apple.security.root", "com.apple.security.pkcs1", "com.apple.security.pkcs1",
+        "com.apple.security.scep", "com.apple.mdm"]
+    intermediates = [p for p in profile["PayloadContent"]
+                     if p["PayloadType"] == "com.apple.security.pkcs1"]
+    assert [p["PayloadContent"] for p in intermediates] == [b"0\x82issuing", b"0\x82middle"]
+    assert len({p["PayloadIdentifier"] for p in profile["PayloadContent"]}) == 5
+    assert len({p["PayloadUUID"] for p in profile["PayloadContent"]}) == 5

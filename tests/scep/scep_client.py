@@ -29,7 +29,8 @@ from enrollment.scep.client import (  # noqa: F401  (re-exported for the tests)
 )
 
 
-def make_ca(cn: str = "Test SCEP CA", key: rsa.RSAPrivateKey | None = None) -> Identity:
+def make_ca(cn: str = "Test SCEP CA", key: rsa.RSAPrivateKey | None = None,
+            path_length: int | None = 0) -> Identity:
     key = key or new_key()
     now = datetime.now(UTC)
     cert = (
@@ -40,7 +41,7 @@ def make_ca(cn: str = "Test SCEP CA", key: rsa.RSAPrivateKey | None = None) -> I
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
         .sign(key, hashes.SHA256())
     )
@@ -129,3 +130,27 @@ def with_duplicate_extension(data: bytes, key: rsa.RSAPrivateKey) -> bytes:
         rebuilt = der.tlv(der.CONTEXT | der.CONSTRUCTED, *attributes)
     body = der.sequence(*(part.raw for part in parts[:-1]), rebuilt)
     return _resigned(top, body, key)
+
+
+def make_intermediate_ca(root: Identity, cn: str = "Test Intermediate CA",
+                         path_length: int = 0) -> Identity:
+    """A CA issued by ``root`` (as an imported, enterprise-issued SCEP CA would be)."""
+    key = new_key()
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(cn))
+        .issuer_name(root.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1825))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=True,
+            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .sign(root.key, hashes.SHA256())
+    )
+    return Identity(key, cert)
