@@ -23,8 +23,11 @@ def decode_message_param(value: str, *, max_bytes: int = MAX_MESSAGE_BYTES) -> b
     """The DER pkiMessage carried by a PKIOperation GET ``message`` parameter."""
     if len(value) > max_bytes * 4:  # base64 is 4/3 of it, percent-encoding up to 3x that
         raise UnparseableMessage("message parameter too long")
-    if "%" in value:  # encoded twice by the client, or not decoded by the server
-        value = unquote(value)
+    # The view hands the raw query value, so a client's own escaping is one level; one that
+    # escaped twice needs a second. Base64 never holds "%", so unquoting it is harmless.
+    for _level in range(2):
+        if "%" in value:
+            value = unquote(value)
     # Spaces are kept: each one is a "+" that lost its escaping.
     text = re.sub(r"[\r\n\t]", "", value).rstrip("=")
     text = text.replace(" ", "+").replace("-", "+").replace("_", "/")

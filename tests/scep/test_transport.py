@@ -31,11 +31,12 @@ def test_fixture_exercises_every_quirk() -> None:
         base64.urlsafe_b64encode(DER).decode().rstrip("="),
         STANDARD.replace("+", " "),  # "+" decoded as a space by the query parser
         quote(STANDARD, safe=""),  # percent-encoded once more than needed
+        quote(quote(STANDARD, safe=""), safe=""),  # and by a client that escaped twice
         base64.encodebytes(DER).decode(),  # MIME lines
         base64.encodebytes(DER).decode().replace("\n", "\r\n"),
     ],
     ids=["standard", "no-padding", "urlsafe", "urlsafe-no-padding", "space-for-plus",
-         "percent-encoded", "mime-lines", "crlf-lines"],
+         "percent-encoded", "percent-encoded-twice", "mime-lines", "crlf-lines"],
 )  # fmt: skip
 def test_accepted_forms(value: str) -> None:
     assert decode_message_param(value) == DER
