@@ -4,7 +4,7 @@ at rest, reissued when the CA changes or the certificate nears its end."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from cryptography import x509
@@ -34,6 +34,9 @@ class NoAuthority(Exception):
 class SigningIdentity:
     key: rsa.RSAPrivateKey
     certificate: x509.Certificate
+    # Under an imported intermediate CA: that CA and its chain, embedded in every signature
+    # so that a device trusting only the root can verify it.
+    chain: tuple[x509.Certificate, ...] = ()
 
 
 @lru_cache(maxsize=256)
@@ -55,7 +58,12 @@ def signing_identity(tenant) -> SigningIdentity:
     if authority is None:
         raise NoAuthority(tenant.slug)
     stored = _usable(tenant, authority) or _issue(tenant, authority.pk)
-    return _load(stored.pk, bytes(stored.private_key_encrypted), bytes(stored.certificate_der))
+    identity = _load(stored.pk, bytes(stored.private_key_encrypted),
+                     bytes(stored.certificate_der))
+    if not authority.chain_pem:
+        return identity
+    ca = key_pair(authority)
+    return replace(identity, chain=(ca.certificate, *ca.chain))
 
 
 @transaction.atomic
@@ -87,4 +95,4 @@ def _issue(tenant, authority_id: int) -> ProfileSigningCertificate:
 def sign_for_tenant(tenant, data: bytes) -> bytes:
     """``data`` (a serialized profile) as CMS SignedData by the tenant's signing identity."""
     identity = signing_identity(tenant)
-    return sign_profile(data, identity.certificate, identity.key)
+    return sign_profile(data, identity.certificate, identity.key, identity.chain)

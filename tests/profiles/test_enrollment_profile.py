@@ -178,3 +178,34 @@ def test_token_of_another_tenant_is_404(client, apple_tenant, jane, other_tenant
 def test_post_is_not_allowed(client, apple_tenant, jane):
     path = path_of(profile_url(apple_tenant, start(apple_tenant, jane).profile_token))
     assert client.post(path).status_code == 405
+
+
+def test_profile_under_an_intermediate_ca_verifies_with_the_root_alone(client, apple_tenant,
+                                                                       admin, jane, tmp_path,
+                                                                       settings):
+    """An imported intermediate CA: the signature embeds the CA and its chain, so OpenSSL
+    verifies it trusting only the root; the profile trusts the root and installs the
+    intermediate (com.apple.security.pkcs1); the SCEP payload pins the issuing CA."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from enrollment.pki.authority import KeyPair
+    from enrollment.services.authorities import do_import_ca
+    from tests.scep.scep_client import make_ca, make_intermediate_ca
+
+    settings.MDM_PUBLIC_URL = "https://mdm.example.com"
+    root = make_ca("Acme Root", path_length=None)
+    intermediate = make_intermediate_ca(root, "Acme Devices CA")
+    do_import_ca(apple_tenant, KeyPair(intermediate.key, intermediate.cert, (root.cert,)),
+                 actor=admin)
+    started = start(apple_tenant, jane)
+    response = client.get(path_of(profile_url(apple_tenant, started.profile_token)))
+    assert response.status_code == 200
+    profile = loads(openssl_verify(response.content, root.cert.public_bytes(Encoding.DER),
+                                   tmp_path))
+    assert check_profile(profile) == []
+    assert payload(profile, "com.apple.security.root")["PayloadContent"] == \
+        root.cert.public_bytes(Encoding.DER)
+    intermediate_der = intermediate.cert.public_bytes(Encoding.DER)
+    assert payload(profile, "com.apple.security.pkcs1")["PayloadContent"] == intermediate_der
+    scep = payload(profile, "com.apple.security.scep")["PayloadContent"]
+    assert scep["CAFingerprint"] == hashlib.sha1(intermediate_der).digest()
