@@ -190,9 +190,21 @@ def _checkin(ctx: _Context, body: bytes) -> Reply:
 
 def _registration_accepts(registration: Registration, device: Device | None) -> bool:
     if registration.state in OPEN_STATES:
-        return True
+        return registration.is_open  # the expiry sweep may not have run yet
     return (registration.state == RegistrationState.ENROLLED and device is not None
             and registration.device_id == device.pk)
+
+
+def _check_claim(device: Device | None, registration: Registration) -> None:
+    """A new enrollment may take over a device record only if it is the owner's, or the
+    device has left management (checked out, retired, wiped) or has no owner yet: a user
+    cannot enroll "as" another user's managed device by sending its UDID."""
+    if (device is None or device.owner_id is None or device.owner_id == registration.user_id
+            or device.is_gone or device.state == DeviceState.INACTIVE):
+        return
+    raise CheckinRefused("device_enrolled_by_another_user",
+                         AuditAction.DEVICE_ENROLLMENT_REFUSED, registration_id=registration.pk,
+                         device_id=device.pk)
 
 
 def _authenticate(ctx: _Context, m: msg.Authenticate) -> Reply:
@@ -215,6 +227,8 @@ def _authenticate(ctx: _Context, m: msg.Authenticate) -> Reply:
             raise CheckinRefused("registration_closed", AuditAction.DEVICE_ENROLLMENT_REFUSED,
                                  registration_id=registration.pk,
                                  registration_state=registration.state)
+        if fresh:
+            _check_claim(device, registration)
         now = timezone.now()
         device = _save_device_facts(ctx.tenant, device, m, registration.platform)
         IssuedCertificate.objects.filter(pk=issued.pk).update(device=device)
@@ -274,13 +288,17 @@ def _bound_device_channel(ctx: _Context, m: msg.ChannelMessage) -> AppleChannel:
     elif (issued.device_id is None and isinstance(m, msg.TokenUpdate)
           and not m.is_user_channel):
         registration = registration_for_certificate(issued)
-        if registration is None or registration.state not in OPEN_STATES:
+        if registration is None or not registration.is_open:
             raise CheckinRefused("certificate_not_bound_to_this_device")
+        _check_claim(channel.device, registration)
         _rebind(channel, issued, registration)
     else:
         raise CheckinRefused("certificate_not_bound_to_this_device")
     if channel.device.is_gone:
         raise DeviceUnrecognized(channel.device)
+    if channel.device.state == DeviceState.INACTIVE and not isinstance(m, msg.CheckOut):
+        # Checked out: the device left management; only a new Authenticate brings it back.
+        raise CheckinRefused("checked_out")
     return channel
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import math
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -32,8 +33,17 @@ class CommandRejected(ValueError):
     """The command cannot be queued (no Apple channel, bad payload); message is user-facing."""
 
 
-def json_safe(value: Any, *, elide_data: bool = False) -> Any:
-    """A plist value as JSON: data as base64 (or a size note), dates as ISO 8601."""
+MAX_JSON_DEPTH = 64  # deeper plist values (no real result nests so far) become a note
+
+
+def json_safe(value: Any, *, elide_data: bool = False, _depth: int = 0) -> Any:
+    """A plist value as JSON: data as base64 (or a size note), dates as ISO 8601, NaN and
+    infinities as text (JSON has neither), anything nested deeper than MAX_JSON_DEPTH as a
+    note: a device's odd answer is stored, not a reason to keep its command queued."""
+    if _depth > MAX_JSON_DEPTH:
+        return f"<nested deeper than {MAX_JSON_DEPTH} levels>"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     if isinstance(value, bytes | bytearray):
         if elide_data and len(value) > ELIDE_DATA_OVER:
             return f"<{len(value)} bytes>"
@@ -41,9 +51,10 @@ def json_safe(value: Any, *, elide_data: bool = False) -> Any:
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, Mapping):
-        return {str(k): json_safe(v, elide_data=elide_data) for k, v in value.items()}
+        return {str(k): json_safe(v, elide_data=elide_data, _depth=_depth + 1)
+                for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [json_safe(v, elide_data=elide_data) for v in value]
+        return [json_safe(v, elide_data=elide_data, _depth=_depth + 1) for v in value]
     return value
 
 
@@ -200,6 +211,12 @@ def cancel_pending(channel: AppleChannel) -> int:
             .update(status=CommandStatus.CANCELLED, completed_at=timezone.now()))
 
 
+def cancel_pending_of_device(device: Device) -> int:
+    """A device that left for good (retired, wiped) will answer nothing on any channel."""
+    return (Command.objects.filter(device=device, status__in=PENDING_STATUSES)
+            .update(status=CommandStatus.CANCELLED, completed_at=timezone.now()))
+
+
 # --- the device's side -----------------------------------------------------------------------
 
 def delivery_ctes(channel_sql: str, statuses_sql: str, now_sql: str) -> str:
@@ -274,12 +291,13 @@ _STATUS = {
 @transaction.atomic
 def do_record_report(tenant, channel: AppleChannel, report: msg.CommandReport,
                      body: bytes) -> Command | None:
-    """Store a command result with its raw plist; None when the UUID is not ours or the
-    command already has a final answer (a repeated report changes nothing)."""
+    """Store a command result with its raw plist; None when the UUID is not ours, the
+    command already has a final answer (a repeated report changes nothing) or was never
+    delivered (a device answers only what it was given)."""
     command = (Command.objects.for_tenant(tenant).select_for_update()
                .filter(channel=channel, command_uuid=report.command_uuid).first())
-    if command is None or command.status not in PENDING_STATUSES:
-        return None
+    if command is None or command.status not in PENDING_STATUSES or command.sent_at is None:
+        return None  # not ours, answered already, or never handed to the device
     command.status = _STATUS[report.status]
     command.result_plist = bytes(body)
     command.result = json_safe(report.raw)
@@ -317,5 +335,6 @@ def _apply_result(tenant, command: Command, report: msg.CommandReport) -> None:
         device.state = DeviceState.WIPED
         device.save(update_fields=["state"])
         AppleChannel.objects.filter(device=device).update(enabled=False)
+        cancel_pending_of_device(device)  # nothing more is served to an erased device
         record(tenant, AuditAction.DEVICE_WIPED, actor=f"device:{device.udid}", target=device,
                device=device, user=device.owner, detail={"command_uuid": command.command_uuid})

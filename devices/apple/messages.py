@@ -86,6 +86,13 @@ def _parse_plist(body: bytes) -> dict[str, Any]:
     return raw
 
 
+# Identifiers and push fields are stored as they come: longer than their column is malformed.
+_MAX_CHARACTERS = {
+    "UDID": 128, "EnrollmentID": 128, "UserID": 128, "EnrollmentUserID": 128,
+    "UserShortName": 128, "UserLongName": 200, "Topic": 255, "PushMagic": 128,
+}
+
+
 def _opt(raw: Mapping[str, Any], key: str, kind: type[T]) -> T | None:
     value = raw.get(key)
     if value is None:
@@ -93,6 +100,8 @@ def _opt(raw: Mapping[str, Any], key: str, kind: type[T]) -> T | None:
     # bool is an int subclass; plist <true/> must never pass for <integer> and vice versa.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise MalformedMessage(f"{key} must be {kind.__name__}, not {type(value).__name__}")
+    if isinstance(value, str) and len(value) > _MAX_CHARACTERS.get(key, len(value)):
+        raise MalformedMessage(f"{key} is longer than {_MAX_CHARACTERS[key]} characters")
     return value
 
 
@@ -115,6 +124,11 @@ def _ids(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
     if not ids["udid"] and not ids["enrollment_id"]:
         raise MissingKey("UDID")
+    for key in ("udid", "enrollment_id"):
+        # A user channel's id is "<device id>:<user>": a device id with a colon, or with
+        # spaces or control characters no device sends, could name another channel.
+        if ids[key] and (":" in ids[key] or not ids[key].isprintable() or " " in ids[key]):
+            raise MalformedMessage(f"{key} has characters no device identifier has")
     return ids
 
 

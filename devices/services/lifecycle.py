@@ -14,7 +14,7 @@ from audit.record import record, record_many
 from enrollment.models import IssuedCertificate, RevocationReason
 from enrollment.services.certificates import do_revoke_certificate
 
-from ..apple.commands import cancel_pending
+from ..apple.commands import cancel_pending_of_device
 from ..models import AppleChannel, Device, DeviceState
 
 
@@ -29,8 +29,7 @@ def do_retire_device(tenant, device: Device, *, actor, request=None) -> bool:
     locked.state = DeviceState.RETIRED
     locked.save(update_fields=["state"])
     device.state = locked.state
-    for channel in AppleChannel.objects.filter(device=locked):
-        cancel_pending(channel)
+    cancel_pending_of_device(locked)
     AppleChannel.objects.filter(device=locked).update(enabled=False)
     certificates = IssuedCertificate.objects.for_tenant(tenant).filter(
         device=locked, revoked_at__isnull=True)

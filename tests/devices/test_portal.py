@@ -9,8 +9,9 @@ from django.test.utils import CaptureQueriesContext
 
 from audit.events import AuditAction
 from audit.models import AuditEvent
-from devices.models import Command, Device, DeviceState
+from devices.models import Command, CommandStatus, Device, DeviceState
 from devices.services.settings import apple_settings
+from devices.simulator.apple import parse_command
 from profiles.services.configuration import do_create_profile
 from users.models import User
 
@@ -97,11 +98,17 @@ def test_device_page_and_actions(portal, iphone, apple_tenant):
     assert AuditEvent.objects.filter(action=AuditAction.COMMAND_QUEUED,
                                      actor__email="admin@acme.test").count() == 6
 
-    # The device acknowledges the erase: it is Wiped, and then unrecognized.
-    uuid = Command.objects.get(request_type="EraseDevice").command_uuid
-    assert iphone.report("Acknowledged", uuid)[0] == 200
+    # The device works through its queue and acknowledges the erase: it is Wiped, is handed
+    # nothing more (what was queued after the erase is cancelled), and is then unrecognized.
+    status, body = iphone.idle()
+    while parse_command(body)["Command"]["RequestType"] != "EraseDevice":
+        assert status == 200
+        status, body = iphone.report("Acknowledged", parse_command(body)["CommandUUID"])
+    assert iphone.report("Acknowledged", parse_command(body)["CommandUUID"]) == (200, b"")
     device.refresh_from_db()
     assert device.state == DeviceState.WIPED
+    assert set(Command.objects.filter(request_type__in=["RemoveProfile", "InstallProfile"])
+               .values_list("status", flat=True)) == {CommandStatus.CANCELLED}
     assert iphone.idle()[0] == 403
 
     assert portal.post(actions, {"action": "retire"}).status_code == 302
