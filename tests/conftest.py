@@ -62,9 +62,6 @@ def clear_cache() -> None:
 def _clean_cache():
     clear_cache()
     forget_tenant()  # rolled-back tenants of earlier tests must not be served from memory
-    from enrollment.services.authorities import forget_authority
-
-    forget_authority()  # nor their certificate authorities
     yield
 
 

@@ -8,6 +8,7 @@ import hashlib
 import uuid
 from urllib.parse import urlsplit
 
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from django.conf import settings as django_settings
 
@@ -61,9 +62,13 @@ def build_registration_profile(tenant, registration: Registration, challenge: st
     if authority is None:
         raise ProfileNotConfigured("no_ca")
     ca_der = bytes(authority.certificate_der)
-    # The top of what we know (the root, for a complete chain) is trusted; what lies between
-    # it and the CA is installed alongside.
-    path = [ca_der, *(cert.public_bytes(Encoding.DER) for cert in authority.chain_certificates())]
+    # A self-signed top of the chain is the root the profile trusts; what lies between it and
+    # the CA is installed alongside. A chain imported without its root is installed whole:
+    # the device must already trust that root (only a root belongs in a root payload).
+    chain = authority.chain_certificates()
+    top = chain[-1] if chain else x509.load_der_x509_certificate(ca_der)
+    path = [ca_der, *(cert.public_bytes(Encoding.DER) for cert in chain)]
+    root, intermediates = (path[-1], path[:-1]) if top.issuer == top.subject else (None, path)
     return mobileconfig.build_enrollment_profile(
         organization=tenant.name,
         identifier=profile_identifier(tenant),
@@ -76,8 +81,8 @@ def build_registration_profile(tenant, registration: Registration, challenge: st
         mdm=mobileconfig.MdmSettings(server_url=server_url(tenant),
                                      checkin_url=checkin_url(tenant),
                                      topic=settings.push_topic),
-        root_ca_der=path[-1],
-        intermediate_ca_ders=path[:-1],
+        root_ca_der=root,
+        intermediate_ca_ders=intermediates,
         platform=registration.platform,
     )
 

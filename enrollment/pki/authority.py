@@ -134,7 +134,7 @@ def _chain_above(certificate: x509.Certificate, others: Sequence[x509.Certificat
                  now: dt.datetime) -> tuple[x509.Certificate, ...]:
     """``others`` ordered from ``certificate``'s issuer up; each must be a valid CA that
     signed the one below it, and every one of them must be on that path."""
-    remaining = [other for other in others if other != certificate]
+    remaining = list(dict.fromkeys(other for other in others if other != certificate))
     chain: list[x509.Certificate] = []
     current = certificate
     while remaining and current.issuer != current.subject:
@@ -145,8 +145,8 @@ def _chain_above(certificate: x509.Certificate, others: Sequence[x509.Certificat
         chain.append(issuer)
         current = issuer
     if remaining:
-        raise CAImportError(f"The certificate {subject_text(remaining[0].subject)} is not an "
-                            f"issuer above the CA certificate.")
+        raise CAImportError(f"The certificate {subject_text(remaining[0].subject)} is not on "
+                            f"the CA certificate's chain (one path from it up to its root).")
     for below, issuer in enumerate(chain, start=1):  # `below`: CA certificates under it
         try:
             constraints = issuer.extensions.get_extension_for_class(
@@ -156,6 +156,10 @@ def _chain_above(certificate: x509.Certificate, others: Sequence[x509.Certificat
         if constraints is None or not constraints.ca:
             raise CAImportError(f"The chain certificate {subject_text(issuer.subject)} is not "
                                 f"a CA certificate.")
+        with contextlib.suppress(x509.ExtensionNotFound):
+            if not issuer.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign:
+                raise CAImportError(f"The chain certificate {subject_text(issuer.subject)} may "
+                                    f"not sign certificates (its keyUsage lacks keyCertSign).")
         if constraints.path_length is not None and constraints.path_length < below:
             raise CAImportError(f"The chain certificate {subject_text(issuer.subject)} allows "
                                 f"{constraints.path_length} CA certificate(s) below it, not "

@@ -32,7 +32,9 @@ def issue_certificate(csr: x509.CertificateSigningRequest, ca: KeyPair, *, seria
                       validity_days: int, now: dt.datetime | None = None) -> x509.Certificate:
     now = now or dt.datetime.now(dt.UTC)
     public = csr.public_key()
-    not_after = min(now + dt.timedelta(days=validity_days), ca.certificate.not_valid_after_utc)
+    # Never outlive the CA or any issuer above it: past that, no device could verify it.
+    not_after = min(now + dt.timedelta(days=validity_days), ca.certificate.not_valid_after_utc,
+                    *(issuer.not_valid_after_utc for issuer in ca.chain))
     return (
         x509.CertificateBuilder()
         .subject_name(allowed_subject(csr.subject))

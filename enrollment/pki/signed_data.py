@@ -302,7 +302,11 @@ def signed_attributes(attributes: Sequence[bytes]) -> bytes:
 
 
 def certificates_only(certificates: Sequence[bytes]) -> bytes:
-    """A certs-only ContentInfo(SignedData), "degenerate PKCS#7"."""
+    """A certs-only ContentInfo(SignedData), "degenerate PKCS#7", in the order given.
+
+    ``certificates`` is a SET OF, which strict DER would sort; like OpenSSL and micromdm we
+    keep the order instead, because SCEP clients take the first certificate of a CertRep as
+    theirs and the first of GetCACert as the CA (cryptography reads it with a warning)."""
     return build(content=None, certificates=certificates, signer_certificate=b"",
                  digest_name="sha256", signature_algorithm="", signed_attrs=None, signature=b"")
 

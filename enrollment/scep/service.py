@@ -60,7 +60,9 @@ def _reject(tenant, ca: KeyPair, reply_to: ReplyTo, fail_info: FailInfo, reason:
 
 def _success(msg: PKIMessage, issued: IssuedCertificate, ca: KeyPair) -> ScepReply:
     certificate = x509.load_der_x509_certificate(bytes(issued.certificate_der))
-    body = build_cert_rep_success(msg, certificate, ca.key, ca.certificate, chain=ca.chain)
+    # Under an intermediate CA, the whole path: the issuing CA and its issuers.
+    chain = (ca.certificate, *ca.chain) if ca.chain else ()
+    body = build_cert_rep_success(msg, certificate, ca.key, ca.certificate, chain=chain)
     return ScepReply(200, PKI_MESSAGE_CONTENT_TYPE, body)
 
 

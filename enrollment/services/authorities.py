@@ -9,13 +9,15 @@ from django.db import transaction
 from audit.events import AuditAction
 from audit.record import record
 from mdm_server.encryption import decrypt, encrypt
-from mdm_server.process_cache import ProcessCache
 
 from ..models import CertificateAuthority
 from ..pki.authority import KeyPair, fingerprint, generate_ca, load_key_pair, subject_text
 
 
 def _store(tenant, pair: KeyPair, source: str) -> CertificateAuthority:
+    """The new active CA (inside the caller's transaction). The tenant row lock serialises
+    rotations: two at once would each retire the old CA and both insert an active one."""
+    type(tenant).objects.select_for_update().values_list("pk", flat=True).get(pk=tenant.pk)
     CertificateAuthority.objects.for_tenant(tenant).filter(is_active=True).update(is_active=False)
     return CertificateAuthority.objects.create(
         tenant=tenant,
@@ -51,23 +53,9 @@ def do_import_ca(tenant, pair: KeyPair, *, actor) -> CertificateAuthority:
 
 
 def active_authority(tenant) -> CertificateAuthority | None:
+    """Read on every SCEP request, never kept in memory: once a rotation commits, no process
+    may serve or issue from the retired CA (one indexed row; the key pair is cached)."""
     return CertificateAuthority.objects.for_tenant(tenant).filter(is_active=True).first()
-
-
-AUTHORITY_CACHE_SECONDS = 30
-_active_by_tenant: ProcessCache[CertificateAuthority | None] = ProcessCache(
-    AUTHORITY_CACHE_SECONDS)
-
-
-def cached_active_authority(tenant) -> CertificateAuthority | None:
-    """``active_authority`` kept per process for a few seconds: the SCEP endpoint needs it on
-    every request. A CA stored in this process is seen at once (``forget_authority``), other
-    processes see a new CA within AUTHORITY_CACHE_SECONDS."""
-    return _active_by_tenant.get(tenant.pk, lambda: active_authority(tenant))
-
-
-def forget_authority(sender=None, instance=None, **kwargs) -> None:
-    _active_by_tenant.forget(None if instance is None else instance.tenant_id)
 
 
 @lru_cache(maxsize=256)

@@ -14,10 +14,13 @@ from ..models import IssuedCertificate, RevocationReason
 @transaction.atomic
 def do_revoke_certificate(tenant, certificate: IssuedCertificate, *, actor,
                           reason: str = RevocationReason.UNSPECIFIED) -> bool:
-    """Revoke once; a second call is a no-op that returns False."""
+    """Revoke once; a second call is a no-op that returns False. Either way ``certificate``
+    ends up showing the stored revocation (a concurrent caller's, when it came first)."""
     locked = IssuedCertificate.objects.for_tenant(tenant).select_for_update().get(
         pk=certificate.pk)
     if locked.revoked_at is not None:
+        certificate.revoked_at = locked.revoked_at
+        certificate.revocation_reason = locked.revocation_reason
         return False
     locked.revoked_at = timezone.now()
     locked.revocation_reason = reason

@@ -16,6 +16,7 @@ from enrollment.models import CertificateAuthority, IssuedCertificate
 from enrollment.pki.authority import generate_ca
 from enrollment.services.authorities import active_authority, key_pair
 from enrollment.services.challenges import do_create_challenge
+from mdm_server.encryption import encrypt
 from tests.base.tenancy import TenantIsolationContract
 from tests.scep.scep_client import make_ca, make_intermediate_ca, with_duplicate_extension
 
@@ -221,13 +222,15 @@ def _pem_pair(key, certificate: bytes | x509.Certificate) -> dict:
 
 
 def _ca_certificate(key, *, starts: dt.timedelta = -dt.timedelta(minutes=5),
-                    key_cert_sign: bool = True) -> x509.Certificate:
+                    key_cert_sign: bool = True, days: int = 365,
+                    path_length: int | None = 0) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Odd CA")])
     now = dt.datetime.now(dt.UTC)
     return (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now + starts).not_valid_after(now + dt.timedelta(days=365))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .not_valid_before(now + starts).not_valid_after(now + dt.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length),
+                           critical=True)
             .add_extension(x509.KeyUsage(
                 digital_signature=True, content_commitment=False, key_encipherment=False,
                 data_encipherment=False, key_agreement=False, key_cert_sign=key_cert_sign,
@@ -307,7 +310,7 @@ def _import_intermediate(api, intermediate, *chain) -> dict:
 def test_intermediate_ca_is_imported_with_its_chain_and_serves_it(api, portal, client, tenant,
                                                                    admin):
     """An enterprise-issued SCEP CA: GetCACert answers the CA and its chain
-    (application/x-x509-ca-ra-cert), the CertRep carries the chain after the certificate, the
+    (application/x-x509-ca-ra-cert), the CertRep carries the whole path after the certificate, the
     API and the portal show it, the audit event names it."""
     root = make_ca("Acme Root", path_length=None)
     intermediate = make_intermediate_ca(root, "Acme Devices Intermediate")
@@ -322,7 +325,7 @@ def test_intermediate_ca_is_imported_with_its_chain_and_serves_it(api, portal, c
     challenge = do_create_challenge(tenant, actor=admin)
     request = pkcs_req(tenant, challenge.raw, ca_cert=intermediate.cert)
     reply = decode(post(client, tenant, request), request, tenant)
-    assert reply.certificates[1:] == [root.cert]
+    assert reply.certificates[1:] == [intermediate.cert, root.cert]
     reply.certificate.verify_directly_issued_by(intermediate.cert)
 
     page = portal.get(f"/t/{tenant.slug}/admin/settings/ca/").content.decode()
@@ -358,7 +361,8 @@ def test_pkcs12_chain_is_ordered_and_a_stranger_refused(api, tenant):
                                    for c in [issuing.cert, middle.cert, stranger.cert])},
         format="json")
     assert response.status_code == 400
-    assert "CN=Stranger Root is not an issuer above" in response.json()["error"]["message"]
+    assert "CN=Stranger Root is not on the CA certificate's chain" in \
+        response.json()["error"]["message"]
     assert CertificateAuthority.objects.filter(tenant=tenant).count() == before
 
 
@@ -377,3 +381,90 @@ def test_chain_whose_path_length_forbids_the_ca_is_refused(api, tenant):
     assert "allows 0 CA certificate(s) below it, not 1" in response.json()["error"]["message"]
     assert not CertificateAuthority.objects.filter(tenant=tenant,
                                                    subject__contains="Refused").exists()
+
+
+def _import_pem(api, identity, *chain):
+    return api.post("/api/v1/certificate-authorities/import/", {
+        "private_key_pem": identity.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()).decode(),
+        "certificate_pem": "".join(c.public_bytes(serialization.Encoding.PEM).decode()
+                                   for c in [identity.cert, *chain])}, format="json")
+
+
+def test_chain_checks_key_usage_duplicates_and_caps_issued_validity(api, client, tenant,
+                                                                    admin):
+    """A chain certificate that may not sign certificates is refused; one listed twice is
+    taken once; a certificate issued under a chain never outlives any certificate of it."""
+    from tests.scep.scep_client import Identity
+
+    weak_key = generate_ca("unused", "x").key
+    weak_root = Identity(weak_key, _ca_certificate(weak_key, key_cert_sign=False,
+                                                   path_length=None))
+    response = _import_pem(api, make_intermediate_ca(weak_root), weak_root.cert)
+    assert response.status_code == 400
+    assert "keyCertSign" in response.json()["error"]["message"]
+
+    short_key = generate_ca("unused", "x").key
+    short_root = Identity(short_key, _ca_certificate(short_key, days=30, path_length=None))
+    issuing = make_intermediate_ca(short_root, "Long-lived issuing CA")  # valid 5 years
+    response = _import_pem(api, issuing, short_root.cert, short_root.cert)
+    assert response.status_code == 201, response.content[:300]
+    assert x509.load_pem_x509_certificates(response.json()["chain_pem"].encode()) == [
+        short_root.cert]
+    challenge = do_create_challenge(tenant, actor=admin)
+    request = pkcs_req(tenant, challenge.raw, ca_cert=issuing.cert)
+    issued = decode(post(client, tenant, request), request, tenant).certificate
+    assert issued.not_valid_after_utc == short_root.cert.not_valid_after_utc
+
+
+def test_a_rotation_committed_elsewhere_is_served_at_once(client, tenant):
+    """No process keeps the active CA in memory: a rotation by another process (no signal
+    here, as with a second gunicorn worker) changes GetCACert on the very next request."""
+    before = client.get(f"/t/{tenant.slug}/scep?operation=GetCACert").content
+    pair = generate_ca("Rotated elsewhere", "Acme")
+    CertificateAuthority.objects.filter(tenant=tenant).update(is_active=False)
+    CertificateAuthority.objects.bulk_create([CertificateAuthority(
+        tenant=tenant, subject="CN=Rotated elsewhere", certificate_der=pair.certificate_der,
+        private_key_encrypted=encrypt(pair.key_der, CertificateAuthority.KEY_PURPOSE),
+        fingerprint_sha256="0" * 64, not_before=pair.certificate.not_valid_before_utc,
+        not_after=pair.certificate.not_valid_after_utc, source="generated")])
+    after = client.get(f"/t/{tenant.slug}/scep?operation=GetCACert").content
+    assert after != before and x509.load_der_x509_certificate(after) == pair.certificate
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_rotations_leave_one_active_ca_and_no_error(tenant, admin):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    from enrollment.services.authorities import do_generate_ca
+
+    def rotate(index: int) -> int:
+        try:
+            return do_generate_ca(tenant, actor=admin, common_name=f"Race {index}", years=1).pk
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        created = list(pool.map(rotate, range(4)))
+    assert len(set(created)) == 4
+    assert CertificateAuthority.objects.filter(tenant=tenant, is_active=True).count() == 1
+
+
+def test_revoking_a_certificate_someone_revoked_meanwhile_shows_that_revocation(
+        api, client, tenant, admin):
+    """The API read the certificate before another request revoked it: the answer shows the
+    stored revocation (the first one), not a certificate that looks unrevoked."""
+    from enrollment.services.certificates import do_revoke_certificate
+
+    certificate = _issue(client, tenant, admin)
+    stale = IssuedCertificate.objects.get(pk=certificate.pk)
+    do_revoke_certificate(tenant, certificate, actor=admin, reason="key_compromise")
+    assert not do_revoke_certificate(tenant, stale, actor=admin, reason="superseded")
+    assert (stale.revoked_at, stale.revocation_reason) == (certificate.revoked_at,
+                                                           "key_compromise")
+    body = api.post(f"/api/v1/certificates/{certificate.pk}/revoke/",
+                    {"reason": "superseded"}, format="json").json()
+    assert body["revoked_at"] and body["revocation_reason"] == "key_compromise"

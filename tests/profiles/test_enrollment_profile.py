@@ -209,3 +209,31 @@ def test_profile_under_an_intermediate_ca_verifies_with_the_root_alone(client, a
     assert payload(profile, "com.apple.security.pkcs1")["PayloadContent"] == intermediate_der
     scep = payload(profile, "com.apple.security.scep")["PayloadContent"]
     assert scep["CAFingerprint"] == hashlib.sha1(intermediate_der).digest()
+
+
+def test_profile_under_a_chain_imported_without_its_root(client, apple_tenant, admin, jane,
+                                                         tmp_path, settings):
+    """The top of such a chain is no root: nothing goes in a root payload, and the CA and the
+    intermediates above it are installed (the device trusts the root already)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from enrollment.pki.authority import KeyPair
+    from enrollment.services.authorities import do_import_ca
+    from tests.scep.scep_client import make_ca, make_intermediate_ca
+
+    settings.MDM_PUBLIC_URL = "https://mdm.example.com"
+    root = make_ca("Acme Root", path_length=None)
+    middle = make_intermediate_ca(root, "Acme Middle", path_length=1)
+    issuing = make_intermediate_ca(middle, "Acme Issuing")
+    do_import_ca(apple_tenant, KeyPair(issuing.key, issuing.cert, (middle.cert,)), actor=admin)
+    started = start(apple_tenant, jane)
+    response = client.get(path_of(profile_url(apple_tenant, started.profile_token)))
+    profile = loads(openssl_verify(response.content, root.cert.public_bytes(Encoding.DER),
+                                   tmp_path))
+    assert check_profile(profile) == []
+    types = [p["PayloadType"] for p in profile["PayloadContent"]]
+    assert "com.apple.security.root" not in types
+    installed = [p["PayloadContent"] for p in profile["PayloadContent"]
+                 if p["PayloadType"] == "com.apple.security.pkcs1"]
+    assert installed == [issuing.cert.public_bytes(Encoding.DER),
+                         middle.cert.public_bytes(Encoding.DER)]
