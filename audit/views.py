@@ -46,9 +46,9 @@ def audit_export(request: HttpRequest, tenant_slug: str) -> HttpResponse:
         yield writer.writerow(CSV_COLUMNS)
         for event in filterset.qs.iterator(chunk_size=2000):
             yield writer.writerow([
-                event.created_at.isoformat(), event.action, event.actor_label,
-                event.target_type, event.target_id, _safe(event.target_label),
-                event.user.email if event.user_id else "", event.device_id or "",
+                event.created_at.isoformat(), event.action, _safe(event.actor_label),
+                event.target_type, _safe(event.target_id), _safe(event.target_label),
+                _safe(event.user.email) if event.user_id else "", event.device_id or "",
                 _safe(str(event.device)) if event.device_id else "", event.source_ip or "",
                 json.dumps(event.detail, sort_keys=True, default=str),
             ])
@@ -59,5 +59,6 @@ def audit_export(request: HttpRequest, tenant_slug: str) -> HttpResponse:
 
 
 def _safe(value: str) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) in free-text columns."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    """Neutralise spreadsheet formulas (CSV injection) in every column a request can write
+    (an actor label is whatever email a failed sign-in typed)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

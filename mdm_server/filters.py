@@ -61,11 +61,21 @@ class StableOrderingFilter(django_filters.OrderingFilter):
         return qs.order_by(*chosen, "-pk" if chosen[-1].startswith("-") else "pk")
 
 
+class _UTCIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None or value.tzinfo is None:
+            return value
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:  # 9999-12-31T23:59-23:00 is past year 9999 in UTC
+            raise ValidationError("Enter a date-time between years 1 and 9999 in UTC.",
+                                  code="invalid") from None
+
+
 class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
     """ISO 8601 date-time, normalised to UTC: PostgreSQL refuses offsets beyond +-15:59, which
-    Python accepts (up to 23:59), so an exotic but valid offset must not reach the query."""
+    Python accepts (up to 23:59), so an exotic but valid offset must not reach the query; one
+    that moves the moment past year 9999 or before year 1 is a form error, not a 500."""
 
-    def filter(self, qs, value):
-        if value is not None and value.tzinfo is not None:
-            value = value.astimezone(dt.UTC)
-        return super().filter(qs, value)
+    field_class = _UTCIsoDateTimeField

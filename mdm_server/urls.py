@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from devices.apple import views as apple_views
 from enrollment.scep.views import scep
 from users.models import Tenant
+from users.models.tenants import slug_validator
 
 from .api.router import router
 from .health import healthz
@@ -17,7 +18,9 @@ def home(request: HttpRequest) -> HttpResponse:
     """Organization picker: the portals live under each tenant's slug."""
     slug = request.GET.get("organization", "").strip().lower()
     if slug:
-        if Tenant.objects.filter(slug=slug, is_active=True).exists():
+        # Only what a slug can be reaches the query (a NUL byte there was a 500).
+        if slug_validator.regex.match(slug) and \
+                Tenant.objects.filter(slug=slug, is_active=True).exists():
             return redirect("portal:dashboard", tenant_slug=slug)
         return render(request, "home.html", {"unknown": slug}, status=404)
     return render(request, "home.html")

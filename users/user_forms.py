@@ -12,7 +12,7 @@ class NewUserRowForm(forms.Form):
     first_name = forms.CharField(max_length=150, required=False)
     last_name = forms.CharField(max_length=150, required=False)
     password = forms.CharField(max_length=256, required=False, strip=False,
-                               widget=forms.PasswordInput(render_value=True),
+                               widget=forms.PasswordInput(),  # never echoed back
                                help_text="Optional. Leave empty to send a PIN instead.")
     temporary_password = forms.BooleanField(required=False,
                                             help_text="User must change it at first sign-in")

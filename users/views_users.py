@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from devices.models import Device
 from enrollment.models import Registration
-from mdm_server.portal import admin_required, paginate
+from mdm_server.portal import admin_required, paginate, safe_next
 
 from .csv_import import UserRow, parse_users_csv
 from .filtersets import UserFilterSet, with_registered
@@ -36,7 +36,9 @@ def user_list(request: HttpRequest, tenant_slug: str) -> HttpResponse:
 @admin_required
 @require_POST
 def user_bulk_action(request: HttpRequest, tenant_slug: str) -> HttpResponse:
-    ids = [int(pk) for pk in request.POST.getlist("users") if pk.isdigit()]
+    # ASCII digits only ("²" is a digit to isdigit(), not to int()), at most a bigint.
+    ids = [int(pk) for pk in request.POST.getlist("users")
+           if pk.isascii() and pk.isdigit() and len(pk) <= 18]
     users = list(User.objects.for_tenant(request.tenant).filter(pk__in=ids))
     form = BulkUserActionForm(request.POST, user_ids=[user.pk for user in users])
     if not users or not form.is_valid():
@@ -55,7 +57,7 @@ def user_bulk_action(request: HttpRequest, tenant_slug: str) -> HttpResponse:
         changed = do_set_users_active(request.tenant, users, action == "enable",
                                       actor=request.user, request=request)
         messages.success(request, f"{changed} user(s) {action}d.")
-    return redirect(request.POST.get("next") or f"/t/{tenant_slug}/admin/users/")
+    return redirect(safe_next(request, f"/t/{tenant_slug}/admin/users/"))
 
 
 def _rows_from_formset(formset) -> list[UserRow]:

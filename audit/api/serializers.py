@@ -4,8 +4,10 @@ from ..models import AuditEvent
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
-    actor_email = serializers.EmailField(source="actor.email", default=None, read_only=True)
-    user_email = serializers.EmailField(source="user.email", default=None, read_only=True)
+    actor_email = serializers.EmailField(source="actor.email", default=None, read_only=True,
+                                         allow_null=True)
+    user_email = serializers.EmailField(source="user.email", default=None, read_only=True,
+                                        allow_null=True)
 
     class Meta:
         model = AuditEvent

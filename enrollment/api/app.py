@@ -25,7 +25,13 @@ from ..services.app_access import (
     peek_qr_token,
     redeem_qr_token,
 )
-from ..services.pins import do_set_registration_password, verify_pin
+from ..services.pins import (
+    PinCheck,
+    PinOutcome,
+    do_set_registration_password,
+    spend_pin,
+    verify_pin,
+)
 from ..services.policies import needs_password, pin_required, policy_for
 from ..services.registration_journey import start_registration
 from ..services.registrations import do_cancel_registration
@@ -123,6 +129,10 @@ class AppRegisterView(APIView):
             user, method = self._identify(request, tenant, data)
             self._second_factor(request, tenant, user, data)
             with transaction.atomic():
+                pin_check = data.get("pin_check")
+                if pin_check is not None and not spend_pin(tenant, user, pin_check,
+                                                           request=request._request):
+                    raise AppAccessRefused("pin_refused", PinCheck(PinOutcome.NO_PIN).message)
                 if method == RegistrationMethod.QR:
                     user = redeem_qr_token(tenant, data["qr_token"])
                 result = start_registration(tenant, user, data["platform"], method, actor=user,
@@ -151,21 +161,25 @@ class AppRegisterView(APIView):
                 raise AppAccessRefused("invalid_credentials", str(exc)) from None
             return user, RegistrationMethod.IN_APP
         user = tenant.users.filter(email__iexact=data["email"], is_active=True).first()
+        # Checked now, spent with the registration: a refusal below (a new password the
+        # policy rejects, say) leaves the PIN for the user's next try.
         check = verify_pin(tenant, user, data["pin"], request=request._request,
-                           email=data["email"])
+                           email=data["email"], consume=False)
         if not check.ok:
             raise AppAccessRefused("pin_refused", check.message)
-        data["pin_verified"] = True
+        data["pin_check"] = check
         return user, RegistrationMethod.IN_APP
 
     def _second_factor(self, request, tenant, user, data) -> None:
-        if pin_required(policy_for(tenant), user) and not data.get("pin_verified"):
+        if pin_required(policy_for(tenant), user) and data.get("pin_check") is None:
             if not data.get("pin"):
                 raise AppAccessRefused("pin_required", "Enter the one-time PIN from your "
                                                        "invitation email.")
-            check = verify_pin(tenant, user, data["pin"], request=request._request)
+            check = verify_pin(tenant, user, data["pin"], request=request._request,
+                               consume=False)
             if not check.ok:
                 raise AppAccessRefused("pin_refused", check.message)
+            data["pin_check"] = check
         if user.source != "ldap" and (needs_password(user) or user.must_change_password):
             new_password = data.get("new_password")
             if not new_password:

@@ -82,9 +82,14 @@ def build_pins(tenant, users, policy: RegistrationPolicy, *, actor, now=None
 
 
 def revoke_live_pins(tenant, user_ids, *, now=None) -> int:
-    """Revoke every live PIN of these users (one UPDATE): a new PIN replaces the old."""
+    """Revoke every live PIN of these users (one UPDATE): a new PIN replaces the old. Call it
+    in the transaction that inserts the new PINs: it locks the users' rows (in id order) so
+    that concurrent issuers for one user queue instead of both inserting a live PIN."""
+    user_ids = sorted(set(user_ids))
+    list(User.objects.select_for_update().filter(pk__in=user_ids).order_by("pk")
+         .values_list("pk", flat=True))
     return (RegistrationPin.objects.for_tenant(tenant)
-            .filter(user_id__in=list(user_ids), used_at=None, locked_at=None, revoked_at=None)
+            .filter(user_id__in=user_ids, used_at=None, locked_at=None, revoked_at=None)
             .update(revoked_at=now or timezone.now()))
 
 
@@ -138,11 +143,15 @@ PIN_MESSAGES = {
 }
 
 
-def verify_pin(tenant, user: User | None, pin: str, *, request=None, email: str = "") -> PinCheck:
+def verify_pin(tenant, user: User | None, pin: str, *, request=None, email: str = "",
+               consume: bool = True) -> PinCheck:
     """Check `pin` for `user` (None for an unknown email: answered like a wrong PIN).
 
-    A correct PIN is consumed (single use). Wrong tries are counted on the PIN and audited;
-    the try that reaches the policy's limit locks it (audited `pin.locked`).
+    A correct PIN is consumed (single use), unless ``consume`` is False: then the caller
+    spends it with :func:`spend_pin` in the transaction of what the PIN unlocks, so a request
+    refused after the PIN check (e.g. its new password) does not cost the user their PIN.
+    Wrong tries are counted on the PIN and audited; the try that reaches the policy's limit
+    locks it (audited `pin.locked`).
     """
     account = user.email if user is not None else (email or "?")
     ip = client_ip(request)
@@ -153,7 +162,7 @@ def verify_pin(tenant, user: User | None, pin: str, *, request=None, email: str 
         record(tenant, AuditAction.PIN_FAILED, actor=account[:200], request=request,
                detail={"email": account[:254], "reason": "unknown account"})
         return PinCheck(PinOutcome.NO_PIN)
-    check = _check_and_consume(tenant, user, pin, request)
+    check = _check_and_consume(tenant, user, pin, request, consume=consume)
     if check.ok:
         login_throttle.reset(THROTTLE_SCOPE, tenant.id, account)
     elif check.outcome in (PinOutcome.WRONG, PinOutcome.LOCKED, PinOutcome.NO_PIN):
@@ -161,8 +170,21 @@ def verify_pin(tenant, user: User | None, pin: str, *, request=None, email: str 
     return check
 
 
+def spend_pin(tenant, user: User, check: PinCheck, *, request=None) -> bool:
+    """Spend the PIN of a ``verify_pin(consume=False)`` check, inside the caller's transaction;
+    False when it was spent, replaced or locked meanwhile."""
+    spent = (RegistrationPin.objects.for_tenant(tenant)
+             .filter(pk=check.pin.pk, used_at=None, revoked_at=None, locked_at=None)
+             .update(used_at=timezone.now()))
+    if spent:
+        record(tenant, AuditAction.PIN_VERIFIED, actor=user, target=check.pin, user=user,
+               request=request)
+    return bool(spent)
+
+
 @transaction.atomic
-def _check_and_consume(tenant, user: User, pin: str, request) -> PinCheck:
+def _check_and_consume(tenant, user: User, pin: str, request, *,
+                       consume: bool = True) -> PinCheck:
     current = (RegistrationPin.objects.for_tenant(tenant).select_for_update()
                .filter(user=user, used_at=None, revoked_at=None).order_by("-created_at").first())
     now = timezone.now()
@@ -180,10 +202,11 @@ def _check_and_consume(tenant, user: User, pin: str, request) -> PinCheck:
         return PinCheck(PinOutcome.EXPIRED, None, current)
     candidate = (pin or "").strip()
     if candidate.isdigit() and len(candidate) <= 32 and pin_matches(candidate, current.pin_hash):
-        current.used_at = now
-        current.save(update_fields=["used_at"])
-        record(tenant, AuditAction.PIN_VERIFIED, actor=user, target=current, user=user,
-               request=request)
+        if consume:
+            current.used_at = now
+            current.save(update_fields=["used_at"])
+            record(tenant, AuditAction.PIN_VERIFIED, actor=user, target=current, user=user,
+                   request=request)
         return PinCheck(PinOutcome.OK, None, current)
     current.failed_attempts += 1
     left = max(current.max_attempts - current.failed_attempts, 0)

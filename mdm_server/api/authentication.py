@@ -48,7 +48,7 @@ class AdminSessionAuthentication(authentication.SessionAuthentication):
         if result is None:
             return None
         user = result[0]
-        if not user.is_tenant_admin:
-            return None
+        if not user.is_tenant_admin or not user.tenant.is_active:
+            return None  # a deactivated organization's sessions open nothing, as its tokens
         request._request.tenant = user.tenant
         return (user, None)

@@ -214,14 +214,18 @@ def test_app_pin_flow_for_user_without_password(client, tenant, admin):
             "os_version": "13"}
     response = client.post(app_url(tenant, "register"), base, content_type="application/json")
     assert response.json()["error"]["code"] == "password_required"
-    # That PIN was consumed: the app asks for a new one (never reusable).
-    issued = do_issue_pin(tenant, bob, actor=admin)
+    # Nothing was unlocked, so the PIN is not spent: the app asks for a password and sends
+    # the same PIN again. Spent with the registration, it then never works again.
     response = client.post(app_url(tenant, "register"),
-                           {**base, "pin": issued.raw, "new_password": "Bob-new-pass-123"},
+                           {**base, "new_password": "Bob-new-pass-123"},
                            content_type="application/json")
     assert response.status_code == 201, response.json()
     bob.refresh_from_db()
     assert bob.check_password("Bob-new-pass-123")
+    again = client.post(app_url(tenant, "register"),
+                        {**base, "new_password": "Bob-other-pass-456"},
+                        content_type="application/json")
+    assert again.status_code == 403 and again.json()["error"]["code"] == "pin_refused"
 
 
 def test_app_pin_required_when_policy_demands(client, tenant, ann):
@@ -330,8 +334,7 @@ def test_app_password_set_after_pin_is_audited(client, tenant, admin):
         "email": "bob@acme.test", "pin": issued.raw, "platform": "ios", "os_version": "16",
         "new_password": "short"}, content_type="application/json")
     assert response.json()["error"]["code"] == "password_rejected"
-    issued = do_issue_pin(tenant, bob, actor=admin)
-    response = client.post(app_url(tenant, "register"), {
+    response = client.post(app_url(tenant, "register"), {  # the same PIN: it was not spent
         "email": "bob@acme.test", "pin": issued.raw, "platform": "ios", "os_version": "16",
         "new_password": "Bob-new-pass-123"}, content_type="application/json")
     assert response.status_code == 201

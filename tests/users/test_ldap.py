@@ -331,6 +331,15 @@ def test_directory_sign_in_is_rate_limited(client, tenant, ldap_ann, settings):
     assert "Too many failed attempts" in response.content.decode()
 
 
+def test_stored_host_the_resolver_refuses_is_unreachable_not_a_500(client, tenant, ldap_ann):
+    """A host name saved before it was validated: sign-in says the directory is unreachable."""
+    LdapConnector.objects.filter(tenant=tenant).update(server_urls=["ldap://a..b"])
+    response = client.post(f"/t/{tenant.slug}/portal/login/",
+                           {"email": "ann@example.test", "password": ldap_ann.password})
+    assert response.status_code == 400
+    assert "Directory unreachable" in response.content.decode()
+
+
 def test_directory_down_at_sign_in_gives_a_clear_message(client, tenant, admin, ldap_ann):
     from .ldap_server import free_port
 
@@ -435,6 +444,8 @@ def test_api_configures_tests_and_syncs_without_returning_the_password(api, tena
     ("server_urls", ["http://ldap.example.test"]),
     ("server_urls", ["ldap://"]),
     ("server_urls", ["ldap://ldap.example.test:99999"]),
+    ("server_urls", ["ldap://a..b"]),  # the resolver's idna codec refuses it (was a 500)
+    ("server_urls", [f"ldap://{'x' * 64}.example.test"]),
     ("server_urls", []),
     ("user_filter", "objectClass=person"),
     ("user_filter", "(&(objectClass=person)"),

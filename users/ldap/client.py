@@ -106,6 +106,10 @@ def validate_server_url(url: str) -> str:
         raise LdapConfigError(f"{url!r} must start with ldap:// or ldaps://.")
     if not parts.hostname:
         raise LdapConfigError(f"{url!r} has no host name.")
+    try:  # what the resolver will do with it: empty or over-long labels fail there
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        raise LdapConfigError(f"{url!r} has an invalid host name.") from None
     if port == 0:
         raise LdapConfigError(f"{url!r} has an invalid port.")
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
@@ -169,8 +173,13 @@ class LdapClient:
         the same accounts, and trying it would double the failed attempts)."""
         failures = []
         for url in self.settings.server_urls:
+            try:  # a URL stored before today's checks: that server is out, not the others
+                server = self._server(url)
+            except LdapConfigError as exc:
+                failures.append(f"{url}: {exc}")
+                continue
             connection = ldap3.Connection(
-                self._server(url), user=user or None, password=password or None,
+                server, user=user or None, password=password or None,
                 authentication=ldap3.SIMPLE if user else ldap3.ANONYMOUS,
                 auto_bind=ldap3.AUTO_BIND_NONE, read_only=True, raise_exceptions=False,
                 receive_timeout=self.settings.receive_timeout)

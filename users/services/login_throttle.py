@@ -15,7 +15,10 @@ WINDOW_SECONDS = 15 * 60
 
 
 def _keys(scope: str, tenant_id: int, account: str, ip: str | None) -> list[str]:
-    digest = hashlib.sha256(f"{tenant_id}:{account.lower()}".encode()).hexdigest()[:32]
+    # Folded as the sign-in lookup folds it (email__iexact is SQL UPPER on both sides): with
+    # lower() alone, "ſ" (long s) would be a new account to count while it signs in as "s".
+    folded = account.strip().upper().lower()
+    digest = hashlib.sha256(f"{tenant_id}:{folded}".encode()).hexdigest()[:32]
     keys = [f"throttle:{scope}:acct:{digest}"]
     if ip:
         keys.append(f"throttle:{scope}:ip:{ip}")

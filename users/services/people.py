@@ -13,7 +13,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
 from audit.events import AuditAction
@@ -46,6 +46,11 @@ def _validate(tenant, rows: Sequence[UserRow], label: str) -> list[str]:
             continue
         if len(email) > 254 or len(row.first_name) > 150 or len(row.last_name) > 150:
             errors.append(f"{where}: a value is too long")
+        if "\x00" in f"{row.email}{row.first_name}{row.last_name}{row.password}":
+            errors.append(f"{where}: a value contains a NUL character")
+        if email != email.upper().lower():
+            # Sign-in matches addresses case-insensitively as SQL UPPER does: "ſ" is "s" there.
+            errors.append(f"{where}: write {email!r} as {email.upper().lower()!r}")
         if email in seen:
             errors.append(f"{where}: {email} is already on {label} {seen[email]}")
         seen.setdefault(email, row.line)
@@ -71,28 +76,39 @@ def do_create_users(tenant, rows: Sequence[UserRow], *, actor, send_invitation: 
     errors = _validate(tenant, rows, label)
     if errors or not rows:
         return CreateUsersResult(errors=errors or ["No users to add."])
-    with transaction.atomic():
-        users = User.objects.bulk_create([
-            User(tenant=tenant, email=row.email.strip().lower(), first_name=row.first_name,
-                 last_name=row.last_name, role=UserRole.USER, source=UserSource.LOCAL,
-                 password=make_password(row.password or None),
-                 must_change_password=bool(row.password) and row.temporary_password,
-                 require_registration_pin=row.require_pin)
-            for row in rows
-        ], batch_size=1000)
-        record_many(tenant, AuditAction.USER_CREATED, users, actor=actor, request=request,
-                    user_of=lambda user: user,
-                    detail_of=lambda user: {"source": "local",
-                                            "temporary_password": user.must_change_password})
-        if send_invitation:
-            from enrollment.services.invitations import do_send_invitations
-
-            # S12: an admin-chosen temporary password may go to the corporate email.
-            temporary = {user.pk: row.password for user, row in zip(users, rows, strict=True)
-                         if row.password and row.temporary_password}
-            do_send_invitations(tenant, users, actor=actor, request=request,
-                                temporary_passwords=temporary)
+    try:
+        users = _create_users(tenant, rows, actor=actor, send_invitation=send_invitation,
+                              request=request)
+    except IntegrityError:  # a concurrent request created one of these addresses meanwhile
+        return CreateUsersResult(errors=[f"{label}s: an address already has an account "
+                                         "(created meanwhile by another request)"])
     return CreateUsersResult(users=users)
+
+
+@transaction.atomic
+def _create_users(tenant, rows: Sequence[UserRow], *, actor, send_invitation: bool,
+                  request) -> list[User]:
+    users = User.objects.bulk_create([
+        User(tenant=tenant, email=row.email.strip().lower(), first_name=row.first_name,
+             last_name=row.last_name, role=UserRole.USER, source=UserSource.LOCAL,
+             password=make_password(row.password or None),
+             must_change_password=bool(row.password) and row.temporary_password,
+             require_registration_pin=row.require_pin)
+        for row in rows
+    ], batch_size=1000)
+    record_many(tenant, AuditAction.USER_CREATED, users, actor=actor, request=request,
+                user_of=lambda user: user,
+                detail_of=lambda user: {"source": "local",
+                                        "temporary_password": user.must_change_password})
+    if send_invitation:
+        from enrollment.services.invitations import do_send_invitations
+
+        # S12: an admin-chosen temporary password may go to the corporate email.
+        temporary = {user.pk: row.password for user, row in zip(users, rows, strict=True)
+                     if row.password and row.temporary_password}
+        do_send_invitations(tenant, users, actor=actor, request=request,
+                            temporary_passwords=temporary)
+    return users
 
 
 @transaction.atomic
