@@ -70,13 +70,14 @@ def parse_push(body: bytes) -> PushEnvelope:
     "publishTime"}, "subscription"}."""
     try:
         outer = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[..."
         raise BadNotification("body is not JSON") from None
     message = outer.get("message") if isinstance(outer, dict) else None
     if not isinstance(message, dict):
         raise BadNotification("no message object")
     message_id = message.get("messageId") or message.get("message_id")
-    if not isinstance(message_id, str) or not message_id or len(message_id) > 128:
+    if not isinstance(message_id, str) or not message_id or len(message_id) > 128 or \
+            not message_id.isprintable():
         raise BadNotification("missing or bad messageId")
     attributes = message.get("attributes") or {}
     if not isinstance(attributes, dict):
@@ -89,7 +90,7 @@ def parse_push(body: bytes) -> PushEnvelope:
     if raw:
         try:
             resource = json.loads(base64.b64decode(raw, validate=True))
-        except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, RecursionError):
             raise BadNotification("data is not base64-encoded JSON") from None
         if not isinstance(resource, dict):
             raise BadNotification("data is not a JSON object")
@@ -160,13 +161,28 @@ class DeviceReport:
         return self.api_level is not None and self.api_level < API_LEVEL_ANDROID_10
 
 
+MAX_API_LEVEL = 1000  # Android 16 is 36; anything near a database integer is malformed
+MAX_NAME = 255  # the amapi_name column
+
+
+def _storable(resource: dict) -> None:
+    """PostgreSQL stores no NUL character, in text or JSON; the resource is kept whole."""
+    try:
+        text = json.dumps(resource)
+    except (TypeError, ValueError, RecursionError):
+        raise BadNotification("the resource cannot be stored as JSON") from None
+    if "\\u0000" in text:
+        raise BadNotification("a value holds a NUL character")
+
+
 def parse_device(resource: dict) -> DeviceReport:
     if not isinstance(resource, dict):
         raise BadNotification("device resource is not an object")
+    _storable(resource)
     name = str(resource.get("name", ""))
     match = _DEVICE_NAME.match(name)
-    if not match:
-        raise BadNotification(f"bad device name {name!r}")
+    if not match or len(name) > MAX_NAME:
+        raise BadNotification(f"bad device name {name[:300]!r}")
     software = resource.get("softwareInfo") or {}
     hardware = resource.get("hardwareInfo") or {}
     if not isinstance(software, dict) or not isinstance(hardware, dict):
@@ -179,6 +195,8 @@ def parse_device(resource: dict) -> DeviceReport:
         api_level = int(api_level) if api_level not in (None, "") else None
     except (TypeError, ValueError):
         raise BadNotification("apiLevel is not a number") from None
+    if api_level is not None and not 0 <= api_level <= MAX_API_LEVEL:
+        raise BadNotification(f"apiLevel {api_level} is out of range")
     compliant = resource.get("policyCompliant")
     return DeviceReport(
         name=name, enterprise_name=match.group(1),
@@ -193,7 +211,8 @@ def parse_device(resource: dict) -> DeviceReport:
         enterprise_specific_id=_text(hardware.get("enterpriseSpecificId"), 128),
         model=_text(hardware.get("model"), 100),
         brand=_text(hardware.get("brand") or hardware.get("manufacturer"), 100),
-        previous_device_names=[str(n) for n in previous if _DEVICE_NAME.match(str(n))],
+        previous_device_names=[str(n) for n in previous
+                               if _DEVICE_NAME.match(str(n)) and len(str(n)) <= MAX_NAME],
         enrollment_time=parse_timestamp(resource.get("enrollmentTime")),
         last_status_report_time=parse_timestamp(resource.get("lastStatusReportTime")),
         policy_compliant=compliant if isinstance(compliant, bool) else None,

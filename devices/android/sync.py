@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -35,7 +35,13 @@ from ..models import (
     Platform,
     ProcessedPubSubMessage,
 )
-from .messages import DeviceReport, PushEnvelope, parse_device, parse_operation
+from .messages import (
+    BadNotification,
+    DeviceReport,
+    PushEnvelope,
+    parse_device,
+    parse_operation,
+)
 
 log = logging.getLogger(__name__)
 
@@ -338,6 +344,7 @@ class ReconcileOutcome:
     unchanged: int = 0
     enrolled: int = 0
     removed: int = 0
+    unreadable: list[str] = field(default_factory=list)  # why listed devices were skipped
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -366,7 +373,16 @@ def reconcile_enterprise(enterprise: AndroidEnterprise, *,
         seen: set[str] = set()
         for page in client.iter_device_pages(enterprise.enterprise_name):
             outcome.pages += 1
-            reports = [parse_device(resource) for resource in page]
+            reports = []
+            for resource in page:
+                try:
+                    reports.append(parse_device(resource))
+                except BadNotification as exc:
+                    # One odd device must not stop the others; listed, it is not removed.
+                    name = resource.get("name") if isinstance(resource, dict) else None
+                    if isinstance(name, str):
+                        seen.add(name)
+                    outcome.unreadable.append(str(exc)[:200])
             reports = [r for r in reports if r.enterprise_name == enterprise.enterprise_name]
             seen.update(r.name for r in reports)
             outcome.listed += len(reports)

@@ -82,6 +82,10 @@ def reconcile_enterprise(self, enterprise_id: int) -> dict:
     except AmapiError as exc:
         AndroidEnterprise.objects.filter(pk=enterprise.pk).update(last_error=exc.message[:500])
         return {"enterprise_id": enterprise_id, "status": "failed", "error": exc.message}
+    if outcome.unreadable:
+        AndroidEnterprise.objects.filter(pk=enterprise.pk).update(last_error=(
+            f"{len(outcome.unreadable)} listed device(s) could not be read, e.g. "
+            f"{outcome.unreadable[0]}")[:500])
     return {"enterprise_id": enterprise_id, "status": "done", **outcome.as_dict()}
 
 

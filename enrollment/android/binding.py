@@ -31,7 +31,13 @@ from profiles.android_policies import (
 )
 
 from ..models import AndroidEnrollmentToken, AndroidEnterprise
-from .amapi import AmapiError, AmapiNotFound, client_for
+from .amapi import (
+    AmapiError,
+    AmapiNotConfigured,
+    AmapiNotFound,
+    client_for,
+    credentials_from_info,
+)
 
 NOTIFICATION_TYPES = ["ENROLLMENT", "STATUS_REPORT", "COMMAND"]
 SIGNUP_STATE_TTL = dt.timedelta(hours=1)
@@ -77,6 +83,10 @@ def parse_service_account(raw: str) -> dict:
     missing = [k for k in ("client_email", "private_key", "token_uri") if not info.get(k)]
     if missing:
         raise AndroidSetupError(f"The service-account key lacks {', '.join(missing)}.")
+    try:  # a garbled private key must be refused here, not stored and then fail every call
+        credentials_from_info(info)
+    except AmapiNotConfigured as exc:
+        raise AndroidSetupError(str(exc)[:300]) from None
     return info
 
 
@@ -196,9 +206,9 @@ def apply_enterprise_configuration(enterprise: AndroidEnterprise, *, topic: bool
     the admin-facing error, also kept in `last_error`, or "" on success."""
     if not enterprise.is_bound:
         return ""
-    client = client_for(enterprise)
     error = ""
     try:
+        client = client_for(enterprise)  # a key stored before today's checks: AmapiNotConfigured
         if topic:
             body = {"pubsubTopic": enterprise.pubsub_topic,
                     "enabledNotificationTypes": NOTIFICATION_TYPES}
