@@ -208,6 +208,16 @@ def reregister(tenant, device: Device, *, actor, request=None) -> Reregistration
         raise AndroidActionRefused("The device has no active owner to register it again.")
     result = start_registration(tenant, device.owner, "android", RegistrationMethod.API,
                                 actor=actor, request=request)
+    if result.android_enrollment_token is None:
+        # Google gave no token (down, or the binding is broken): nobody could enroll with
+        # this registration, so it is withdrawn and the device keeps its state.
+        from enrollment.android.amapi import AmapiUnavailable
+        from enrollment.services.registrations import do_cancel_registration
+
+        do_cancel_registration(result.registration, actor=actor, request=request,
+                               reason="no Android enrollment token")
+        raise AmapiUnavailable("Google issued no enrollment token; nothing changed. Try again "
+                               "later (Settings > Android shows the last error).")
     with transaction.atomic():
         _set_state(tenant, device, DeviceState.RESET, AuditAction.DEVICE_REREGISTER_REQUESTED,
                    actor=actor, request=request,

@@ -197,6 +197,27 @@ def test_reregister_starts_a_registration_and_shows_reset(google, enterprise, ap
     assert Device.objects.filter(tenant=tenant, state=DeviceState.ACTIVE).count() == 1
 
 
+def test_reregister_without_a_token_from_google_changes_nothing(google, enterprise, api,
+                                                                tenant, alice):
+    """Google down: a 502, the device keeps its state, and no registration stays open
+    without the token that alone could complete it."""
+    from enrollment.models import Registration, RegistrationMethod, RegistrationState
+    from enrollment.services.registration_journey import start_registration
+
+    google.queue(token_answer(1))
+    first = start_registration(tenant, alice, "android", RegistrationMethod.API,
+                               actor=alice).registration
+    device = enrolled(enterprise, "d1", android_version="12", serial="S1",
+                      registration_id=first.pk)
+    google.queue(*[error(500, "backend")] * 5)
+    response = api.post(f"/api/v1/android-devices/{device.pk}/reregister/")
+    assert response.status_code == 502, response.content
+    device.refresh_from_db()
+    assert device.state == DeviceState.ACTIVE
+    latest = Registration.objects.filter(user=alice).latest("pk")
+    assert latest.pk != first.pk and latest.state == RegistrationState.CANCELLED
+
+
 def test_device_page_shows_android_details_and_actions(google, enterprise, portal):
     device = enrolled(enterprise)
     page = portal.get(f"/t/acme/admin/devices/{device.pk}/").content.decode()

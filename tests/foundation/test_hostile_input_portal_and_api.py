@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections
 
 from audit.events import AuditAction
+from audit.models import AuditEvent
 from audit.record import record
 from enrollment.models import RegistrationPin
 from enrollment.services.pins import do_issue_pin
@@ -128,3 +129,23 @@ def test_audit_event_schema_allows_null_emails(api):
     schema = api.get("/api/schema/", {"format": "json"}).json()
     fields = schema["components"]["schemas"]["AuditEvent"]["properties"]
     assert fields["actor_email"].get("nullable") and fields["user_email"].get("nullable")
+
+
+def test_enabling_and_disabling_is_in_each_users_own_trail(portal, api, tenant):
+    ann = User.objects.create_user(tenant, "ann@acme.test")
+    bob = User.objects.create_user(tenant, "bob@acme.test")
+    portal.post(f"/t/{tenant.slug}/admin/users/bulk/",
+                {"action": "disable", "users": [ann.pk, bob.pk]})
+    for user in (ann, bob):
+        events = api.get("/api/v1/audit-events/", {"user": user.pk}).json()["results"]
+        assert [(e["action"], e["detail"]) for e in events] == [
+            ("user.updated", {"is_active": False})]
+
+
+def test_an_update_that_changes_nothing_writes_no_event(api, tenant):
+    ann = User.objects.create_user(tenant, "ann@acme.test", first_name="Ann")
+    before = AuditEvent.objects.filter(tenant=tenant).count()
+    response = api.patch(f"/api/v1/users/{ann.pk}/", {"first_name": "Ann", "email": "x@y.z"},
+                         format="json")
+    assert response.status_code == 200
+    assert AuditEvent.objects.filter(tenant=tenant).count() == before

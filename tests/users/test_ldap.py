@@ -430,6 +430,7 @@ def test_api_configures_tests_and_syncs_without_returning_the_password(api, tena
     assert updated.status_code == 200 and updated.json()["sync_interval_minutes"] == 15
     assert LdapConnector.objects.get(tenant=tenant).get_bind_password() == READER_PASSWORD
 
+
     tested = api.post(f"{API}test/")
     assert tested.status_code == 200 and tested.json()["ok"] is True
     synced = api.post(f"{API}sync/")
@@ -438,6 +439,14 @@ def test_api_configures_tests_and_syncs_without_returning_the_password(api, tena
     assert api.get(API).json()["last_sync_counts"]["created"] == 2
     event = AuditEvent.objects.filter(tenant=tenant, action="ldap.connector_saved").earliest("id")
     assert "bind_password" in event.detail["changed"] and READER_PASSWORD not in str(event.detail)
+
+    # A PUT for other servers needs the password again: the stored one never goes to a new host
+    moved = {**body, "server_urls": ["ldap://collector.example.test"], "bind_password": ""}
+    refused = api.put(API, moved, format="json")
+    assert refused.status_code == 400 and "bind_password" in refused.json()["error"]["fields"]
+    assert LdapConnector.objects.get(tenant=tenant).server_urls == [directory.server.url]
+    assert api.put(API, {**moved, "bind_password": READER_PASSWORD}, format="json"
+                   ).status_code == 200
 
 
 @pytest.mark.parametrize(("field", "value"), [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -38,9 +39,14 @@ def ldap_connector(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     form = LdapConnectorForm(request.POST or None, instance=get_connector(request.tenant)
                              or LdapConnector(tenant=request.tenant))
     if request.method == "POST" and form.is_valid():
-        do_save_ldap_connector(request.tenant, actor=request.user, **form.connector_values())
-        messages.success(request, "Directory settings saved.")
-        return redirect("portal:ldap", tenant_slug=tenant_slug)
+        try:
+            do_save_ldap_connector(request.tenant, actor=request.user, **form.connector_values())
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, "Directory settings saved.")
+            return redirect("portal:ldap", tenant_slug=tenant_slug)
     return render(request, "users/ldap_connector.html", {
         "form": form, "connector": connector,
         "counts": [(label, connector.last_sync_counts.get(key, 0)) for key, label in COUNT_LABELS]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -69,6 +70,12 @@ def do_save_ldap_connector(tenant: Tenant, *, actor, bind_password: str | None =
                  or LdapConnector(tenant=tenant))
     created = connector.pk is None
     changed = [name for name, value in values.items() if getattr(connector, name) != value]
+    if "server_urls" in changed and not created and connector.has_bind_password \
+            and not bind_password:
+        # The stored password goes to whatever host is configured: a new host gets it only
+        # from whoever types it again, not from whoever may edit the settings.
+        raise ValidationError({"bind_password": "Enter the bind password again when changing "
+                                                "the servers."})
     for name in changed:
         setattr(connector, name, values[name])
     if bind_password:

@@ -117,16 +117,22 @@ def do_set_users_active(tenant, users: Sequence[User], active: bool, *, actor,
     ids = [user.pk for user in users if user.is_active != active and user.pk != getattr(
         actor, "pk", None)]
     changed = User.objects.for_tenant(tenant).filter(pk__in=ids).update(is_active=active)
-    if changed:
-        record(tenant, AuditAction.USER_UPDATED, actor=actor, request=request,
-               detail={"is_active": active, "user_ids": ids[:1000], "count": changed})
+    if changed:  # one event per user, so that each user's own trail shows it
+        chosen = set(ids)
+        record_many(tenant, AuditAction.USER_UPDATED,
+                    [user for user in users if user.pk in chosen], actor=actor,
+                    request=request, user_of=lambda user: user,
+                    detail_of=lambda user: {"is_active": active})
     return changed
 
 
 @transaction.atomic
 def do_update_user(tenant, user: User, *, actor, request=None, **changes) -> User:
     allowed = {"first_name", "last_name", "role", "is_active", "require_registration_pin"}
-    fields = sorted(set(changes) & allowed)
+    fields = sorted(name for name in set(changes) & allowed
+                    if getattr(user, name) != changes[name])
+    if not fields:
+        return user  # nothing changes: no write, no event
     for name in fields:
         setattr(user, name, changes[name])
     user.save(update_fields=fields)
