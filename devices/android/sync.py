@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.events import AuditAction
-from audit.record import record
+from audit.record import record, record_many
 from enrollment.android.amapi import AmapiClient, client_for
 from enrollment.android.tokens import registration_id_from
 from enrollment.models import AndroidEnterprise, Registration
@@ -304,6 +304,37 @@ def mark_removed(android: AndroidDevice, *, reason: str, actor: str = "google") 
     return True
 
 
+def mark_removed_many(tenant, androids: list[AndroidDevice], *, reason: str,
+                      actor: str = "google") -> int:
+    """``mark_removed`` for a reconciliation's many devices (owners selected with them): one
+    UPDATE per table and one INSERT per kind of event, whatever their number. Returns how
+    many devices were removed."""
+    if not androids:
+        return 0
+    now = timezone.now()
+    AndroidDevice.objects.filter(pk__in=[android.pk for android in androids]).update(
+        removed_at=now)
+    devices = [android.device for android in androids]
+    leaving = [device for device in devices
+               if device.state in (DeviceState.ACTIVE, DeviceState.PENDING)]
+    kept = [device for device in devices
+            if device.state not in (DeviceState.ACTIVE, DeviceState.PENDING)]
+    record_many(tenant, AuditAction.DEVICE_INACTIVE, leaving, actor=actor,
+                user_of=lambda device: device.owner, device_of=lambda device: device,
+                detail_of=lambda device: {"reason": reason, "previous_state": device.state,
+                                          "platform": "android"})
+    record_many(tenant, AuditAction.ANDROID_DEVICE_REMOVED, kept, actor=actor,
+                user_of=lambda device: device.owner, device_of=lambda device: device,
+                detail_of=lambda device: {"reason": reason, "state_kept": device.state})
+    Device.objects.filter(pk__in=[device.pk for device in leaving]).update(
+        state=DeviceState.INACTIVE)
+    for android in androids:
+        android.removed_at = now
+    for device in leaving:
+        device.state = DeviceState.INACTIVE
+    return len(androids)
+
+
 def apply_operation(enterprise: AndroidEnterprise, resource: dict) -> dict:
     """A COMMAND notification: the operation finished (or failed) on the device."""
     report = parse_operation(resource)
@@ -387,7 +418,8 @@ def reconcile_enterprise(enterprise: AndroidEnterprise, *,
             seen.update(r.name for r in reports)
             outcome.listed += len(reports)
             known = {a.amapi_name: a for a in AndroidDevice.objects.for_tenant(tenant)
-                     .select_related("device").filter(amapi_name__in=[r.name for r in reports])}
+                     .select_related("device", "device__owner")
+                     .filter(amapi_name__in=[r.name for r in reports])}
             changed: list[AndroidDevice] = []
             for report in reports:
                 android = known.get(report.name)
@@ -407,18 +439,15 @@ def reconcile_enterprise(enterprise: AndroidEnterprise, *,
                 android.save(update_fields=ANDROID_FIELDS)
                 android.device.save(update_fields=DEVICE_FIELDS)
             outcome.updated += len(changed)
-            for android in changed:
-                if android.device and android.removed_at is None and \
-                        android.amapi_state == "DELETED":
-                    mark_removed(android, reason="deleted_on_google")
-                    outcome.removed += 1
+            outcome.removed += mark_removed_many(tenant, [
+                android for android in changed if android.device
+                and android.removed_at is None and android.amapi_state == "DELETED"],
+                reason="deleted_on_google")
         missing = (AndroidDevice.objects.filter(enterprise=enterprise, removed_at__isnull=True)
-                   .select_related("device", "tenant").exclude(amapi_name__in=seen)
-                   if seen else
-                   AndroidDevice.objects.filter(enterprise=enterprise, removed_at__isnull=True)
-                   .select_related("device", "tenant"))
-        for android in missing:
-            mark_removed(android, reason="missing_from_google")
-            outcome.removed += 1
+                   .select_related("device", "device__owner"))
+        if seen:
+            missing = missing.exclude(amapi_name__in=seen)
+        outcome.removed += mark_removed_many(tenant, list(missing),
+                                             reason="missing_from_google")
         AndroidEnterprise.objects.filter(pk=enterprise.pk).update(last_reconciled_at=started)
     return outcome

@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from audit.models import AuditEvent
 from devices.android import tasks
 from devices.android.sync import reconcile_enterprise
 from devices.models import AndroidDevice, Device, DeviceState
@@ -63,6 +64,41 @@ def test_second_reconciliation_is_cheap_and_changes_nothing(google, enterprise, 
         (0, 200, 0, 0)
     # savepoints, lock, one SELECT per page, the missing-devices SELECT, last_reconciled_at
     assert len(queries) <= 8, [q["sql"][:80] for q in queries]
+
+
+@pytest.fixture
+def alice(tenant):
+    from users.models import User
+
+    return User.objects.create_user(tenant, "alice@acme.test")
+
+
+@pytest.mark.parametrize("how", ["missing", "deleted"])
+def test_removing_many_devices_costs_the_same_queries_as_removing_a_few(google, enterprise,
+                                                                        tenant, alice, how):
+    """Devices gone from devices.list, or listed as DELETED: the removals (state, audit
+    events with their owners) are bulk statements, not a few queries per device."""
+    def removal_queries(count: int, prefix: str) -> int:
+        names = [f"{prefix}{i}" for i in range(count)]
+        google.queue(*pages_of(names))
+        reconcile_enterprise(enterprise)
+        Device.objects.filter(android__amapi_name__startswith=f"{ENTERPRISE}/devices/{prefix}"
+                              ).update(owner=alice)
+        google.queue(*(pages_of(names, state="DELETED") if how == "deleted"
+                       else pages_of(["keep"])))
+        with CaptureQueriesContext(connection) as queries:
+            outcome = reconcile_enterprise(enterprise)
+        assert outcome.removed == count
+        return len(queries)
+
+    few, many = removal_queries(3, "a"), removal_queries(30, "b")
+    # A DELETED report is first copied onto its rows (two UPDATEs each, by design); removing
+    # them adds nothing per device.
+    per_device = 2 if how == "deleted" else 0
+    assert many - few <= per_device * 27, (few, many)
+    events = AuditEvent.objects.filter(tenant=tenant, action="device.inactive",
+                                       device__owner=alice)
+    assert events.count() == 33 and set(events.values_list("user", flat=True)) == {alice.pk}
 
 
 def test_429_and_500_are_retried_with_backoff(google, enterprise, tenant):
