@@ -30,7 +30,14 @@ from audit.events import AuditAction
 from audit.record import record
 from enrollment.android.amapi import AmapiClient, AmapiNotFound, client_for
 
-from ..models import AndroidDevice, AndroidOperation, AndroidOperationStatus, Device, DeviceState
+from ..models import (
+    AndroidDevice,
+    AndroidOperation,
+    AndroidOperationStatus,
+    DeletedAndroidDevice,
+    Device,
+    DeviceState,
+)
 from .sync import finish_operation
 
 COMMAND_TYPES = ("LOCK", "REBOOT", "RESET_PASSWORD")
@@ -187,6 +194,9 @@ def delete(tenant, device: Device, *, actor, request=None,
                user=locked.owner, request=request,
                detail={"amapi_name": android.amapi_name, "state": locked.state,
                        "serial_number": locked.serial_number, "platform": "android"})
+        # A notification about it published before the delete may still arrive: it must not
+        # bring the entry back (the device gets a new name if it ever enrolls again).
+        DeletedAndroidDevice.objects.get_or_create(tenant=tenant, amapi_name=android.amapi_name)
         locked.delete()
 
 

@@ -30,6 +30,7 @@ from ..models import (
     AndroidDevice,
     AndroidOperation,
     AndroidOperationStatus,
+    DeletedAndroidDevice,
     Device,
     DeviceState,
     Platform,
@@ -113,8 +114,12 @@ def apply_device_report(enterprise: AndroidEnterprise, report: DeviceReport, *,
     android = _one(AndroidDevice.objects.for_tenant(tenant).select_for_update()
                    .select_related("device").filter(amapi_name=report.name))
     if android is None:
-        if report.is_deleted:
+        if report.is_deleted:  # remembered, so that an older report arriving later is ignored
+            DeletedAndroidDevice.objects.get_or_create(tenant=tenant, amapi_name=report.name)
             return {"outcome": "ignored", "reason": "unknown device already deleted"}
+        if DeletedAndroidDevice.objects.for_tenant(tenant).filter(
+                amapi_name=report.name).exists():
+            return {"outcome": "ignored", "reason": "device deleted"}
         device = enroll_device(enterprise, report, publish_time=publish_time)
         return {"outcome": "applied", "action": "enrolled", "device_id": device.pk}
     if _is_stale(android.last_publish_time, publish_time):
@@ -417,9 +422,13 @@ def reconcile_enterprise(enterprise: AndroidEnterprise, *,
             reports = [r for r in reports if r.enterprise_name == enterprise.enterprise_name]
             seen.update(r.name for r in reports)
             outcome.listed += len(reports)
+            names = [r.name for r in reports]
             known = {a.amapi_name: a for a in AndroidDevice.objects.for_tenant(tenant)
-                     .select_related("device", "device__owner")
-                     .filter(amapi_name__in=[r.name for r in reports])}
+                     .select_related("device", "device__owner").filter(amapi_name__in=names)}
+            unknown = [name for name in names if name not in known]
+            deleted = set(DeletedAndroidDevice.objects.for_tenant(tenant)
+                          .filter(amapi_name__in=unknown).values_list("amapi_name", flat=True)
+                          ) if unknown else set()
             changed: list[AndroidDevice] = []
             for report in reports:
                 android = known.get(report.name)
@@ -427,7 +436,7 @@ def reconcile_enterprise(enterprise: AndroidEnterprise, *,
                     outcome.unchanged += 1  # Pub/Sub already brought it up to date
                     continue
                 if android is None:
-                    if not report.is_deleted:
+                    if not report.is_deleted and report.name not in deleted:
                         enroll_device(enterprise, report, publish_time=started)
                         outcome.enrolled += 1
                     continue

@@ -19,11 +19,12 @@ from .android import (
     AndroidDevice,
     AndroidOperation,
     AndroidOperationStatus,
+    DeletedAndroidDevice,
     ProcessedPubSubMessage,
 )
 
 __all__ += ["AndroidDevice", "AndroidOperation", "AndroidOperationStatus",
-            "ProcessedPubSubMessage"]
+            "DeletedAndroidDevice", "ProcessedPubSubMessage"]
 
 # pushes (APNs MDM certificate, app push credentials, attempts)
 from .push import (  # noqa: E402

@@ -49,6 +49,22 @@ class AndroidDevice(TenantOwned):
         return self.amapi_name
 
 
+class DeletedAndroidDevice(TenantOwned):
+    """An AMAPI device name that is over: deleted here by an admin, or reported DELETED by
+    Google before we knew it. Notifications arrive late and out of order; one about such a
+    name must not enroll it again (a device that enrolls anew gets a new name)."""
+
+    amapi_name = models.CharField(max_length=255)
+    deleted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "amapi_name"],
+                                               name="deleted_android_device_name_unique")]
+
+    def __str__(self) -> str:
+        return self.amapi_name
+
+
 class ProcessedPubSubMessage(TenantOwned):
     """A Pub/Sub message already applied: delivery is at-least-once, so each messageId is
     applied once per enterprise's push endpoint."""

@@ -197,6 +197,27 @@ def test_reregister_starts_a_registration_and_shows_reset(google, enterprise, ap
     assert Device.objects.filter(tenant=tenant, state=DeviceState.ACTIVE).count() == 1
 
 
+def test_a_deleted_device_is_not_brought_back_by_late_notifications(google, enterprise,
+                                                                    api, tenant):
+    """Notifications are delivered late and out of order: a report published before the
+    delete, a DELETED report for a name never seen and the ENROLLMENT published before it,
+    and devices.list still naming it: none of them makes the entry again."""
+    device = enrolled(enterprise, "d1")
+    google.queue(ok({}))
+    assert api.post(f"/api/v1/android-devices/{device.pk}/delete/").status_code == 204
+    late = deliver(enterprise, "STATUS_REPORT", device_resource(ENTERPRISE, "d1"),
+                   "2026-11-26T10:01:00Z")
+    assert late == {"outcome": "ignored", "reason": "device deleted"}
+    deliver(enterprise, "STATUS_REPORT", device_resource(ENTERPRISE, "d2", state="DELETED"),
+            "2026-11-26T10:05:00Z")
+    deliver(enterprise, "ENROLLMENT", device_resource(ENTERPRISE, "d2"), "2026-11-26T10:00:00Z")
+    google.queue(ok({"devices": [device_resource(ENTERPRISE, "d1")]}))
+    assert tasks.reconcile_enterprise(enterprise.pk)["enrolled"] == 0
+    assert not Device.objects.filter(tenant=tenant).exists()
+    # A new enrollment of that phone has a new name: it registers as usual (S20).
+    assert enrolled(enterprise, "d3").state == DeviceState.ACTIVE
+
+
 def test_reregister_without_a_token_from_google_changes_nothing(google, enterprise, api,
                                                                 tenant, alice):
     """Google down: a 502, the device keeps its state, and no registration stays open
