@@ -34,9 +34,9 @@ from ..models import (
     AndroidDevice,
     AndroidOperation,
     AndroidOperationStatus,
-    DeletedAndroidDevice,
     Device,
     DeviceState,
+    EndedAndroidDeviceName,
 )
 from .sync import finish_operation
 
@@ -196,7 +196,7 @@ def delete(tenant, device: Device, *, actor, request=None,
                        "serial_number": locked.serial_number, "platform": "android"})
         # A notification about it published before the delete may still arrive: it must not
         # bring the entry back (the device gets a new name if it ever enrolls again).
-        DeletedAndroidDevice.objects.get_or_create(tenant=tenant, amapi_name=android.amapi_name)
+        EndedAndroidDeviceName.objects.get_or_create(tenant=tenant, amapi_name=android.amapi_name)
         locked.delete()
 
 

@@ -30,9 +30,9 @@ from ..models import (
     AndroidDevice,
     AndroidOperation,
     AndroidOperationStatus,
-    DeletedAndroidDevice,
     Device,
     DeviceState,
+    EndedAndroidDeviceName,
     Platform,
     ProcessedPubSubMessage,
 )
@@ -115,11 +115,11 @@ def apply_device_report(enterprise: AndroidEnterprise, report: DeviceReport, *,
                    .select_related("device").filter(amapi_name=report.name))
     if android is None:
         if report.is_deleted:  # remembered, so that an older report arriving later is ignored
-            DeletedAndroidDevice.objects.get_or_create(tenant=tenant, amapi_name=report.name)
+            EndedAndroidDeviceName.objects.get_or_create(tenant=tenant, amapi_name=report.name)
             return {"outcome": "ignored", "reason": "unknown device already deleted"}
-        if DeletedAndroidDevice.objects.for_tenant(tenant).filter(
+        if EndedAndroidDeviceName.objects.for_tenant(tenant).filter(
                 amapi_name=report.name).exists():
-            return {"outcome": "ignored", "reason": "device deleted"}
+            return {"outcome": "ignored", "reason": "device name no longer in use"}
         device = enroll_device(enterprise, report, publish_time=publish_time)
         return {"outcome": "applied", "action": "enrolled", "device_id": device.pk}
     if _is_stale(android.last_publish_time, publish_time):
@@ -247,6 +247,7 @@ def enroll_device(enterprise: AndroidEnterprise, report: DeviceReport, *,
         # Android 9 and older: one entry, now under the new AMAPI name.
         android = earlier[0]
         device = android.device
+        EndedAndroidDeviceName.objects.get_or_create(tenant=tenant, amapi_name=android.amapi_name)
         android.amapi_name, android.removed_at = report.name, None
         android.last_publish_time = None
         older = earlier[1:]
@@ -426,7 +427,7 @@ def reconcile_enterprise(enterprise: AndroidEnterprise, *,
             known = {a.amapi_name: a for a in AndroidDevice.objects.for_tenant(tenant)
                      .select_related("device", "device__owner").filter(amapi_name__in=names)}
             unknown = [name for name in names if name not in known]
-            deleted = set(DeletedAndroidDevice.objects.for_tenant(tenant)
+            deleted = set(EndedAndroidDeviceName.objects.for_tenant(tenant)
                           .filter(amapi_name__in=unknown).values_list("amapi_name", flat=True)
                           ) if unknown else set()
             changed: list[AndroidDevice] = []

@@ -19,12 +19,12 @@ from .android import (
     AndroidDevice,
     AndroidOperation,
     AndroidOperationStatus,
-    DeletedAndroidDevice,
+    EndedAndroidDeviceName,
     ProcessedPubSubMessage,
 )
 
 __all__ += ["AndroidDevice", "AndroidOperation", "AndroidOperationStatus",
-            "DeletedAndroidDevice", "ProcessedPubSubMessage"]
+            "EndedAndroidDeviceName", "ProcessedPubSubMessage"]
 
 # pushes (APNs MDM certificate, app push credentials, attempts)
 from .push import (  # noqa: E402

@@ -49,17 +49,19 @@ class AndroidDevice(TenantOwned):
         return self.amapi_name
 
 
-class DeletedAndroidDevice(TenantOwned):
-    """An AMAPI device name that is over: deleted here by an admin, or reported DELETED by
-    Google before we knew it. Notifications arrive late and out of order; one about such a
-    name must not enroll it again (a device that enrolls anew gets a new name)."""
+class EndedAndroidDeviceName(TenantOwned):
+    """An AMAPI device name that is over: its device was deleted here by an admin, Google
+    reported it DELETED before we knew it, or a re-registration (Android 9 and older) moved
+    its entry to a new name. Notifications arrive late and out of order, and devices.list
+    keeps old names for a while: none about such a name may enroll it again (a device that
+    enrolls anew gets a new name)."""
 
     amapi_name = models.CharField(max_length=255)
-    deleted_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "amapi_name"],
-                                               name="deleted_android_device_name_unique")]
+                                               name="ended_android_device_name_unique")]
 
     def __str__(self) -> str:
         return self.amapi_name

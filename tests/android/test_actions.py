@@ -207,7 +207,7 @@ def test_a_deleted_device_is_not_brought_back_by_late_notifications(google, ente
     assert api.post(f"/api/v1/android-devices/{device.pk}/delete/").status_code == 204
     late = deliver(enterprise, "STATUS_REPORT", device_resource(ENTERPRISE, "d1"),
                    "2026-11-26T10:01:00Z")
-    assert late == {"outcome": "ignored", "reason": "device deleted"}
+    assert late == {"outcome": "ignored", "reason": "device name no longer in use"}
     deliver(enterprise, "STATUS_REPORT", device_resource(ENTERPRISE, "d2", state="DELETED"),
             "2026-11-26T10:05:00Z")
     deliver(enterprise, "ENROLLMENT", device_resource(ENTERPRISE, "d2"), "2026-11-26T10:00:00Z")

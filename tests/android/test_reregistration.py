@@ -72,6 +72,32 @@ def test_android_9_reuses_its_entry(google, enterprise, tenant, admin, alice):
     assert actions == ["device.registered", "device.reregistered"]
 
 
+def test_android_9_entry_is_not_moved_back_by_its_old_name(google, enterprise, tenant,
+                                                          admin, alice):
+    """A report about the old name published before the re-registration arrives late, and
+    devices.list keeps listing the old name for a while: the entry stays under its new name,
+    the registrations stay as they are, and no event is written."""
+    first, second = enroll_then_reenroll(google, enterprise, tenant, admin, alice, "9")
+    events = AuditEvent.objects.filter(tenant=tenant).count()
+    late = deliver(enterprise, "STATUS_REPORT", device_resource(
+        ENTERPRISE, "old", android_version="9", serial="SER1"), "2026-11-26T10:30:00Z")
+    assert late["outcome"] == "ignored"
+    for _ in range(2):
+        google.queue(ok({"devices": [
+            device_resource(ENTERPRISE, "new", android_version="9", serial="SER1",
+                            previous=[f"{ENTERPRISE}/devices/old"]),
+            device_resource(ENTERPRISE, "old", android_version="9", serial="SER1")]}))
+        outcome = tasks.reconcile_enterprise(enterprise.pk)
+        assert outcome["enrolled"] == 0 and outcome["removed"] == 0
+    device = Device.objects.get(tenant=tenant)
+    assert device.android.amapi_name == f"{ENTERPRISE}/devices/new"
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, second.state) == (RegistrationState.SUPERSEDED,
+                                           RegistrationState.ENROLLED)
+    assert AuditEvent.objects.filter(tenant=tenant).count() == events
+
+
 @pytest.mark.parametrize("version", ["10", "14"])
 def test_android_10_and_newer_get_a_new_entry_and_the_old_one_goes_inactive(
         google, enterprise, tenant, admin, alice, version):
