@@ -38,6 +38,7 @@ from ..models import (
     DeviceState,
     EndedAndroidDeviceName,
 )
+from ..models.devices import GONE_STATES
 from .sync import finish_operation
 
 COMMAND_TYPES = ("LOCK", "REBOOT", "RESET_PASSWORD")
@@ -54,6 +55,12 @@ def _android(device: Device) -> AndroidDevice:
     if android is None:
         raise AndroidActionRefused("This is not an Android Enterprise device.")
     return android
+
+
+def _managed(device: Device) -> None:
+    """Commands go to managed devices only: a retired or wiped one answers nothing."""
+    if device.state in GONE_STATES:
+        raise AndroidActionRefused(f"The device is {device.state}: it is no longer managed.")
 
 
 def _client(android: AndroidDevice, client: AmapiClient | None) -> AmapiClient:
@@ -96,6 +103,7 @@ def issue_command(tenant, device: Device, command_type: str, *, actor, request=N
     """Lock, reboot or reset the password. The operation is followed through COMMAND
     notifications (and `refresh_operation` when one is late)."""
     android = _android(device)
+    _managed(device)
     if command_type not in COMMAND_TYPES:
         raise AndroidActionRefused(f"Unknown command {command_type!r}.")
     if command_type == "REBOOT" and android.management_mode != "DEVICE_OWNER":
@@ -135,8 +143,8 @@ def retire(tenant, device: Device, *, actor, request=None,
            client: AmapiClient | None = None) -> str:
     """Take management off (see module doc). Returns what was done on Google."""
     android = _android(device)
-    if device.state == DeviceState.RETIRED:
-        return "already retired"
+    if device.state in GONE_STATES:  # a wiped device is not managed any more either
+        return f"already {device.state}"
     api = _client(android, client)
     try:
         if android.management_mode == "DEVICE_OWNER":
@@ -162,6 +170,9 @@ def retire(tenant, device: Device, *, actor, request=None,
 def wipe(tenant, device: Device, *, actor, request=None,
          client: AmapiClient | None = None) -> str:
     android = _android(device)
+    if device.state == DeviceState.WIPED:
+        return "already wiped"  # a second WIPE would only fail on the device
+    _managed(device)
     api = _client(android, client)
     try:
         if android.ownership == "COMPANY_OWNED":

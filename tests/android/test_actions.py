@@ -282,3 +282,20 @@ def test_company_owned_device_is_moved_to_the_company_policy(google, enterprise,
     with django_capture_on_commit_callbacks(execute=True):
         enrolled(enterprise, "byod")  # personally owned: default policy stays
     assert len(queued) == 1
+
+
+def test_actions_on_a_device_that_left_management(google, enterprise, api):
+    """Wiped: a second wipe and a retire change nothing and call Google no more; a command
+    is refused. The state stays Wiped."""
+    device = fully_managed(enterprise)
+    google.queue(operation_answer(device))
+    assert api.post(f"/api/v1/android-devices/{device.pk}/wipe/").status_code == 200
+    calls = len(google.requests)
+    assert api.post(f"/api/v1/android-devices/{device.pk}/wipe/").status_code == 200
+    assert api.post(f"/api/v1/android-devices/{device.pk}/retire/").status_code == 200
+    locked = api.post(f"/api/v1/android-devices/{device.pk}/commands/", {"type": "LOCK"},
+                      format="json")
+    assert locked.status_code == 400 and "no longer managed" in locked.json()["error"]["message"]
+    assert len(google.requests) == calls
+    device.refresh_from_db()
+    assert device.state == DeviceState.WIPED
