@@ -31,14 +31,15 @@ def certificate_authority(request: HttpRequest, tenant_slug: str) -> HttpRespons
     if request.method == "POST" and request.POST.get("action") == "generate":
         generate_form = GenerateCAForm(request.POST)
         if generate_form.is_valid():
-            do_generate_ca(tenant, actor=request.user, **generate_form.cleaned_data)
+            do_generate_ca(tenant, actor=request.user, request=request,
+                           **generate_form.cleaned_data)
             messages.success(request, "A new CA was generated and now issues certificates.")
             return redirect("portal:ca", tenant_slug=tenant_slug)
         status = 400
     elif request.method == "POST" and request.POST.get("action") == "import":
         import_form = ImportCAForm(request.POST, request.FILES)
         if import_form.is_valid():
-            do_import_ca(tenant, import_form.key_pair, actor=request.user)
+            do_import_ca(tenant, import_form.key_pair, actor=request.user, request=request)
             messages.success(request, "The CA was imported and now issues certificates.")
             return redirect("portal:ca", tenant_slug=tenant_slug)
         status = 400
@@ -78,6 +79,7 @@ def revoke_certificate(request: HttpRequest, tenant_slug: str, certificate_id: i
     if not form.is_valid():
         messages.error(request, "Choose a revocation reason.")
     elif do_revoke_certificate(request.tenant, certificate, actor=request.user,
+                               request=request,
                                reason=form.cleaned_data["reason"]):
         messages.success(request, f"Certificate {certificate} revoked.")
     else:

@@ -34,7 +34,7 @@ def do_retire_device(tenant, device: Device, *, actor, request=None) -> bool:
     certificates = IssuedCertificate.objects.for_tenant(tenant).filter(
         device=locked, revoked_at__isnull=True)
     for certificate in certificates:
-        do_revoke_certificate(tenant, certificate, actor=actor,
+        do_revoke_certificate(tenant, certificate, actor=actor, request=request,
                               reason=RevocationReason.CESSATION)
     record(tenant, AuditAction.DEVICE_RETIRED, actor=actor, target=locked, device=locked,
            user=locked.owner, request=request, detail={"previous_state": previous})

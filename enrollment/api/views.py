@@ -42,7 +42,8 @@ class CertificateAuthorityViewSet(TenantReadOnlyViewSet):
     def generate(self, request):
         params = GenerateCASerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        ca = do_generate_ca(self.tenant, actor=self.actor, **params.validated_data)
+        ca = do_generate_ca(self.tenant, actor=self.actor, request=request._request,
+                            **params.validated_data)
         return Response(CertificateAuthoritySerializer(ca).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ImportCASerializer, responses={201: CertificateAuthoritySerializer})
@@ -50,7 +51,8 @@ class CertificateAuthorityViewSet(TenantReadOnlyViewSet):
     def import_ca(self, request):
         params = ImportCASerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        ca = do_import_ca(self.tenant, params.validated_data["key_pair"], actor=self.actor)
+        ca = do_import_ca(self.tenant, params.validated_data["key_pair"], actor=self.actor,
+                          request=request._request)
         return Response(CertificateAuthoritySerializer(ca).data, status=status.HTTP_201_CREATED)
 
 
@@ -68,6 +70,7 @@ class IssuedCertificateViewSet(TenantReadOnlyViewSet):
         params = RevokeSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         do_revoke_certificate(self.tenant, certificate, actor=self.actor,
+                              request=request._request,
                               reason=params.validated_data["reason"])
         return Response(IssuedCertificateSerializer(certificate).data)
 
@@ -86,7 +89,7 @@ class ChallengeViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.Retrieve
         ttl = params.validated_data.get("ttl_minutes")
         minted = do_create_challenge(
             self.tenant, actor=self.actor, purpose=params.validated_data.get("purpose", ""),
-            ttl=dt.timedelta(minutes=ttl) if ttl else None)
+            ttl=dt.timedelta(minutes=ttl) if ttl else None, request=request._request)
         data = {**ChallengeSerializer(minted.challenge).data, "challenge": minted.raw,
                 "scep_url": scep_url(self.tenant)}
         return Response(data, status=status.HTTP_201_CREATED)

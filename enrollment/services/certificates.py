@@ -13,7 +13,7 @@ from ..models import IssuedCertificate, RevocationReason
 
 @transaction.atomic
 def do_revoke_certificate(tenant, certificate: IssuedCertificate, *, actor,
-                          reason: str = RevocationReason.UNSPECIFIED) -> bool:
+                          reason: str = RevocationReason.UNSPECIFIED, request=None) -> bool:
     """Revoke once; a second call is a no-op that returns False. Either way ``certificate``
     ends up showing the stored revocation (a concurrent caller's, when it came first)."""
     locked = IssuedCertificate.objects.for_tenant(tenant).select_for_update().get(
@@ -27,5 +27,6 @@ def do_revoke_certificate(tenant, certificate: IssuedCertificate, *, actor,
     locked.save(update_fields=["revoked_at", "revocation_reason"])
     certificate.revoked_at, certificate.revocation_reason = locked.revoked_at, reason
     record(tenant, AuditAction.CERTIFICATE_REVOKED, actor=actor, target=locked,
-           device=locked.device, detail={"serial": locked.serial_hex, "reason": reason})
+           device=locked.device, request=request,
+           detail={"serial": locked.serial_hex, "reason": reason})
     return True

@@ -468,3 +468,15 @@ def test_revoking_a_certificate_someone_revoked_meanwhile_shows_that_revocation(
     body = api.post(f"/api/v1/certificates/{certificate.pk}/revoke/",
                     {"reason": "superseded"}, format="json").json()
     assert body["revoked_at"] and body["revocation_reason"] == "key_compromise"
+
+
+def test_ca_and_certificate_events_name_the_callers_address(api, portal, client, tenant,
+                                                            admin):
+    api.post("/api/v1/certificate-authorities/generate/", {"years": 1}, format="json")
+    certificate = _issue(client, tenant, admin)
+    api.post("/api/v1/scep-challenges/", {}, format="json")
+    api.post(f"/api/v1/certificates/{certificate.pk}/revoke/", {"reason": "superseded"},
+             format="json")
+    for action in ("ca.created", "scep.challenge_created", "certificate.revoked"):
+        event = AuditEvent.objects.filter(tenant=tenant, action=action).latest("pk")
+        assert event.source_ip == "127.0.0.1", action
