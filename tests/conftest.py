@@ -62,6 +62,9 @@ def clear_cache() -> None:
 def _clean_cache():
     clear_cache()
     forget_tenant()  # rolled-back tenants of earlier tests must not be served from memory
+    from enrollment.services.authorities import forget_authorities
+
+    forget_authorities()  # nor their certificate authorities
     yield
 
 

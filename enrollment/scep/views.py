@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from ..services.authorities import active_authority, key_pair
+from ..services.authorities import key_pair, serving_authority
 from .capabilities import CA_CAPS_CONTENT_TYPE, get_ca_caps, get_ca_cert_response
 from .errors import UnparseableMessage
 from .service import handle_pki_operation
@@ -41,7 +41,7 @@ def scep(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     if operation == "GetCACaps":
         return HttpResponse(get_ca_caps(), content_type=CA_CAPS_CONTENT_TYPE)
     tenant = request.tenant
-    authority = active_authority(tenant)
+    authority = serving_authority(tenant)
     if authority is None:
         return _plain(503, "This organization has no certificate authority yet.")
     if operation == "GetCACert":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from audit.events import AuditAction
 from audit.record import record
@@ -54,9 +54,32 @@ def do_import_ca(tenant, pair: KeyPair, *, actor, request=None) -> CertificateAu
 
 
 def active_authority(tenant) -> CertificateAuthority | None:
-    """Read on every SCEP request, never kept in memory: once a rotation commits, no process
-    may serve or issue from the retired CA (one indexed row; the key pair is cached)."""
     return CertificateAuthority.objects.for_tenant(tenant).filter(is_active=True).first()
+
+
+_ACTIVE_ID_SQL = (f"SELECT id FROM {CertificateAuthority._meta.db_table} "  # noqa: S608
+                  "WHERE tenant_id = %s AND is_active")
+
+
+def serving_authority(tenant) -> CertificateAuthority | None:
+    """The active CA, for the SCEP endpoint. Which CA is active is read from the database on
+    every request, so that once a rotation commits no process serves or issues from the
+    retired one; one indexed row, without the ORM (building that query cost a GetCACert as
+    much again). The row itself, which never changes once written, is kept per process."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ACTIVE_ID_SQL, [tenant.pk])
+        row = cursor.fetchone()
+    return None if row is None else _authority(row[0])
+
+
+@lru_cache(maxsize=256)
+def _authority(pk: int) -> CertificateAuthority:
+    return CertificateAuthority.objects.get(pk=pk)
+
+
+def forget_authorities() -> None:
+    """Tests: database rows are rolled back between them, their ids may come again."""
+    _authority.cache_clear()
 
 
 @lru_cache(maxsize=256)
