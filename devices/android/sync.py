@@ -432,14 +432,17 @@ def reconcile_enterprise(enterprise: AndroidEnterprise, *,
                           ) if unknown else set()
             changed: list[AndroidDevice] = []
             for report in reports:
+                if report.name in deleted:  # over, possibly just now by a re-registration
+                    continue
                 android = known.get(report.name)
                 if android is not None and not _report_changed(android, report):
                     outcome.unchanged += 1  # Pub/Sub already brought it up to date
                     continue
                 if android is None:
-                    if not report.is_deleted and report.name not in deleted:
+                    if not report.is_deleted:
                         enroll_device(enterprise, report, publish_time=started)
                         outcome.enrolled += 1
+                        deleted.update(report.previous_device_names)  # may end an old name
                     continue
                 _copy_report(android, android.device, report, started)
                 changed.append(android)

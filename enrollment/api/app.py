@@ -133,6 +133,9 @@ class AppRegisterView(APIView):
                 if pin_check is not None and not spend_pin(tenant, user, pin_check,
                                                            request=request._request):
                     raise AppAccessRefused("pin_refused", PinCheck(PinOutcome.NO_PIN).message)
+                if data.get("password_to_set"):  # with the PIN it needed, or not at all
+                    do_set_registration_password(tenant, user, data["password_to_set"],
+                                                 request=request._request)
                 if method == RegistrationMethod.QR:
                     user = redeem_qr_token(tenant, data["qr_token"])
                 result = start_registration(tenant, user, data["platform"], method, actor=user,
@@ -189,7 +192,7 @@ class AppRegisterView(APIView):
                 validate_password(new_password, user)
             except DjangoValidationError as exc:
                 raise AppAccessRefused("password_rejected", " ".join(exc.messages)) from None
-            do_set_registration_password(tenant, user, new_password, request=request._request)
+            data["password_to_set"] = new_password  # set with the registration
 
 
 class AppRegistrationView(APIView):

@@ -50,8 +50,11 @@ def profile_identifier(tenant) -> str:
 
 
 def scep_subject(tenant, registration: Registration) -> list[tuple[str, str]]:
+    # The CN stays within the 64 characters the SCEP policy allows: a long slug is shortened,
+    # the registration id never.
+    suffix = f" registration {registration.pk}"
     return [("O", fit_name_component(tenant.name)),
-            ("CN", f"{tenant.slug} registration {registration.pk}")]
+            ("CN", f"{tenant.slug[:64 - len(suffix)]}{suffix}")]
 
 
 def build_registration_profile(tenant, registration: Registration, challenge: str) -> dict:

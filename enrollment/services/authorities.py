@@ -17,7 +17,9 @@ from ..pki.authority import KeyPair, fingerprint, generate_ca, load_key_pair, su
 def _store(tenant, pair: KeyPair, source: str) -> CertificateAuthority:
     """The new active CA (inside the caller's transaction). The tenant row lock serialises
     rotations: two at once would each retire the old CA and both insert an active one."""
-    type(tenant).objects.select_for_update().values_list("pk", flat=True).get(pk=tenant.pk)
+    # NO KEY: rows that merely point at the tenant (audit events...) may still be inserted.
+    type(tenant).objects.select_for_update(no_key=True).values_list("pk", flat=True).get(
+        pk=tenant.pk)
     CertificateAuthority.objects.for_tenant(tenant).filter(is_active=True).update(is_active=False)
     return CertificateAuthority.objects.create(
         tenant=tenant,

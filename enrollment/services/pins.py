@@ -86,7 +86,9 @@ def revoke_live_pins(tenant, user_ids, *, now=None) -> int:
     in the transaction that inserts the new PINs: it locks the users' rows (in id order) so
     that concurrent issuers for one user queue instead of both inserting a live PIN."""
     user_ids = sorted(set(user_ids))
-    list(User.objects.select_for_update().filter(pk__in=user_ids).order_by("pk")
+    # NO KEY: rows that merely point at these users (audit events...) may still be inserted,
+    # so a PIN check holding its PIN row never waits on this lock while this waits on it.
+    list(User.objects.select_for_update(no_key=True).filter(pk__in=user_ids).order_by("pk")
          .values_list("pk", flat=True))
     return (RegistrationPin.objects.for_tenant(tenant)
             .filter(user_id__in=user_ids, used_at=None, locked_at=None, revoked_at=None)

@@ -98,6 +98,28 @@ def test_android_9_entry_is_not_moved_back_by_its_old_name(google, enterprise, t
     assert AuditEvent.objects.filter(tenant=tenant).count() == events
 
 
+@pytest.mark.parametrize("old_state", ["ACTIVE", "DELETED"])
+def test_android_9_reregistration_found_by_reconciliation_keeps_its_new_name(
+        google, enterprise, tenant, admin, alice, old_state):
+    """devices.list names the new device first and the old one after it, on one page: the
+    entry moves to the new name and the old name's report, read before the move, changes
+    nothing (not the entry's name, its previous names, nor its state)."""
+    first = new_registration(google, tenant, admin, alice, 1)
+    deliver(enterprise, "ENROLLMENT", device_resource(
+        ENTERPRISE, "old", android_version="9", serial="SER1", registration_id=first.pk))
+    second = new_registration(google, tenant, admin, alice, 2)
+    google.queue(ok({"devices": [
+        device_resource(ENTERPRISE, "new", android_version="9", serial="SER1",
+                        previous=[f"{ENTERPRISE}/devices/old"], registration_id=second.pk),
+        device_resource(ENTERPRISE, "old", android_version="9", serial="SER1",
+                        state=old_state)]}))
+    tasks.reconcile_enterprise(enterprise.pk)
+    device = Device.objects.get(tenant=tenant)
+    assert device.android.amapi_name == f"{ENTERPRISE}/devices/new"
+    assert device.android.previous_device_names == [f"{ENTERPRISE}/devices/old"]
+    assert device.state == DeviceState.ACTIVE and device.android.removed_at is None
+
+
 @pytest.mark.parametrize("version", ["10", "14"])
 def test_android_10_and_newer_get_a_new_entry_and_the_old_one_goes_inactive(
         google, enterprise, tenant, admin, alice, version):

@@ -237,3 +237,12 @@ def test_profile_under_a_chain_imported_without_its_root(client, apple_tenant, a
                  if p["PayloadType"] == "com.apple.security.pkcs1"]
     assert installed == [issuing.cert.public_bytes(Encoding.DER),
                          middle.cert.public_bytes(Encoding.DER)]
+
+
+def test_scep_subject_fits_the_policy_with_the_longest_slug(tenant):
+    """Slugs have up to 50 characters; the CN the SCEP policy accepts has up to 64."""
+    from enrollment.apple.profile import scep_subject
+
+    tenant.slug = "s" * 50
+    subject = dict(scep_subject(tenant, Registration(pk=123456789)))
+    assert len(subject["CN"]) <= 64 and subject["CN"].endswith(" registration 123456789")
