@@ -128,7 +128,7 @@ def apply_device_report(enterprise: AndroidEnterprise, report: DeviceReport, *,
     android.save(update_fields=ANDROID_FIELDS)
     android.device.save(update_fields=DEVICE_FIELDS)
     if report.is_deleted and android.removed_at is None:
-        mark_removed(android, reason="deleted_on_google")
+        mark_removed_many(tenant, [android], reason="deleted_on_google")
         return {"outcome": "applied", "action": "removed", "device_id": android.device_id}
     return {"outcome": "applied", "action": "updated", "device_id": android.device_id}
 
@@ -289,32 +289,12 @@ def enroll_device(enterprise: AndroidEnterprise, report: DeviceReport, *,
     return device
 
 
-def mark_removed(android: AndroidDevice, *, reason: str, actor: str = "google") -> bool:
-    """Google no longer has this device (DELETED report, or missing from devices.list).
-    Active/Enrolling entries become Inactive (audited); others keep their state."""
-    now = timezone.now()
-    android.removed_at = now
-    AndroidDevice.objects.filter(pk=android.pk).update(removed_at=now)
-    device = android.device
-    if device.state not in (DeviceState.ACTIVE, DeviceState.PENDING):
-        record(android.tenant, AuditAction.ANDROID_DEVICE_REMOVED, actor=actor, target=device,
-               device=device, user=device.owner,
-               detail={"reason": reason, "state_kept": device.state})
-        return False
-    previous = device.state
-    device.state = DeviceState.INACTIVE
-    device.save(update_fields=["state"])
-    record(android.tenant, AuditAction.DEVICE_INACTIVE, actor=actor, target=device,
-           device=device, user=device.owner,
-           detail={"reason": reason, "previous_state": previous, "platform": "android"})
-    return True
-
-
 def mark_removed_many(tenant, androids: list[AndroidDevice], *, reason: str,
                       actor: str = "google") -> int:
-    """``mark_removed`` for a reconciliation's many devices (owners selected with them): one
-    UPDATE per table and one INSERT per kind of event, whatever their number. Returns how
-    many devices were removed."""
+    """Google no longer has these devices (DELETED reports, or missing from devices.list).
+    Active/Enrolling entries become Inactive, the others keep their state; each is audited.
+    One UPDATE per table and one INSERT per kind of event, whatever their number (select
+    their owners with them). Returns how many devices were marked removed."""
     if not androids:
         return 0
     now = timezone.now()

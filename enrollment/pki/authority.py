@@ -96,8 +96,7 @@ def _checked(key, certificate: x509.Certificate,
     except DECODE_ERRORS:
         raise CAImportError("The certificate has a malformed extension or an unsupported "
                             "public key.") from None
-    if not isinstance(certificate_key, rsa.RSAPublicKey) or (
-            key.public_key().public_numbers() != certificate_key.public_numbers()):
+    if not _same_key(key, certificate_key):
         raise CAImportError("The private key does not match the certificate.")
     try:
         constraints = extensions.get_extension_for_class(x509.BasicConstraints).value
@@ -190,14 +189,17 @@ def load_pem(key_pem: bytes, certificate_pem: bytes, password: bytes | None = No
     return _checked(key, _matching(key, certificates), certificates)
 
 
+def _same_key(key: rsa.RSAPrivateKey, public_key) -> bool:
+    return isinstance(public_key, rsa.RSAPublicKey) and (
+        key.public_key().public_numbers() == public_key.public_numbers())
+
+
 def _matching(key, certificates: list[x509.Certificate]) -> x509.Certificate:
     """Of a CA certificate and its chain, in any order, the one for ``key``."""
     if isinstance(key, rsa.RSAPrivateKey):
         for certificate in certificates:
             with contextlib.suppress(*DECODE_ERRORS):
-                public = certificate.public_key()
-                if isinstance(public, rsa.RSAPublicKey) and (
-                        public.public_numbers() == key.public_key().public_numbers()):
+                if _same_key(key, certificate.public_key()):
                     return certificate
     return certificates[0]  # _checked says what is wrong with it
 

@@ -70,6 +70,12 @@ def _spki(key) -> bytes:
     return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 
 
+def _issued_for(issued: IssuedCertificate, public_key) -> bool:
+    """Whether ``issued`` certifies ``public_key``."""
+    certificate = x509.load_der_x509_certificate(bytes(issued.certificate_der))
+    return _spki(certificate.public_key()) == _spki(public_key)
+
+
 def _resent(tenant, msg: PKIMessage, creq: CertificationRequest) -> IssuedCertificate | None:
     """The certificate already issued for this very request (same transaction, key and
     challenge): a client that lost our reply and sent again gets it back, not a refusal."""
@@ -79,10 +85,9 @@ def _resent(tenant, msg: PKIMessage, creq: CertificationRequest) -> IssuedCertif
                  .filter(transaction_id=msg.transaction_id[:128], revoked_at__isnull=True,
                          challenge__challenge_hash=hash_challenge(creq.challenge_password))
                  .first())
-    if candidate is None:
+    if candidate is None or not _issued_for(candidate, creq.csr.public_key()):
         return None
-    issued_key = x509.load_der_x509_certificate(bytes(candidate.certificate_der)).public_key()
-    return candidate if _spki(issued_key) == _spki(creq.csr.public_key()) else None
+    return candidate
 
 
 def _issue(tenant, authority: CertificateAuthority, ca: KeyPair, msg: PKIMessage,
@@ -135,8 +140,7 @@ def _poll(tenant, ca: KeyPair, msg: PKIMessage, request) -> ScepReply:
     if issued is None:
         return _reject(tenant, ca, msg.reply_to, FailInfo.BAD_CERT_ID,
                        "poll for an unknown transaction", request)
-    issued_key = x509.load_der_x509_certificate(bytes(issued.certificate_der)).public_key()
-    if _spki(issued_key) != _spki(msg.signer_cert.public_key()):
+    if not _issued_for(issued, msg.signer_cert.public_key()):
         return _reject(tenant, ca, msg.reply_to, FailInfo.BAD_CERT_ID,
                        "poll signed by another key than the certificate's", request,
                        {"certificate_id": issued.pk})

@@ -204,12 +204,10 @@ def _check_and_consume(tenant, user: User, pin: str, request, *,
         return PinCheck(PinOutcome.EXPIRED, None, current)
     candidate = (pin or "").strip()
     if candidate.isdigit() and len(candidate) <= 32 and pin_matches(candidate, current.pin_hash):
+        check = PinCheck(PinOutcome.OK, None, current)
         if consume:
-            current.used_at = now
-            current.save(update_fields=["used_at"])
-            record(tenant, AuditAction.PIN_VERIFIED, actor=user, target=current, user=user,
-                   request=request)
-        return PinCheck(PinOutcome.OK, None, current)
+            spend_pin(tenant, user, check, request=request)
+        return check
     current.failed_attempts += 1
     left = max(current.max_attempts - current.failed_attempts, 0)
     fields = ["failed_attempts"]
