@@ -2,10 +2,9 @@
 
 import django_filters
 
-from mdm_server.filters import IdFilter, UTCDateTimeFilter
-
-from .events import AuditAction
-from .models import AuditEvent
+from audit.events import AuditAction
+from audit.models import AuditEvent
+from core.filters import IdFilter, UTCDateTimeFilter
 
 
 class AuditEventFilterSet(django_filters.FilterSet):

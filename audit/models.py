@@ -2,9 +2,8 @@
 
 from django.db import models
 
-from mdm_server.tenancy import TenantOwned
-
-from .events import AuditAction
+from audit.events import AuditAction
+from tenants.models import TenantOwned
 
 
 class AuditEvent(TenantOwned):

@@ -7,8 +7,8 @@ from typing import Any
 from django.db import models
 from django.http import HttpRequest
 
-from .events import AuditAction
-from .models import AuditEvent
+from audit.events import AuditAction
+from audit.models import AuditEvent
 
 Actor = Any  # a users.User, a users.ApiToken, a str label ("system", "device:<udid>") or None
 

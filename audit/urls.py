@@ -1,8 +1,8 @@
-"""Admin-portal URLs of the audit app."""
+"""Pages of the audit app (mounted under /t/<tenant_slug>/admin/, "portal" namespace)."""
 
 from django.urls import path
 
-from .views import audit_export, audit_trail
+from audit.views import audit_export, audit_trail
 
 portal_patterns = [
     path("audit/", audit_trail, name="audit"),

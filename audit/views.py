@@ -6,10 +6,9 @@ import json
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
-from mdm_server.portal import admin_required, paginate
-
-from .filtersets import AuditEventFilterSet
-from .models import AuditEvent
+from audit.filtersets import AuditEventFilterSet
+from audit.models import AuditEvent
+from core.portal import admin_required, paginate
 
 
 def _filtered(request: HttpRequest) -> AuditEventFilterSet:

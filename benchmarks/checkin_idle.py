@@ -97,12 +97,12 @@ def enroll_devices(count: int):
 
     from devices.models import Command, CommandStatus
     from enrollment.models import IssuedCertificate
-    from enrollment.pki.authority import fingerprint, random_serial, subject_text
-    from enrollment.pki.issuance import issue_certificate
     from enrollment.scep import depot
     from enrollment.scep.signer import Signed, challenge_grant
     from enrollment.services.authorities import active_authority, key_pair
     from enrollment.services.registrations import do_claim_profile, do_start_registration
+    from pki.authority import fingerprint, random_serial, subject_text
+    from pki.issuance import issue_certificate
     from tests.devices.enrollment import django_transport, ready_tenant
     from tests.devices.simulator import SimulatedDevice, shared_key
     from tests.scep.scep_client import make_csr

@@ -21,11 +21,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from enrollment.pki.authority import generate_ca, random_serial
-from enrollment.pki.issuance import issue_certificate
 from enrollment.scep.capabilities import CA_CAPS_CONTENT_TYPE, CA_CERT_CONTENT_TYPE, get_ca_caps
 from enrollment.scep.messages import build_cert_rep_success, decrypt_request, parse_pki_message
 from enrollment.scep.transport import PKI_MESSAGE_CONTENT_TYPE
+from pki.authority import generate_ca, random_serial
+from pki.issuance import issue_certificate
 
 REFERENCE = os.environ.get("SCEP_REFERENCE", "protocol")
 CA = generate_ca("Bare SCEP CA", "Benchmark")

@@ -82,8 +82,8 @@ def ready_tenant():
 
     call_command("migrate", verbosity=0)
     call_command("createcachetable", verbosity=0)  # the cache when REDIS_URL is unset
-    from devices.services.settings import do_save_apple_settings
     from devices.simulator.apple import TOPIC
+    from enrollment.services.apple_settings import do_save_apple_settings
     from users.services.accounts import do_create_tenant
 
     tenant, admin = do_create_tenant("bench", "Bench", admin_email="admin@bench.test",

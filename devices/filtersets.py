@@ -3,9 +3,9 @@
 import django_filters
 from django.db.models import Q
 
-from mdm_server.filters import IdFilter, StableOrderingFilter, UTCDateTimeFilter
-
-from .models import Command, CommandStatus, Device, DeviceState, Platform
+from core.filters import IdFilter, StableOrderingFilter, UTCDateTimeFilter
+from core.platforms import Platform
+from devices.models import Command, CommandStatus, Device, DeviceState
 
 
 class DeviceFilterSet(django_filters.FilterSet):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from .api.serializers import AppleMdmSettingsSerializer
+from devices.api.serializers import AppleMdmSettingsSerializer
 
 PIN_HELP = "macOS needs a six-digit Find My PIN; iOS ignores it."
 
@@ -62,7 +62,7 @@ class BulkActionForm(forms.Form):
                                             label="Keep the cellular data plan (iPhones, iPads)")
 
     def __init__(self, *args, needs_pin: bool = False, **kwargs):
-        from .services.bulk import ACTIONS
+        from devices.services.bulk import ACTIONS
 
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [(a.name, a.label) for a in ACTIONS.values()]

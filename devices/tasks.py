@@ -12,7 +12,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from .push import credentials, service
+from devices.push import credentials, service
 
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 PUSH_ROUNDS = 4

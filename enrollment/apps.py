@@ -6,8 +6,7 @@ class EnrollmentConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from mdm_server.signals import tenant_created
-
-        from .services.authorities import on_tenant_created
+        from enrollment.services.authorities import on_tenant_created
+        from tenants.signals import tenant_created
 
         tenant_created.connect(on_tenant_created, dispatch_uid="enrollment.generate_ca")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from .models import Registration, RegistrationState
+from enrollment.models import Registration, RegistrationState
 
 STEPS = (
     ("created_at", "Started"),

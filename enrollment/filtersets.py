@@ -6,10 +6,9 @@ import django_filters
 from django.db.models import Q
 from django.utils import timezone
 
-from devices.models import Platform
-from mdm_server.filters import BooleanFilter, IdFilter
-
-from .models import (
+from core.filters import BooleanFilter, IdFilter
+from core.platforms import Platform
+from enrollment.models import (
     CertificateAuthority,
     IssuedCertificate,
     Registration,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django import forms
 
-from .models import RevocationReason
-from .pki.authority import CAImportError, KeyPair, load_pem, load_pkcs12_bundle
-from .validators import x509_name_component
+from enrollment.models import RevocationReason
+from enrollment.validators import x509_name_component
+from pki.authority import CAImportError, KeyPair, load_pem, load_pkcs12_bundle
 
 MAX_UPLOAD = 64 * 1024
 

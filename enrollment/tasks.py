@@ -12,7 +12,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from .services import reminders, sweeps
+from enrollment.services import reminders, sweeps
 
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 

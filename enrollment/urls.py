@@ -1,34 +1,67 @@
-"""Admin-portal URLs of the enrollment app."""
+"""Pages and endpoints of the enrollment app; `mdm_server/urls.py` mounts each list:
 
-from django.urls import path
+- `portal_patterns`: admin portal pages (/t/<tenant_slug>/admin/, "portal" namespace);
+- `selfservice_patterns`: the self-service portal's registration pages (/t/<tenant_slug>/portal/);
+- `tenant_device_patterns`: the enrollment profile download (/t/<tenant_slug>/);
+- `app_patterns`: the agent app's API (/t/<tenant_slug>/app/v1/);
+- `link_patterns`: registration links (/r/, "go" namespace), the tenant named by the token;
+- `protocol_patterns`: SCEP, first and flat (devices call it all day).
+"""
 
-from . import views
+from django.urls import path, re_path
+
+from enrollment.android.views import android_settings, android_signup_callback
+from enrollment.api.app import AppRegisterView, AppRegistrationView, AppReregisterView
+from enrollment.apple.views import enrollment_profile
+from enrollment.scep.views import scep
+from enrollment.selfservice import register
+from enrollment.selfservice import views as go_views
+from enrollment.views import authorities, registration_settings, registrations
 
 portal_patterns = [
-    path("registrations/", views.registration_list, name="registrations"),
-    path("settings/ca/", views.certificate_authority, name="ca"),
-    path("settings/ca/<int:ca_id>/certificate.pem", views.download_ca_certificate,
+    path("registrations/", registrations.registration_list, name="registrations"),
+    path("settings/ca/", authorities.certificate_authority, name="ca"),
+    path("settings/ca/<int:ca_id>/certificate.pem", authorities.download_ca_certificate,
          name="ca-download"),
-    path("certificates/", views.certificate_list, name="certificates"),
-    path("certificates/<int:certificate_id>/revoke/", views.revoke_certificate,
+    path("certificates/", authorities.certificate_list, name="certificates"),
+    path("certificates/<int:certificate_id>/revoke/", authorities.revoke_certificate,
          name="revoke-certificate"),
-]
-
-# Settings > Registration (invitations, PINs, registration URL)
-from .views_registration_settings import registration_settings  # noqa: E402
-
-portal_patterns += [
-    path("settings/registration/", registration_settings, name="registration-settings"),
-]
-
-# Settings > Android (Android Enterprise binding) and Android device actions
-from devices.android.views import android_device_action  # noqa: E402
-
-from .android.views import android_settings, android_signup_callback  # noqa: E402
-
-portal_patterns += [
+    path("settings/registration/", registration_settings.registration_settings,
+         name="registration-settings"),
     path("settings/android/", android_settings, name="android-settings"),
     path("settings/android/callback/", android_signup_callback, name="android-callback"),
-    path("devices/<int:device_id>/android/", android_device_action,
-         name="android-device-action"),
+]
+
+selfservice_patterns = [
+    path("register/", register.register, name="register"),
+    path("registrations/<int:registration_id>/", register.registration_status,
+         name="registration"),
+    path("app-qr/", register.app_qr, name="app-qr"),
+]
+
+tenant_device_patterns = [
+    path("enroll/apple/<str:token>.mobileconfig", enrollment_profile,
+         name="apple-enrollment-profile"),
+]
+
+app_patterns = [
+    path("register", AppRegisterView.as_view(), name="app-register"),
+    path("registration", AppRegistrationView.as_view(), name="app-registration"),
+    path("reregister", AppReregisterView.as_view(), name="app-reregister"),
+]
+
+# Versions and tokens are matched as plain strings so that any malformed, old-format or unknown
+# link reaches a view and gets the 410 "no longer valid" page instead of a bare 404.
+link_patterns = [
+    path("<str:version>/<str:token>/go", go_views.go, name="go"),
+    path("<str:version>/<str:token>/i/<str:invitation>/go", go_views.go_invitation,
+         name="go-invitation"),
+    path("<str:version>/<str:token>/go/pin", go_views.go_pin, name="pin"),
+    path("<str:version>/<str:token>/go/password", go_views.go_set_password, name="password"),
+    re_path(r"^.*$", go_views.link_gone, name="gone"),
+]
+
+protocol_patterns = [
+    path("t/<slug:tenant_slug>/scep", scep, name="scep"),
+    path("t/<slug:tenant_slug>/scep/pkiclient.exe", scep),
 ]

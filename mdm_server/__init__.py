@@ -1,5 +1,5 @@
 """Project package: settings, URLs, the Celery app and cross-cutting pieces (tenancy, API)."""
 
-from .celery import app as celery_app
+from mdm_server.celery import app as celery_app
 
 __all__ = ("celery_app",)

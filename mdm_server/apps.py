@@ -6,4 +6,4 @@ class MdmServerConfig(AppConfig):
     verbose_name = "MDM server"
 
     def ready(self) -> None:
-        from .api import schema  # noqa: F401  (registers the OpenAPI auth extensions)
+        from core.api import schema  # noqa: F401  (registers the OpenAPI auth extensions)

@@ -6,7 +6,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from .celery import app as celery_app
+from mdm_server.celery import app as celery_app
 
 
 def _database() -> str:

@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .config import BASE_DIR, ConfigError, load_config
+from core.config import BASE_DIR, ConfigError, load_config
 
 try:
     CONFIG = load_config()
@@ -48,7 +48,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "mdm_server.tenancy.TenantMiddleware",
+    "tenants.tenancy.TenantMiddleware",
 ]
 
 ROOT_URLCONF = "mdm_server.urls"
@@ -64,7 +64,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "mdm_server.tenancy.tenant_context",
+                "tenants.tenancy.tenant_context",
             ],
         },
     },
@@ -122,15 +122,15 @@ DEFAULT_FROM_EMAIL = CONFIG.email.default_from
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "mdm_server.api.authentication.ApiTokenAuthentication",
-        "mdm_server.api.authentication.AdminSessionAuthentication",
+        "users.api.authentication.ApiTokenAuthentication",
+        "users.api.authentication.AdminSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["mdm_server.api.permissions.IsTenantAdmin"],
-    "DEFAULT_PAGINATION_CLASS": "mdm_server.api.pagination.StandardPagination",
+    "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.IsTenantAdmin"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.StandardPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "mdm_server.api.errors.json_exception_handler",
-    "DEFAULT_METADATA_CLASS": "mdm_server.api.metadata.SchemaPointerMetadata",
+    "EXCEPTION_HANDLER": "core.api.errors.json_exception_handler",
+    "DEFAULT_METADATA_CLASS": "core.api.metadata.SchemaPointerMetadata",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {"login": "10/minute"},
 }
@@ -144,7 +144,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
-        "PlatformEnum": "devices.models.Platform",
+        "PlatformEnum": "core.platforms.Platform",
         "DeviceStateEnum": "devices.models.DeviceState",
         "RegistrationStateEnum": "enrollment.models.RegistrationState",
         "RevocationReasonEnum": "enrollment.models.RevocationReason",
@@ -177,8 +177,8 @@ LOGGING = {
 import os  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from .config import _bool as _env_bool  # noqa: E402
-from .config import _int as _env_int  # noqa: E402
+from core.config import _bool as _env_bool  # noqa: E402
+from core.config import _int as _env_int  # noqa: E402
 
 
 def _push_settings(env) -> dict:

@@ -1,17 +1,21 @@
-"""Top-level URLs: portals under /t/<tenant_slug>/, devices' protocol endpoints, the API."""
+"""The root URLconf: each app's URL lists, mounted once here (no app routes another's views).
+
+URL spaces: portals under /t/<tenant_slug>/, devices' protocol endpoints, /r/ links, the API.
+"""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from devices.apple import views as apple_views
-from enrollment.scep.views import scep
-from users.models import Tenant
-from users.models.tenants import slug_validator
-
-from .api.router import router
-from .health import healthz
+from audit import urls as audit_urls
+from devices import urls as devices_urls
+from enrollment import urls as enrollment_urls
+from mdm_server.health import healthz
+from portal import urls as portal_urls
+from profiles import urls as profiles_urls
+from tenants.models import Tenant, slug_validator
+from users import urls as users_urls
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -26,20 +30,26 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
 
 
-tenant_patterns = [
-    path("admin/", include("mdm_server.portal_urls")),
-    path("", include("devices.device_urls")),
-    path("app/v1/", include("enrollment.app_urls")),
-    path("portal/", include("users.selfservice_urls")),
+admin_portal_patterns = [
+    *users_urls.portal_patterns, *audit_urls.portal_patterns, *enrollment_urls.portal_patterns,
+    *devices_urls.portal_patterns, *profiles_urls.portal_patterns, *portal_urls.portal_patterns,
+]
+selfservice_patterns = [
+    *portal_urls.selfservice_patterns, *users_urls.selfservice_patterns,
+    *enrollment_urls.selfservice_patterns,
 ]
 
-# What devices call all day, flat: `DeviceEndpointsMiddleware` resolves these itself, ahead of
-# the portals' middleware; they are listed here too, first, for reverse() and the test client.
+tenant_patterns = [
+    path("admin/", include((admin_portal_patterns, "portal"))),
+    *enrollment_urls.tenant_device_patterns,
+    path("app/v1/", include([*enrollment_urls.app_patterns, *devices_urls.app_patterns])),
+    path("portal/", include((selfservice_patterns, "selfservice"))),
+]
+
+# Devices call these all day: first and flat (DeviceEndpointsMiddleware resolves only these).
 device_protocol_patterns = [
-    path("t/<slug:tenant_slug>/mdm/server", apple_views.server, name="apple-mdm-server"),
-    path("t/<slug:tenant_slug>/mdm/checkin", apple_views.checkin, name="apple-mdm-checkin"),
-    path("t/<slug:tenant_slug>/scep", scep, name="scep"),
-    path("t/<slug:tenant_slug>/scep/pkiclient.exe", scep),
+    *devices_urls.protocol_patterns,
+    *enrollment_urls.protocol_patterns,
 ]
 
 urlpatterns = [
@@ -47,11 +57,18 @@ urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
-    path("r/", include("enrollment.selfservice.urls")),
-    path("api/v1/", include("enrollment.api.invitation_urls")),
-    path("api/v1/", include(router.urls)),
+    path("r/", include((enrollment_urls.link_patterns, "go"))),
+    # The enrollment app's routes come first: `users/<id>/invitations/` must win over the
+    # users viewset.
+    path("api/v1/", include("enrollment.api.urls")),
+    path("api/v1/", include("users.api.urls")),
+    path("api/v1/", include("audit.api.urls")),
+    path("api/v1/", include("profiles.api.urls")),
+    path("api/v1/", include("devices.api.urls")),
+    path("api/v1/", include("portal.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("android/", include((devices_urls.android_push_patterns, "android"))),
 ]
 
 
@@ -78,4 +95,3 @@ def handler400(request: HttpRequest, exception=None) -> HttpResponse:
         return JsonResponse({"error": {"code": "bad_request", "message": "Bad request."}},
                             status=400)
     return render(request, "errors/400.html", status=400)
-urlpatterns += [path("android/", include("devices.android.urls"))]  # AMAPI Pub/Sub push

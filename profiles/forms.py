@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from django import forms
 
+from profiles.api.serializers import APPLE_PLATFORMS, IDENTIFIER
+from profiles.models import ConfigurationProfile
+from profiles.services.configuration import InvalidPayload, normalise_payload_plist
 from users.models import User
-
-from .api.serializers import APPLE_PLATFORMS, IDENTIFIER
-from .models import ConfigurationProfile
-from .services.configuration import InvalidPayload, normalise_payload_plist
 
 
 class ConfigurationProfileForm(forms.ModelForm):

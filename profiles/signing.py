@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.x509.oid import NameOID
 
-from enrollment.pki import keys
-from enrollment.pki.authority import fit_name_component
+from pki import keys
+from pki.authority import fit_name_component
 
 
 def sign_profile(

@@ -1,8 +1,8 @@
-"""Admin-portal URLs of the profiles app."""
+"""Pages of the profiles app (mounted under /t/<tenant_slug>/admin/, "portal" namespace)."""
 
 from django.urls import path
 
-from . import views
+from profiles import views
 
 portal_patterns = [
     path("profiles/", views.profile_list, name="profiles"),

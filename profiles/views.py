@@ -7,11 +7,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from mdm_server.portal import admin_required, paginate
-
-from .forms import ConfigurationProfileForm
-from .models import ConfigurationProfile
-from .services.configuration import (
+from core.portal import admin_required, paginate
+from profiles.forms import ConfigurationProfileForm
+from profiles.models import ConfigurationProfile
+from profiles.services.configuration import (
     InvalidPayload,
     do_create_profile,
     do_delete_profile,

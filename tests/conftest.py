@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from mdm_server.tenancy import forget_tenant
+from tenants.tenancy import forget_tenant
 from users.services.accounts import do_create_api_token, do_create_tenant
 
 pytest_plugins = ["tests.base.celery"]  # the celery_processes fixture
@@ -27,7 +27,7 @@ PASSWORD = "Corr3ct-horse-battery"
 
 @pytest.fixture(scope="session")
 def _rsa_key_pool():
-    from enrollment.pki.keys import new_rsa_key
+    from pki.keys import new_rsa_key
 
     return [new_rsa_key() for _ in range(8)]
 
@@ -37,7 +37,7 @@ def _pooled_server_keys(monkeypatch, _rsa_key_pool):
     """Tenant CAs and profile-signing keys come from a pool of pre-generated keys: ~100 ms of
     RSA generation per tenant otherwise dominates the suite. Consecutive keys always differ,
     so the tenants of one test never share a key."""
-    from enrollment.pki import keys
+    from pki import keys
 
     pool = itertools.cycle(_rsa_key_pool)
     real = keys.new_rsa_key

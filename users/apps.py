@@ -8,9 +8,8 @@ class UsersConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from mdm_server.tenancy import forget_tenant
-
-        from .models import Tenant
+        from tenants.tenancy import forget_tenant
+        from users.models import Tenant
 
         post_save.connect(forget_tenant, sender=Tenant, dispatch_uid="forget-tenant-save")
         post_delete.connect(forget_tenant, sender=Tenant, dispatch_uid="forget-tenant-delete")

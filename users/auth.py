@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from django.contrib.auth.backends import BaseBackend
 
-from .ldap.client import LdapClient, LdapConfigError, LdapUnavailable
-from .models import LdapConnector, User, UserSource
+from users.ldap.client import LdapClient, LdapConfigError, LdapUnavailable
+from users.models import LdapConnector, User, UserSource
 
 
 class DirectoryUnreachable(Exception):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .models import Tenant
-from .services.ldap import LdapNotConfigured, connectors_due_for_sync, do_sync_ldap
+from users.models import Tenant
+from users.services.ldap import LdapNotConfigured, connectors_due_for_sync, do_sync_ldap
 
 SYNC_ACTOR = "system:ldap-sync"
 

@@ -1,19 +1,15 @@
-"""Admin-portal URLs of the users app (mounted under /t/<tenant_slug>/admin/)."""
+"""Pages of the users app: sign-in for both portals, Settings > API tokens and > Directory.
+
+`mdm_server/urls.py` mounts `portal_patterns` under /t/<tenant_slug>/admin/ ("portal"
+namespace) and `selfservice_patterns` under /t/<tenant_slug>/portal/ ("selfservice").
+"""
 
 from django.urls import path
 
-from . import views, views_users, wizard
-from .ldap import views as ldap_views
+from users import views
+from users.ldap import views as ldap_views
 
 portal_patterns = [
-    path("setup/", wizard.wizard, name="setup"),
-    path("setup/<slug:step>/", wizard.wizard, name="setup-step"),
-    path("users/", views_users.user_list, name="users"),
-    path("users/add/", views_users.user_add, name="user-add"),
-    path("users/import/", views_users.user_import, name="user-import"),
-    path("users/bulk/", views_users.user_bulk_action, name="user-bulk"),
-    path("users/<int:user_id>/", views_users.user_detail, name="user-detail"),
-    path("", views.dashboard, name="dashboard"),
     path("login/", views.admin_login, name="login"),
     path("logout/", views.sign_out, name="logout"),
     path("settings/api-tokens/", views.api_tokens, name="api-tokens"),
@@ -22,4 +18,9 @@ portal_patterns = [
     path("settings/directory/", ldap_views.ldap_connector, name="ldap"),
     path("settings/directory/test/", ldap_views.ldap_test, name="ldap-test"),
     path("settings/directory/sync/", ldap_views.ldap_sync, name="ldap-sync"),
+]
+
+selfservice_patterns = [
+    path("login/", views.selfservice_login, name="login"),
+    path("logout/", views.sign_out, name="logout"),
 ]

@@ -1,4 +1,4 @@
-"""Sign-in/out for both portals, the admin dashboard, and Settings > API tokens."""
+"""Sign-in and sign-out for both portals, and Settings > API tokens."""
 
 from __future__ import annotations
 
@@ -11,14 +11,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.events import AuditAction
 from audit.record import record
-from devices.models import Device, Platform
-from enrollment.filtersets import FUNNEL_PERIODS
-from mdm_server.portal import admin_required, end_user_required, safe_next
-
-from . import dashboard as dashboard_figures
-from .forms import ApiTokenForm, SignInForm
-from .models import ApiToken, User
-from .services.accounts import SignInError, do_create_api_token, do_revoke_api_token, sign_in
+from core.portal import admin_required, safe_next
+from users.forms import ApiTokenForm, SignInForm
+from users.models import ApiToken
+from users.services.accounts import SignInError, do_create_api_token, do_revoke_api_token, sign_in
 
 
 def _sign_in_view(request: HttpRequest, *, admin: bool, template: str, home: str) -> HttpResponse:
@@ -58,26 +54,6 @@ def sign_out(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     return redirect(target, tenant_slug=tenant_slug)
 
 
-PERIODS = FUNNEL_PERIODS  # the registrations list offers the same periods
-
-
-@admin_required
-def dashboard(request: HttpRequest, tenant_slug: str) -> HttpResponse:
-    days = {str(days): days for days in PERIODS}.get(request.GET.get("days", ""), 30)
-    state_bars, matrix = dashboard_figures.device_matrix(request.tenant)
-    funnel = dashboard_figures.registration_funnel(request.tenant, days)
-    return render(request, "portal/dashboard.html", {
-        "device_count": sum(bar.count for bar in state_bars),
-        "user_count": User.objects.for_tenant(request.tenant).count(),
-        "state_bars": state_bars, "state_scale": dashboard_figures.chart_scale(state_bars),
-        "platform_tiles": [(platform, label, matrix.get(platform, {}).get("active", 0))
-                           for platform, label in Platform.choices],
-        "funnel": funnel,
-        "funnel_scale": dashboard_figures.chart_scale(funnel),
-        "days": days, "periods": PERIODS, "alerts": dashboard_figures.alerts(request.tenant),
-    })
-
-
 @admin_required
 @require_http_methods(["GET", "POST"])
 def api_tokens(request: HttpRequest, tenant_slug: str) -> HttpResponse:
@@ -99,13 +75,3 @@ def revoke_api_token(request: HttpRequest, tenant_slug: str, token_id: int) -> H
     do_revoke_api_token(request.tenant, token, actor=request.user)
     messages.success(request, f"Token “{token.name}” revoked.")
     return redirect("portal:api-tokens", tenant_slug=tenant_slug)
-
-
-@end_user_required
-def selfservice_home(request: HttpRequest, tenant_slug: str) -> HttpResponse:
-    from enrollment.models import Registration
-
-    devices = Device.objects.for_tenant(request.tenant).filter(owner=request.user)
-    registrations = Registration.objects.for_tenant(request.tenant).filter(user=request.user)[:10]
-    return render(request, "selfservice/home.html",
-                  {"devices": devices, "registrations": registrations})

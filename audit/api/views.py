@@ -1,8 +1,7 @@
-from mdm_server.api.viewsets import TenantReadOnlyViewSet
-
-from ..filtersets import AuditEventFilterSet
-from ..models import AuditEvent
-from .serializers import AuditEventSerializer
+from audit.api.serializers import AuditEventSerializer
+from audit.filtersets import AuditEventFilterSet
+from audit.models import AuditEvent
+from core.api.viewsets import TenantReadOnlyViewSet
 
 
 class AuditEventViewSet(TenantReadOnlyViewSet):

@@ -28,9 +28,8 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
-from enrollment.android.amapi import AmapiClient, AmapiNotFound, client_for
-
-from ..models import (
+from devices.android.sync import finish_operation
+from devices.models import (
     AndroidDevice,
     AndroidOperation,
     AndroidOperationStatus,
@@ -38,8 +37,8 @@ from ..models import (
     DeviceState,
     EndedAndroidDeviceName,
 )
-from ..models.devices import GONE_STATES
-from .sync import finish_operation
+from devices.models.devices import GONE_STATES
+from enrollment.android.amapi import AmapiClient, AmapiNotFound, client_for
 
 COMMAND_TYPES = ("LOCK", "REBOOT", "RESET_PASSWORD")
 COMMAND_DURATION = dt.timedelta(minutes=10)  # AMAPI's default; expired commands vanish

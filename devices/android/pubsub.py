@@ -21,9 +21,8 @@ from django.views.decorators.http import require_POST
 
 from audit.events import AuditAction
 from audit.record import record
+from enrollment.android.messages import BadNotification, enterprise_of, parse_push
 from enrollment.models import AndroidEnterprise
-
-from .messages import BadNotification, enterprise_of, parse_push
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000
@@ -46,7 +45,7 @@ def _reject(enterprise: AndroidEnterprise, reason: str, message_id: str = "") ->
 @csrf_exempt
 @require_POST
 def pubsub_push(request: HttpRequest, endpoint_id: str) -> HttpResponse:
-    from .tasks import process_notification
+    from devices.android.tasks import process_notification
 
     # Sliced, not .first(): no ORDER BY, so the unique index on push_endpoint_id is used.
     enterprise = next(iter(AndroidEnterprise.objects.select_related("tenant").filter(

@@ -21,12 +21,8 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record, record_many
-from enrollment.android.amapi import AmapiClient, client_for
-from enrollment.android.tokens import registration_id_from
-from enrollment.models import AndroidEnterprise, Registration
-from mdm_server.locks import transaction_lock
-
-from ..models import (
+from core.locks import transaction_lock
+from devices.models import (
     AndroidDevice,
     AndroidOperation,
     AndroidOperationStatus,
@@ -36,13 +32,16 @@ from ..models import (
     Platform,
     ProcessedPubSubMessage,
 )
-from .messages import (
+from enrollment.android.amapi import AmapiClient, client_for
+from enrollment.android.messages import (
     BadNotification,
     DeviceReport,
     PushEnvelope,
     parse_device,
     parse_operation,
 )
+from enrollment.android.tokens import registration_id_from
+from enrollment.models import AndroidEnterprise, Registration
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +196,7 @@ def _ensure_company_policy(enterprise: AndroidEnterprise, android: AndroidDevice
     policy = enterprise.company_policy_name
     if report.ownership != "COMPANY_OWNED" or not policy or report.policy_name == policy:
         return
-    from .tasks import assign_company_policy
+    from devices.android.tasks import assign_company_policy
 
     android_id = android.pk
     transaction.on_commit(lambda: assign_company_policy.delay(android_id))
@@ -369,7 +368,7 @@ class ReconcileOutcome:
 
 def _reconcile_lock(enterprise_id: int):
     """Overlapping runs for one enterprise skip; held until the reconciliation's transaction
-    ends (see mdm_server.locks)."""
+    ends (see core.locks)."""
     return transaction_lock(f"android-reconcile:{enterprise_id}", RECONCILE_LOCK_SECONDS)
 
 

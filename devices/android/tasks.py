@@ -23,11 +23,10 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
+from devices.models import AndroidOperation, AndroidOperationStatus, ProcessedPubSubMessage
 from enrollment.android.amapi import AmapiError, AmapiUnavailable
+from enrollment.android.messages import BadNotification, PushEnvelope
 from enrollment.models import AndroidEnterprise
-
-from ..models import AndroidOperation, AndroidOperationStatus, ProcessedPubSubMessage
-from .messages import BadNotification, PushEnvelope
 
 log = logging.getLogger(__name__)
 SYSTEM_ACTOR = "system:android-sync"
@@ -40,7 +39,7 @@ PROCESSED_RETENTION = dt.timedelta(days=8)
              autoretry_for=(OperationalError, InterfaceError, IntegrityError),
              retry_backoff=True, retry_backoff_max=300, max_retries=10)
 def process_notification(self, enterprise_id: int, envelope: dict) -> dict:
-    from .sync import apply_notification
+    from devices.android.sync import apply_notification
 
     enterprise = AndroidEnterprise.objects.select_related("tenant").filter(
         pk=enterprise_id).first()
@@ -69,7 +68,7 @@ def reconcile_all() -> dict:
 
 @shared_task(name="android.reconcile_enterprise", bind=True, max_retries=5)
 def reconcile_enterprise(self, enterprise_id: int) -> dict:
-    from .sync import reconcile_enterprise as reconcile
+    from devices.android.sync import reconcile_enterprise as reconcile
 
     enterprise = AndroidEnterprise.objects.select_related("tenant").filter(
         pk=enterprise_id).exclude(enterprise_name="").first()
@@ -106,7 +105,7 @@ def revoke_ended_tokens() -> dict:
 
 @shared_task(name="android.refresh_operations")
 def refresh_operations() -> dict:
-    from .actions import refresh_operation
+    from devices.android.actions import refresh_operation
 
     pending = (AndroidOperation.objects.filter(status=AndroidOperationStatus.PENDING)
                .select_related("device__android__enterprise", "tenant")[:500])
@@ -148,9 +147,8 @@ def revoke_token(self, token_id: int) -> dict:
 @shared_task(name="android.assign_company_policy", bind=True, max_retries=5)
 def assign_company_policy(self, android_device_id: int) -> dict:
     """Move a company-owned device to the company policy (S17 CA clean-up)."""
+    from devices.models import AndroidDevice
     from enrollment.android.amapi import client_for
-
-    from ..models import AndroidDevice
 
     android = (AndroidDevice.objects.select_related("enterprise")
                .filter(pk=android_device_id, removed_at__isnull=True).first())

@@ -8,12 +8,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from core.portal import admin_required
+from devices.android import actions
+from devices.models import Device
 from enrollment.android.amapi import AmapiError
 from enrollment.android.binding import AndroidSetupError
-from mdm_server.portal import admin_required
-
-from ..models import Device
-from . import actions
 
 COMMANDS = {"lock": "LOCK", "reboot": "REBOOT", "reset_password": "RESET_PASSWORD"}
 

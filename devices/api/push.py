@@ -15,22 +15,28 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from enrollment.api.app import AppSessionAuthentication, IsAppSession
-from enrollment.models import AppSession, ReminderPolicy
-from enrollment.services.reminders import do_save_reminder_policy, reminder_policy
-from mdm_server.api.errors import error_response
-from mdm_server.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
-from mdm_server.filters import IdFilter
-
-from ..models import ApnsCertificate, AppPushCredentials, Device, PushAttempt, PushKind, PushResult
-from ..push.apns import ApnsCertificateError
-from ..push.credentials import (
+from core.api.errors import error_response
+from core.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
+from core.filters import IdFilter
+from devices.models import (
+    ApnsCertificate,
+    AppPushCredentials,
+    Device,
+    PushAttempt,
+    PushKind,
+    PushResult,
+)
+from devices.push.apns import ApnsCertificateError
+from devices.push.credentials import (
     apns_certificate,
     app_push_credentials,
     do_save_app_push_credentials,
     do_upload_apns_certificate,
 )
-from ..push.fcm import FcmCredentialsError
+from devices.push.fcm import FcmCredentialsError
+from enrollment.api.app import AppSessionAuthentication, IsAppSession
+from enrollment.models import AppSession, ReminderPolicy
+from enrollment.services.reminders import do_save_reminder_policy, reminder_policy
 
 
 class ApnsCertificateSerializer(serializers.ModelSerializer):
@@ -222,7 +228,7 @@ class PushAttemptViewSet(TenantReadOnlyViewSet):
     @action(detail=False, methods=["post"], url_path="push-devices")
     def push_devices(self, request):
         """Push these Apple devices now (they check in and fetch their queued commands)."""
-        from ..tasks import push_devices
+        from devices.tasks import push_devices
 
         params = PushDevicesSerializer(data=request.data)
         params.is_valid(raise_exception=True)

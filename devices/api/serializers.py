@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from ..apple.commands import TYPED_REQUEST_TYPES
-from ..models import AppleChannel, AppleMdmSettings, Command, Device
-from ..services.bulk import ACTIONS, MAX_DEVICES, OUTCOMES
+from devices.apple.commands import TYPED_REQUEST_TYPES
+from devices.models import AppleChannel, AppleMdmSettings, Command, Device
+from devices.services.bulk import ACTIONS, MAX_DEVICES, OUTCOMES
 
 
 class OwnerSerializer(serializers.Serializer):

@@ -10,17 +10,10 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from mdm_server.api.errors import error_response
-from mdm_server.api.pagination import LargeListPagination
-from mdm_server.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
-
-from ..apple.commands import CommandRejected, do_enqueue_command
-from ..filtersets import CommandFilterSet, DeviceFilterSet
-from ..models import AppleChannel, AppleMdmSettings, Command, CommandStatus, Device
-from ..services import bulk
-from ..services.lifecycle import do_retire_device
-from ..services.settings import apple_settings, do_save_apple_settings
-from .serializers import (
+from core.api.errors import error_response
+from core.api.pagination import LargeListPagination
+from core.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
+from devices.api.serializers import (
     AppleMdmSettingsSerializer,
     BulkActionSerializer,
     BulkResultSerializer,
@@ -29,6 +22,12 @@ from .serializers import (
     DeviceSerializer,
     EnqueueCommandSerializer,
 )
+from devices.apple.commands import CommandRejected, do_enqueue_command
+from devices.filtersets import CommandFilterSet, DeviceFilterSet
+from devices.models import AppleChannel, AppleMdmSettings, Command, CommandStatus, Device
+from devices.services import bulk
+from devices.services.lifecycle import do_retire_device
+from enrollment.services.apple_settings import apple_settings, do_save_apple_settings
 
 
 class DeviceViewSet(TenantReadOnlyViewSet):
@@ -108,7 +107,7 @@ class DeviceViewSet(TenantReadOnlyViewSet):
         check-in."""
         device = self.get_object()
         if device.platform == "android":  # AMAPI: see devices/android/actions.py
-            from ..android.api import android_retire_response
+            from devices.api.android import android_retire_response
             return android_retire_response(self.tenant, device, actor=self.actor,
                                            request=request._request)
         do_retire_device(self.tenant, device, actor=self.actor, request=request._request)

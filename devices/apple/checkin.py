@@ -27,19 +27,23 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
+from core.encryption import decrypt, encrypt
+from devices.apple import messages as msg
+from devices.apple import store
+from devices.apple.commands import (
+    cancel_pending,
+    do_enqueue_command,
+    do_record_report,
+    next_command,
+)
+from devices.apple.identity import IdentityError
+from devices.models import AppleChannel, Device, DeviceState
+from devices.models.devices import GONE_STATES
 from enrollment.models import OPEN_STATES, IssuedCertificate, Registration, RegistrationState
 from enrollment.services.registrations import (
     do_complete_registration,
     registration_for_certificate,
 )
-from mdm_server.encryption import decrypt, encrypt
-
-from ..models import AppleChannel, Device, DeviceState
-from ..models.devices import GONE_STATES
-from . import messages as msg
-from . import store
-from .commands import cancel_pending, do_enqueue_command, do_record_report, next_command
-from .identity import IdentityError
 
 logger = logging.getLogger(__name__)
 

@@ -21,10 +21,9 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
-
-from ..models import AppleChannel, Command, CommandStatus, Device, DeviceState
-from ..models.commands import PENDING_STATUSES
-from . import messages as msg
+from devices.apple import messages as msg
+from devices.models import AppleChannel, Command, CommandStatus, Device, DeviceState
+from devices.models.commands import PENDING_STATUSES
 
 ELIDE_DATA_OVER = 256  # bytes; longer data values show as a size in the stored payload
 
@@ -199,7 +198,7 @@ def do_enqueue_command(tenant, device: Device, request_type: str,
            request=request, detail={"request_type": request_type,
                                     "command_uuid": command.command_uuid,
                                     "channel": channel.channel_id})
-    from ..push.service import push_after_commit  # late: push imports this module
+    from devices.push.service import push_after_commit  # late: push imports this module
 
     push_after_commit([channel.pk])  # wake the device once committed (one task per commit)
     return command

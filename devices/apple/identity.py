@@ -25,8 +25,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from enrollment.pki import der, signed_data
-from enrollment.pki.malformed import DECODE_ERRORS
+from pki import der, signed_data
+from pki.malformed import DECODE_ERRORS
 
 
 class IdentityError(Exception):

@@ -17,15 +17,14 @@ from cryptography import x509
 from django.db import connection
 from django.utils import timezone
 
+from core.prepared import PreparedStatement
+from devices.apple import identity
+from devices.apple.commands import delivery_ctes, sql_literals
+from devices.models import AppleChannel, Device
+from devices.models.commands import PENDING_STATUSES
+from devices.models.devices import GONE_STATES
 from enrollment.models import CertificateAuthority, IssuedCertificate
-from enrollment.pki.authority import fingerprint
-from mdm_server.prepared import PreparedStatement
-
-from ..models import AppleChannel, Device
-from ..models.commands import PENDING_STATUSES
-from ..models.devices import GONE_STATES
-from . import identity
-from .commands import delivery_ctes, sql_literals
+from pki.authority import fingerprint
 
 # Name of the request header a TLS-terminating proxy forwards the client certificate in, e.g.
 # "X-Client-Cert" (nginx: proxy_set_header X-Client-Cert $ssl_client_escaped_cert). Unset:

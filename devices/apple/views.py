@@ -11,8 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from .checkin import Reply, serve_checkin, serve_report
-from .store import client_cert_meta_key
+from devices.apple.checkin import Reply, serve_checkin, serve_report
+from devices.apple.store import client_cert_meta_key
 
 
 def _respond(reply: Reply) -> HttpResponse:

@@ -1,33 +1,16 @@
 """Models of the devices app, one module per concept."""
 
-from .apple import AppleChannel, AppleMdmSettings
-from .commands import Command, CommandStatus
-from .devices import Device, DeviceState, Platform
-
-__all__ = [
-    "AppleChannel",
-    "AppleMdmSettings",
-    "Command",
-    "CommandStatus",
-    "Device",
-    "DeviceState",
-    "Platform",
-]
-
-# Android (AMAPI)
-from .android import (
+from devices.models.android import (
     AndroidDevice,
     AndroidOperation,
     AndroidOperationStatus,
     EndedAndroidDeviceName,
     ProcessedPubSubMessage,
 )
-
-__all__ += ["AndroidDevice", "AndroidOperation", "AndroidOperationStatus",
-            "EndedAndroidDeviceName", "ProcessedPubSubMessage"]
-
-# pushes (APNs MDM certificate, app push credentials, attempts)
-from .push import (  # noqa: E402
+from devices.models.apple import AppleChannel, AppleMdmSettings
+from devices.models.commands import Command, CommandStatus
+from devices.models.devices import Device, DeviceState, Platform
+from devices.models.push import (
     ApnsCertificate,
     AppPushCredentials,
     InvalidPushToken,
@@ -36,5 +19,9 @@ from .push import (  # noqa: E402
     PushResult,
 )
 
-__all__ += ["ApnsCertificate", "AppPushCredentials", "InvalidPushToken", "PushAttempt",
-            "PushKind", "PushResult"]
+__all__ = [
+    "AndroidDevice", "AndroidOperation", "AndroidOperationStatus", "ApnsCertificate",
+    "AppPushCredentials", "AppleChannel", "AppleMdmSettings", "Command", "CommandStatus",
+    "Device", "DeviceState", "EndedAndroidDeviceName", "InvalidPushToken", "Platform",
+    "ProcessedPubSubMessage", "PushAttempt", "PushKind", "PushResult",
+]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from mdm_server.tenancy import TenantOwned
+from tenants.models import TenantOwned
 
 
 class AndroidDevice(TenantOwned):

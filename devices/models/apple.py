@@ -6,7 +6,7 @@ one user channel per accepted user (id = ``UDID:UserID``). Each holds its push c
 
 from django.db import models
 
-from mdm_server.tenancy import TenantOwned
+from tenants.models import TenantOwned
 
 
 class AppleMdmSettings(TenantOwned):

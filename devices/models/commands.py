@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from mdm_server.tenancy import TenantOwned
+from tenants.models import TenantOwned
 
 
 class CommandStatus(models.TextChoices):

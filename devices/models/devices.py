@@ -2,13 +2,8 @@
 
 from django.db import models
 
-from mdm_server.tenancy import TenantOwned
-
-
-class Platform(models.TextChoices):
-    IOS = "ios", "iOS / iPadOS"
-    MACOS = "macos", "macOS"
-    ANDROID = "android", "Android"
+from core.platforms import Platform
+from tenants.models import TenantOwned
 
 
 class DeviceState(models.TextChoices):
@@ -60,7 +55,7 @@ class Device(TenantOwned):
         ]
         # The Devices list (portal and API) filters and sorts 100,000s of rows per tenant: one
         # (tenant, column, id) index per sortable column serves both directions, a page's
-        # OFFSET walks only the index (mdm_server.pagination) and a filter on that column.
+        # OFFSET walks only the index (core.pagination) and a filter on that column.
         # benchmarks/devices_list.py measures them.
         indexes = [
             # Filters by platform, state and OS version (prefix: checked on the index entries,

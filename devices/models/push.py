@@ -12,7 +12,7 @@ import datetime as dt
 from django.db import models
 from django.utils import timezone
 
-from mdm_server.tenancy import TenantOwned
+from tenants.models import TenantOwned
 
 # An admin is warned this long before the APNs MDM certificate expires (Apple renews it; an
 # expired one means no device can be reached).

@@ -3,7 +3,7 @@ service account (upload, audited; secrets encrypted at rest), and the per-proces
 built from them.
 
 Uploading the MDM certificate also sets the Apple MDM push topic that enrollment profiles
-carry (`devices.services.settings.do_save_apple_settings`).
+carry (`enrollment.services.apple_settings.do_save_apple_settings`).
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
-from mdm_server.encryption import decrypt, encrypt
-
-from ..apple.commands import actor_label
-from ..models import ApnsCertificate, AppPushCredentials
-from ..models.push import EXPIRY_WARNING
-from ..services.settings import do_save_apple_settings
-from . import apns, fcm
+from core.encryption import decrypt, encrypt
+from devices.apple.commands import actor_label
+from devices.models import ApnsCertificate, AppPushCredentials
+from devices.models.push import EXPIRY_WARNING
+from devices.push import apns, fcm
+from enrollment.services.apple_settings import do_save_apple_settings
 
 
 @transaction.atomic

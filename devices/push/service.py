@@ -25,8 +25,7 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.models import AuditEvent
-
-from ..models import (
+from devices.models import (
     ApnsCertificate,
     AppleChannel,
     AppPushCredentials,
@@ -35,8 +34,8 @@ from ..models import (
     PushKind,
     PushResult,
 )
-from ..models.push import DEAD_TOKEN_RESULTS, RETRY_RESULTS
-from . import apns, credentials, fcm
+from devices.models.push import DEAD_TOKEN_RESULTS, RETRY_RESULTS
+from devices.push import apns, credentials, fcm
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +283,7 @@ def queue_push(channel_ids: Iterable[int], *, reason: str = "command") -> bool:
     if not ApnsCertificate.objects.filter(
             tenant_id__in=AppleChannel.objects.filter(pk__in=ids).values("tenant_id")).exists():
         return False
-    from ..tasks import push_channels as push_task
+    from devices.tasks import push_channels as push_task
 
     try:
         push_task.apply_async((ids,) if reason == "command" else (ids, reason), retry=False)

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 from django.db.models import Prefetch
 
-from ..apple.commands import CommandRejected, do_enqueue_command
-from ..models import AppleChannel, Device, DeviceState
-from .lifecycle import (
+from devices.apple.commands import CommandRejected, do_enqueue_command
+from devices.models import AppleChannel, Device, DeviceState
+from devices.services.lifecycle import (
     DeviceActionRefused,
     device_channel,
     do_delete_device,
@@ -178,11 +178,10 @@ class BulkResult:
 
 
 def _refusals() -> tuple[type[Exception], ...]:
+    from devices.android.actions import AndroidActionRefused
     from enrollment.android.amapi import AmapiError
     from enrollment.android.binding import AndroidSetupError
     from enrollment.services.invitations import InvitationError
-
-    from ..android.actions import AndroidActionRefused
 
     return (CommandRejected, DeviceActionRefused, AndroidActionRefused, AmapiError,
             AndroidSetupError, InvitationError)
@@ -239,7 +238,7 @@ class _Skip(Exception):
 
 def _one(tenant, action_name: str, device: Device, *, actor, request, pin,
          preserve_data_plan) -> str:
-    from ..android import actions as android
+    from devices.android import actions as android
 
     is_android = device.platform == "android"
     if action_name == "refresh":

@@ -11,11 +11,10 @@ from django.db import transaction
 
 from audit.events import AuditAction
 from audit.record import record, record_many
+from devices.apple.commands import cancel_pending_of_device
+from devices.models import AppleChannel, Device, DeviceState
 from enrollment.models import IssuedCertificate, RevocationReason
 from enrollment.services.certificates import do_revoke_certificate
-
-from ..apple.commands import cancel_pending_of_device
-from ..models import AppleChannel, Device, DeviceState
 
 
 @transaction.atomic
@@ -127,8 +126,8 @@ def do_push_devices(tenant, devices: Sequence[Device], *, actor,
     """Wake these Apple devices (an MDM push: they check in and fetch their queue). The pushes
     leave after commit in one task; each attempt and its result shows on the device page.
     Constant queries for any number of devices. Returns {device id: refusal} for the others."""
-    from ..push.credentials import apns_certificate
-    from ..push.service import queue_push
+    from devices.push.credentials import apns_certificate
+    from devices.push.service import queue_push
 
     refused = {d.pk: reason for d in devices if (reason := push_refusal(d))}
     chosen = [d for d in devices if d.pk not in refused]

@@ -16,10 +16,7 @@ from django.db.models import Q
 
 from audit.events import AuditAction
 from audit.models import AuditEvent
-from enrollment.diagnostics import Diagnosis, diagnose, latest_scep_rejections, steps
-from enrollment.models import IssuedCertificate, Registration, RegistrationState
-
-from ..models import (
+from devices.models import (
     AndroidOperation,
     AndroidOperationStatus,
     Command,
@@ -28,6 +25,8 @@ from ..models import (
     PushAttempt,
     PushResult,
 )
+from enrollment.diagnostics import Diagnosis, diagnose, latest_scep_rejections, steps
+from enrollment.models import IssuedCertificate, Registration, RegistrationState
 
 TIMELINE_LENGTH = 100
 # Shown from their own rows (with the result), not again from the audit trail.

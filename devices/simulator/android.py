@@ -17,11 +17,10 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from devices.models import Device
+from devices.simulator.accounts import simulated_users
+from devices.simulator.summary import Summary
 from enrollment.models import AndroidEnterprise, RegistrationMethod
 from enrollment.services.registrations import do_start_registration
-
-from .accounts import simulated_users
-from .summary import Summary
 
 WAIT_SECONDS = 60
 

@@ -12,12 +12,11 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 
+from devices.simulator.accounts import ACTOR, simulated_users
+from devices.simulator.enroll_apple import AppleEnrollment, SimulationError
+from devices.simulator.summary import Summary
 from enrollment.models import RegistrationMethod
 from enrollment.services.registration_journey import start_registration
-
-from .accounts import ACTOR, simulated_users
-from .enroll_apple import AppleEnrollment, SimulationError
-from .summary import Summary
 
 KEY_POOL_SIZE = 8  # RSA generation is slow; devices of one run share a few keys
 

@@ -14,10 +14,9 @@ from asn1crypto import cms
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from devices.simulator.apple import SimulatedDevice, parse_command
 from enrollment.scep.client import build_request, decode_cert_rep, make_csr, make_signer
 from enrollment.scep.oids import PKIStatus
-
-from .apple import SimulatedDevice, parse_command
 
 NAME_OIDS = {"C": NameOID.COUNTRY_NAME, "L": NameOID.LOCALITY_NAME,
              "ST": NameOID.STATE_OR_PROVINCE_NAME, "O": NameOID.ORGANIZATION_NAME,

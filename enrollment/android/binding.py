@@ -23,21 +23,20 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
-from profiles.android_policies import (
-    COMPANY_POLICY_ID,
-    DEFAULT_POLICY_ID,
-    policies_for,
-    policy_name,
-)
-
-from ..models import AndroidEnrollmentToken, AndroidEnterprise
-from .amapi import (
+from enrollment.android.amapi import (
     AmapiError,
     AmapiNotConfigured,
     AmapiNotFound,
     client_for,
     credentials_from_info,
 )
+from enrollment.android.policies import (
+    COMPANY_POLICY_ID,
+    DEFAULT_POLICY_ID,
+    policies_for,
+    policy_name,
+)
+from enrollment.models import AndroidEnrollmentToken, AndroidEnterprise
 
 NOTIFICATION_TYPES = ["ENROLLMENT", "STATUS_REPORT", "COMMAND"]
 SIGNUP_STATE_TTL = dt.timedelta(hours=1)
@@ -61,9 +60,8 @@ def bound_enterprise_for(tenant) -> AndroidEnterprise | None:
 
 
 def _new_enterprise(tenant) -> AndroidEnterprise:
-    from mdm_server.encryption import encrypt
-
-    from ..models.android import PUSH_TOKEN_PURPOSE
+    from core.encryption import encrypt
+    from enrollment.models.android import PUSH_TOKEN_PURPOSE
 
     push_token = secrets.token_urlsafe(32)
     return AndroidEnterprise.objects.create(

@@ -20,15 +20,9 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
-
-from ..models import (
-    OPEN_STATES,
-    AndroidEnrollmentToken,
-    AndroidOwnership,
-    Registration,
-)
-from .amapi import AmapiNotFound, client_for
-from .binding import AndroidSetupError, bound_enterprise_for
+from enrollment.android.amapi import AmapiNotFound, client_for
+from enrollment.android.binding import AndroidSetupError, bound_enterprise_for
+from enrollment.models import OPEN_STATES, AndroidEnrollmentToken, AndroidOwnership, Registration
 
 ADDITIONAL_DATA_PREFIX = "registration:"
 MINIMUM_DURATION = dt.timedelta(minutes=1)

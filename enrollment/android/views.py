@@ -11,11 +11,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from mdm_server.portal import admin_required
-
-from ..models import AndroidOwnership
-from .amapi import AmapiError
-from .binding import (
+from core.portal import admin_required
+from enrollment.android.amapi import AmapiError
+from enrollment.android.binding import (
     AndroidSetupError,
     apply_enterprise_configuration,
     complete_signup,
@@ -25,6 +23,7 @@ from .binding import (
     start_signup,
     unbind,
 )
+from enrollment.models import AndroidOwnership
 
 
 class AndroidSettingsForm(forms.Form):

@@ -14,10 +14,9 @@ from rest_framework.views import APIView
 
 from audit.events import AuditAction
 from audit.record import record
-from users.services.accounts import SignInError, sign_in
-
-from ..models import OPEN_STATES, Registration, RegistrationMethod
-from ..services.app_access import (
+from enrollment.api.registrations import RegistrationSerializer
+from enrollment.models import OPEN_STATES, Registration, RegistrationMethod
+from enrollment.services.app_access import (
     AppAccessRefused,
     app_session_for,
     check_os_supports_qr,
@@ -25,17 +24,17 @@ from ..services.app_access import (
     peek_qr_token,
     redeem_qr_token,
 )
-from ..services.pins import (
+from enrollment.services.pins import (
     PinCheck,
     PinOutcome,
     do_set_registration_password,
     spend_pin,
     verify_pin,
 )
-from ..services.policies import needs_password, pin_required, policy_for
-from ..services.registration_journey import start_registration
-from ..services.registrations import do_cancel_registration
-from .registrations import RegistrationSerializer
+from enrollment.services.policies import needs_password, pin_required, policy_for
+from enrollment.services.registration_journey import start_registration
+from enrollment.services.registrations import do_cancel_registration
+from users.services.accounts import SignInError, sign_in
 
 
 class AppSessionAuthentication(authentication.BaseAuthentication):

@@ -12,21 +12,20 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
-from mdm_server.api.errors import error_response
-from mdm_server.api.viewsets import TenantScopedMixin
-from mdm_server.filters import IdFilter
-from users.models import User
-
-from ..models import (
+from core.api.errors import error_response
+from core.api.viewsets import TenantScopedMixin
+from core.filters import IdFilter
+from enrollment.models import (
     CURRENT_LINK_FORMAT,
     Invitation,
     InvitationStatus,
     RegistrationLink,
     RegistrationPolicy,
 )
-from ..services.invitations import InvitationError, do_send_invitations
-from ..services.links import do_generate_link, go_url, live_link
-from ..services.policies import do_save_registration_policy, policy_for
+from enrollment.services.invitations import InvitationError, do_send_invitations
+from enrollment.services.links import do_generate_link, go_url, live_link
+from enrollment.services.policies import do_save_registration_policy, policy_for
+from users.models import User
 
 
 class RegistrationPolicySerializer(serializers.ModelSerializer):

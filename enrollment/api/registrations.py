@@ -7,14 +7,13 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from devices.models import Platform
-from mdm_server.api.viewsets import TenantScopedMixin
+from core.api.viewsets import TenantScopedMixin
+from core.platforms import Platform
+from enrollment.filtersets import RegistrationFilterSet
+from enrollment.models import Registration, RegistrationMethod
+from enrollment.services.registration_journey import StartResult, start_registration
+from enrollment.services.registrations import do_cancel_registration
 from users.models import User
-
-from ..filtersets import RegistrationFilterSet
-from ..models import Registration, RegistrationMethod
-from ..services.registration_journey import StartResult, start_registration
-from ..services.registrations import do_cancel_registration
 
 
 class RegistrationSerializer(serializers.ModelSerializer):

@@ -5,9 +5,9 @@ import binascii
 
 from rest_framework import serializers
 
-from ..models import CertificateAuthority, Challenge, IssuedCertificate, RevocationReason
-from ..pki.authority import CAImportError, load_pem, load_pkcs12_bundle
-from ..validators import x509_name_component
+from enrollment.models import CertificateAuthority, Challenge, IssuedCertificate, RevocationReason
+from enrollment.validators import x509_name_component
+from pki.authority import CAImportError, load_pem, load_pkcs12_bundle
 
 
 class CertificateAuthoritySerializer(serializers.ModelSerializer):

@@ -9,15 +9,8 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from mdm_server.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
-
-from ..filtersets import CertificateAuthorityFilterSet, IssuedCertificateFilterSet
-from ..links import scep_url
-from ..models import CertificateAuthority, Challenge, IssuedCertificate
-from ..services.authorities import do_generate_ca, do_import_ca
-from ..services.certificates import do_revoke_certificate
-from ..services.challenges import do_create_challenge
-from .serializers import (
+from core.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
+from enrollment.api.serializers import (
     CertificateAuthoritySerializer,
     ChallengeSerializer,
     CreateChallengeSerializer,
@@ -27,6 +20,12 @@ from .serializers import (
     MintedChallengeSerializer,
     RevokeSerializer,
 )
+from enrollment.filtersets import CertificateAuthorityFilterSet, IssuedCertificateFilterSet
+from enrollment.links import scep_url
+from enrollment.models import CertificateAuthority, Challenge, IssuedCertificate
+from enrollment.services.authorities import do_generate_ca, do_import_ca
+from enrollment.services.certificates import do_revoke_certificate
+from enrollment.services.challenges import do_create_challenge
 
 
 class CertificateAuthorityViewSet(TenantReadOnlyViewSet):

@@ -12,15 +12,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from django.conf import settings as django_settings
 
-from devices.services.settings import apple_settings
+from enrollment.apple.links import checkin_url, server_url
+from enrollment.links import scep_url
+from enrollment.models import Registration
+from enrollment.services.apple_settings import apple_settings
+from enrollment.services.authorities import active_authority
+from enrollment.services.profile_signing import sign_for_tenant
+from pki.authority import fit_name_component
 from profiles import mobileconfig
-from profiles.services.signing import sign_for_tenant
-
-from ..links import scep_url
-from ..models import Registration
-from ..pki.authority import fit_name_component
-from ..services.authorities import active_authority
-from .links import checkin_url, server_url
 
 CONTENT_TYPE = "application/x-apple-aspen-config"
 

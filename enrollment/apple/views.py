@@ -11,8 +11,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from ..services.registrations import ProfileUnavailable, do_claim_profile
-from .profile import CONTENT_TYPE, ProfileNotConfigured, check_ready, render_registration_profile
+from enrollment.apple.profile import (
+    CONTENT_TYPE,
+    ProfileNotConfigured,
+    check_ready,
+    render_registration_profile,
+)
+from enrollment.services.registrations import ProfileUnavailable, do_claim_profile
 
 TEMPLATE = "selfservice/enroll_unavailable.html"
 

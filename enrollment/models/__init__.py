@@ -1,10 +1,10 @@
 """Models of the enrollment app, one module per concept."""
 
-from .app import AppQrToken, AppSession
-from .certificates import IssuedCertificate, RevocationReason
-from .challenges import Challenge
-from .pki import CertificateAuthority
-from .registrations import (
+from enrollment.models.app import AppQrToken, AppSession
+from enrollment.models.certificates import IssuedCertificate, RevocationReason
+from enrollment.models.challenges import Challenge
+from enrollment.models.pki import CertificateAuthority
+from enrollment.models.registrations import (
     OPEN_STATES,
     Registration,
     RegistrationMethod,
@@ -25,15 +25,15 @@ __all__ = [
 ]
 
 # invitations, one-time PINs, registration URLs, registration policy
-from .invitations import (
+from enrollment.models.invitations import (
     LIVE_INVITATION_STATES,
     Invitation,
     InvitationChannel,
     InvitationStatus,
 )
-from .links import CURRENT_LINK_FORMAT, RegistrationLink
-from .pins import RegistrationPin
-from .policies import PinRequirement, RegistrationPolicy
+from enrollment.models.links import CURRENT_LINK_FORMAT, RegistrationLink
+from enrollment.models.pins import RegistrationPin
+from enrollment.models.policies import PinRequirement, RegistrationPolicy
 
 __all__ += [
     "CURRENT_LINK_FORMAT", "LIVE_INVITATION_STATES", "Invitation", "InvitationChannel",
@@ -42,11 +42,11 @@ __all__ += [
 ]
 
 # Android Enterprise (AMAPI)
-from .android import AndroidEnrollmentToken, AndroidEnterprise, AndroidOwnership  # noqa: E402
+from enrollment.models.android import AndroidEnrollmentToken, AndroidEnterprise, AndroidOwnership  # noqa: E402
 
 __all__ += ["AndroidEnrollmentToken", "AndroidEnterprise", "AndroidOwnership"]
 
 # registration reminders (workers)
-from .reminders import Reminder, ReminderPolicy, ReminderStatus  # noqa: E402
+from enrollment.models.reminders import Reminder, ReminderPolicy, ReminderStatus  # noqa: E402
 
 __all__ += ["Reminder", "ReminderPolicy", "ReminderStatus"]

@@ -11,8 +11,8 @@ import json
 
 from django.db import models
 
-from mdm_server.encryption import decrypt, encrypt
-from mdm_server.tenancy import TenantOwned
+from core.encryption import decrypt, encrypt
+from tenants.models import TenantOwned
 
 SERVICE_ACCOUNT_PURPOSE = "android.service_account"
 PUSH_TOKEN_PURPOSE = "android.pubsub_push_token"
@@ -128,7 +128,7 @@ def _revoke_when_registration_ends(sender, instance, created, update_fields=None
     bulk updates that send no signal)."""
     from django.db import transaction
 
-    from .registrations import OPEN_STATES
+    from enrollment.models.registrations import OPEN_STATES
 
     if created or instance.platform != "android" or instance.state in OPEN_STATES:
         return

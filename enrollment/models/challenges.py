@@ -3,7 +3,7 @@
 from django.db import models
 from django.utils import timezone
 
-from mdm_server.tenancy import TenantOwned
+from tenants.models import TenantOwned
 
 
 class Challenge(TenantOwned):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from mdm_server.tenancy import TenantOwned
+from tenants.models import TenantOwned
 
 
 class InvitationStatus(models.TextChoices):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from mdm_server.tenancy import TenantOwned
+from tenants.models import TenantOwned
 
 # The URL format this server generates. Bump it when the /r/ URL layout changes: links made in
 # an older format then answer "no longer valid" (410) and the admin generates a new one.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from mdm_server.tenancy import TenantOwned
+from tenants.models import TenantOwned
 
 
 class RegistrationPin(TenantOwned):

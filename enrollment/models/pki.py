@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from mdm_server.tenancy import TenantOwned
+from tenants.models import TenantOwned
 
 
 class CertificateAuthority(TenantOwned):
@@ -18,7 +18,7 @@ class CertificateAuthority(TenantOwned):
     # An imported intermediate CA's issuers (PEM, nearest first): served with GetCACert and
     # the CertRep, and trusted by the enrollment profile. Empty for a root CA.
     chain_pem = models.TextField(blank=True, default="")
-    # PKCS#8 DER, AES-256-GCM with MDM_ENCRYPTION_KEY (see mdm_server.encryption).
+    # PKCS#8 DER, AES-256-GCM with MDM_ENCRYPTION_KEY (see core.encryption).
     private_key_encrypted = models.BinaryField()
     fingerprint_sha256 = models.CharField(max_length=64)
     not_before = models.DateTimeField()

@@ -7,8 +7,8 @@ failed. Every change goes through `enrollment.services.registrations` (audited).
 from django.db import models
 from django.utils import timezone
 
-from devices.models import Platform
-from mdm_server.tenancy import TenantOwned
+from core.platforms import Platform
+from tenants.models import TenantOwned
 
 
 class RegistrationState(models.TextChoices):

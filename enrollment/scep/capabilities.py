@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from .messages import degenerate_certificates
+from enrollment.scep.messages import degenerate_certificates
 
 CA_CAPABILITIES: tuple[str, ...] = (
     "POSTPKIOperation",

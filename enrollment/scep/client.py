@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import AttributeOID, NameOID
 
-from . import envelope
-from .messages import PKIMessage, parse_pki_message, sign_pki_message
-from .oids import FailInfo, MessageType, PKIStatus
+from enrollment.scep import envelope
+from enrollment.scep.messages import PKIMessage, parse_pki_message, sign_pki_message
+from enrollment.scep.oids import FailInfo, MessageType, PKIStatus
 
 
 class ScepClientError(Exception):

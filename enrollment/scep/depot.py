@@ -23,13 +23,12 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from audit.models import AuditEvent
-from mdm_server import sql
-
-from ..models import IssuedCertificate
-from ..pki.authority import fingerprint, random_serial, subject_text
-from ..pki.issuance import issue_certificate
-from ..services.registrations import certificate_issued_update
-from .signer import Signed, SignRequest
+from core import sql
+from enrollment.models import IssuedCertificate
+from enrollment.scep.signer import Signed, SignRequest
+from enrollment.services.registrations import certificate_issued_update
+from pki.authority import fingerprint, random_serial, subject_text
+from pki.issuance import issue_certificate
 
 MAX_SERIAL_ATTEMPTS = 5  # issuance attempts (the service's loop) before giving up
 

@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import BlockCipherAlgorithm, Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ..pki import der, signed_data
-from ..pki.malformed import DECODE_ERRORS
-from .errors import BadAlg, BadCertId, BadMessageCheck, BadRequest, ScepError
+from enrollment.scep.errors import BadAlg, BadCertId, BadMessageCheck, BadRequest, ScepError
+from pki import der, signed_data
+from pki.malformed import DECODE_ERRORS
 
 
 class ContentCipher(StrEnum):
@@ -72,7 +72,7 @@ def _block_bytes(cipher: ContentCipher) -> int:
 
 
 # --- reading ---------------------------------------------------------------------------------
-# Read with enrollment.pki.der: it takes the constructed, indefinite-length [0] encrypted
+# Read with pki.der: it takes the constructed, indefinite-length [0] encrypted
 # content micromdm's scepclient sends, which asn1crypto refuses.
 
 _ENVELOPED_DATA = "1.2.840.113549.1.7.3"

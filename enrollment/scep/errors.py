@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .oids import FailInfo
+from enrollment.scep.oids import FailInfo
 
 
 @dataclass(frozen=True)

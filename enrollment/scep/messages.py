@@ -2,7 +2,7 @@
 
 A pkiMessage is a CMS SignedData whose signed attributes carry the SCEP fields and whose
 content is the pkcsPKIEnvelope (RFC 8894 section 3). The CMS is read and written by
-``enrollment.pki.signed_data`` (cryptography can neither parse SignedData nor add custom
+``pki.signed_data`` (cryptography can neither parse SignedData nor add custom
 signed attributes); keys and signatures use cryptography. Untrusted input only ever raises
 ``ScepError`` subclasses.
 """
@@ -24,11 +24,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ..pki import der, signed_data
-from ..pki.malformed import DECODE_ERRORS
-from . import envelope
-from .envelope import ContentCipher
-from .errors import (
+from enrollment.scep import envelope
+from enrollment.scep.envelope import ContentCipher
+from enrollment.scep.errors import (
     BadAlg,
     BadMessageCheck,
     BadRequest,
@@ -36,7 +34,7 @@ from .errors import (
     ScepError,
     UnparseableMessage,
 )
-from .oids import (
+from enrollment.scep.oids import (
     CHALLENGE_PASSWORD,
     FAIL_INFO,
     MESSAGE_TYPE,
@@ -48,6 +46,8 @@ from .oids import (
     MessageType,
     PKIStatus,
 )
+from pki import der, signed_data
+from pki.malformed import DECODE_ERRORS
 
 _CONTENT_TYPE = "1.2.840.113549.1.9.3"
 _MESSAGE_DIGEST = "1.2.840.113549.1.9.4"

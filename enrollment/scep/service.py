@@ -16,14 +16,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from audit.events import AuditAction
 from audit.record import event as audit_event
 from audit.record import record
-
-from ..models import CertificateAuthority, IssuedCertificate
-from ..pki.authority import KeyPair
-from ..services.authorities import key_pair
-from ..services.challenges import hash_challenge
-from . import depot
-from .errors import ReplyTo, ScepError, UnparseableMessage
-from .messages import (
+from enrollment.models import CertificateAuthority, IssuedCertificate
+from enrollment.scep import depot
+from enrollment.scep.errors import ReplyTo, ScepError, UnparseableMessage
+from enrollment.scep.messages import (
     CertificationRequest,
     PKIMessage,
     build_cert_rep_failure,
@@ -31,9 +27,12 @@ from .messages import (
     decrypt_request,
     parse_pki_message,
 )
-from .oids import FailInfo, MessageType
-from .signer import PolicyRejection, SignRequest, authorize, check_csr, check_time
-from .transport import PKI_MESSAGE_CONTENT_TYPE
+from enrollment.scep.oids import FailInfo, MessageType
+from enrollment.scep.signer import PolicyRejection, SignRequest, authorize, check_csr, check_time
+from enrollment.scep.transport import PKI_MESSAGE_CONTENT_TYPE
+from enrollment.services.authorities import key_pair
+from enrollment.services.challenges import hash_challenge
+from pki.authority import KeyPair
 
 logger = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, replace
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.utils import timezone
 
-from ..models import CertificateAuthority, IssuedCertificate
-from ..pki.authority import KeyPair, fingerprint
-from ..pki.issuance import SUBJECT_UPPER_BOUNDS, allowed_subject
-from ..services.challenges import ChallengeRejected, refusal, spend_statement
-from .messages import CertificationRequest, PKIMessage
-from .oids import FailInfo, MessageType
+from enrollment.models import CertificateAuthority, IssuedCertificate
+from enrollment.scep.messages import CertificationRequest, PKIMessage
+from enrollment.scep.oids import FailInfo, MessageType
+from enrollment.services.challenges import ChallengeRejected, refusal, spend_statement
+from pki.authority import KeyPair, fingerprint
+from pki.issuance import SUBJECT_UPPER_BOUNDS, allowed_subject
 
 CLOCK_SKEW = dt.timedelta(hours=24)
 

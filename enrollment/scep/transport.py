@@ -12,7 +12,7 @@ import binascii
 import re
 from urllib.parse import unquote
 
-from .errors import UnparseableMessage
+from enrollment.scep.errors import UnparseableMessage
 
 PKI_MESSAGE_CONTENT_TYPE = "application/x-pki-message"
 MAX_MESSAGE_BYTES = 256 * 1024  # a PKCSReq is a few kB; anything this large is refused

@@ -9,11 +9,11 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from ..services.authorities import key_pair, serving_authority
-from .capabilities import CA_CAPS_CONTENT_TYPE, get_ca_caps, get_ca_cert_response
-from .errors import UnparseableMessage
-from .service import handle_pki_operation
-from .transport import MAX_MESSAGE_BYTES, decode_message_param
+from enrollment.scep.capabilities import CA_CAPS_CONTENT_TYPE, get_ca_caps, get_ca_cert_response
+from enrollment.scep.errors import UnparseableMessage
+from enrollment.scep.service import handle_pki_operation
+from enrollment.scep.transport import MAX_MESSAGE_BYTES, decode_message_param
+from enrollment.services.authorities import key_pair, serving_authority
 
 
 def _plain(status: int, text: str) -> HttpResponse:

@@ -6,9 +6,8 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
+from enrollment.services.policies import needs_password, pin_required
 from users.models import User, UserSource
-
-from ..services.policies import needs_password, pin_required
 
 SESSION_KEY = "mdm_go_flow"
 FLOW_SECONDS = 30 * 60

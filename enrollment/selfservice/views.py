@@ -17,17 +17,16 @@ from django.views.decorators.http import require_http_methods
 
 from audit.events import AuditAction
 from audit.record import record
+from enrollment.selfservice.flow import PHONE_PLATFORMS, GoFlow, next_step
+from enrollment.selfservice.forms import GoPinForm, GoSetPasswordForm, GoSignInForm
+from enrollment.selfservice.register import PIN_OK_SESSION_KEY
+from enrollment.services.invitations import do_open_invitation, do_use_invitation
+from enrollment.services.links import LinkProblem, resolve_link
+from enrollment.services.pins import do_set_registration_password, verify_pin
+from enrollment.services.policies import policy_for
+from enrollment.user_agents import device_kind
 from users.models import User
 from users.services.accounts import SignInError, sign_in
-
-from ..register_views import PIN_OK_SESSION_KEY
-from ..services.invitations import do_open_invitation, do_use_invitation
-from ..services.links import LinkProblem, resolve_link
-from ..services.pins import do_set_registration_password, verify_pin
-from ..services.policies import policy_for
-from ..user_agents import device_kind
-from .flow import PHONE_PLATFORMS, GoFlow, next_step
-from .forms import GoPinForm, GoSetPasswordForm, GoSignInForm
 
 BACKEND = "users.auth.TenantEmailBackend"
 

@@ -17,8 +17,7 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
-
-from ..models import AppQrToken, AppSession
+from enrollment.models import AppQrToken, AppSession
 
 QR_TOKEN_TTL = dt.timedelta(minutes=10)
 QR_MINIMUM_OS = {"ios": 14, "android": 9}

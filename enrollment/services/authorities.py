@@ -8,10 +8,9 @@ from django.db import connection, transaction
 
 from audit.events import AuditAction
 from audit.record import record
-from mdm_server.encryption import decrypt, encrypt
-
-from ..models import CertificateAuthority
-from ..pki.authority import KeyPair, fingerprint, generate_ca, load_key_pair, subject_text
+from core.encryption import decrypt, encrypt
+from enrollment.models import CertificateAuthority
+from pki.authority import KeyPair, fingerprint, generate_ca, load_key_pair, subject_text
 
 
 def _store(tenant, pair: KeyPair, source: str) -> CertificateAuthority:

@@ -7,8 +7,7 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
-
-from ..models import IssuedCertificate, RevocationReason
+from enrollment.models import IssuedCertificate, RevocationReason
 
 
 @transaction.atomic

@@ -13,9 +13,8 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
+from enrollment.models import Challenge
 from users.models import User
-
-from ..models import Challenge
 
 
 def hash_challenge(raw: str) -> str:

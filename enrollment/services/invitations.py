@@ -26,18 +26,17 @@ from django.utils import timezone
 from audit.events import AuditAction
 from audit.models import AuditEvent
 from audit.record import record, record_many
-from users.models import User, UserSource
-
-from ..models import (
+from enrollment.models import (
     LIVE_INVITATION_STATES,
     Invitation,
     InvitationStatus,
     RegistrationPin,
     RegistrationPolicy,
 )
-from .links import current_link, go_url
-from .pins import IssuedPin, build_pins, revoke_live_pins
-from .policies import needs_password, pin_required, policy_for
+from enrollment.services.links import current_link, go_url
+from enrollment.services.pins import IssuedPin, build_pins, revoke_live_pins
+from enrollment.services.policies import needs_password, pin_required, policy_for
+from users.models import User, UserSource
 
 logger = logging.getLogger(__name__)
 

@@ -16,9 +16,8 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
+from enrollment.models import CURRENT_LINK_FORMAT, RegistrationLink
 from users.models import User
-
-from ..models import CURRENT_LINK_FORMAT, RegistrationLink
 
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what secrets.token_urlsafe makes
 

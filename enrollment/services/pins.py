@@ -21,11 +21,10 @@ from django.utils.crypto import salted_hmac
 
 from audit.events import AuditAction
 from audit.record import client_ip, record
+from enrollment.models import RegistrationPin, RegistrationPolicy
+from enrollment.services.policies import policy_for
 from users.models import User
 from users.services import login_throttle
-
-from ..models import RegistrationPin, RegistrationPolicy
-from .policies import policy_for
 
 THROTTLE_SCOPE = "pin"
 

@@ -6,8 +6,7 @@ from django.db import IntegrityError, transaction
 
 from audit.events import AuditAction
 from audit.record import record
-
-from ..models import PinRequirement, RegistrationPolicy
+from enrollment.models import PinRequirement, RegistrationPolicy
 
 POLICY_FIELDS = ("pin_requirement", "pin_length", "pin_validity_hours", "pin_max_attempts",
                  "invitation_validity_days", "email_temporary_password")

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from ..models import Registration
-from .registrations import do_start_registration
+from enrollment.models import Registration
+from enrollment.services.registrations import do_start_registration
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,9 @@ def start_registration(tenant, user, platform: str, method: str, *, actor, reque
                        issue_pin: bool = False) -> StartResult:
     # Imported here: these modules import the registration services themselves.
     from enrollment.apple.links import profile_url
-
-    from .links import current_go_url
-    from .pins import do_issue_pin
-    from .policies import pin_required, policy_for
+    from enrollment.services.links import current_go_url
+    from enrollment.services.pins import do_issue_pin
+    from enrollment.services.policies import pin_required, policy_for
 
     with transaction.atomic():
         started = do_start_registration(tenant, user, platform, method, actor=actor,

@@ -19,10 +19,9 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
+from enrollment.models import OPEN_STATES, IssuedCertificate, Registration, RegistrationState
+from enrollment.services.challenges import MintedChallenge, do_create_challenge
 from users.models import User
-
-from ..models import OPEN_STATES, IssuedCertificate, Registration, RegistrationState
-from .challenges import MintedChallenge, do_create_challenge
 
 APPLE_PLATFORMS = ("ios", "macos")
 
@@ -179,7 +178,7 @@ def do_cancel_registration(registration: Registration, *, actor, request=None,
         RegistrationState.CANCELLED, now, reason[:200])
     locked.save(update_fields=["state", "ended_at", "failure_reason"])
     if locked.challenge_id:
-        from ..models import Challenge
+        from enrollment.models import Challenge
 
         Challenge.objects.filter(pk=locked.challenge_id, used_at__isnull=True).update(
             expires_at=now)

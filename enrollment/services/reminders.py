@@ -27,8 +27,7 @@ from django.utils import timezone
 from audit.events import AuditAction
 from audit.models import AuditEvent
 from audit.record import record
-
-from ..models import (
+from enrollment.models import (
     OPEN_STATES,
     AppSession,
     Registration,
@@ -37,8 +36,8 @@ from ..models import (
     ReminderPolicy,
     ReminderStatus,
 )
-from .invitations import selfservice_url
-from .sweeps import advisory_lock
+from enrollment.services.invitations import selfservice_url
+from enrollment.services.sweeps import advisory_lock
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +127,7 @@ def _claim_batch(now: dt.datetime, size: int, after_pk: int, queue: bool
             due.append((tenant_id, pk, slot))
     ids = _insert_claims(due, now)
     if ids and queue:
-        from ..tasks import deliver_reminders
+        from enrollment.tasks import deliver_reminders
 
         transaction.on_commit(lambda: deliver_reminders.delay(ids))
     return ids, rows[-1][0], len(rows)

@@ -26,10 +26,15 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.models import AuditEvent
-from mdm_server.locks import session_lock
-
-from ..models import OPEN_STATES, Challenge, Registration, RegistrationPin, RegistrationState
-from .invitations import expire_invitations
+from core.locks import session_lock
+from enrollment.models import (
+    OPEN_STATES,
+    Challenge,
+    Registration,
+    RegistrationPin,
+    RegistrationState,
+)
+from enrollment.services.invitations import expire_invitations
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +46,7 @@ SWEEP_ACTOR = "system:sweep"
 
 def advisory_lock(name: str):
     """True when this run holds `name`; False when another run does (then skip). A session
-    lock: the batches commit one by one under it (see mdm_server.locks)."""
+    lock: the batches commit one by one under it (see core.locks)."""
     return session_lock(name, LOCK_TIMEOUT_SECONDS)
 
 

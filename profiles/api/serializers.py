@@ -4,10 +4,9 @@ import re
 
 from rest_framework import serializers
 
+from profiles.models import ConfigurationProfile
+from profiles.services.configuration import InvalidPayload, normalise_payload_plist
 from users.models import User
-
-from ..models import ConfigurationProfile
-from ..services.configuration import InvalidPayload, normalise_payload_plist
 
 APPLE_PLATFORMS = [("ios", "iOS / iPadOS"), ("macos", "macOS")]
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-_]*$")

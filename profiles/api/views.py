@@ -5,16 +5,15 @@ from __future__ import annotations
 from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
-from mdm_server.api.viewsets import TenantModelViewSet
-
-from ..models import ConfigurationProfile
-from ..services.configuration import (
+from core.api.viewsets import TenantModelViewSet
+from profiles.api.serializers import ConfigurationProfileSerializer
+from profiles.models import ConfigurationProfile
+from profiles.services.configuration import (
     InvalidPayload,
     do_create_profile,
     do_delete_profile,
     do_update_profile,
 )
-from .serializers import ConfigurationProfileSerializer
 
 
 class ConfigurationProfileViewSet(TenantModelViewSet, mixins.DestroyModelMixin):

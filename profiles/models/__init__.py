@@ -1,6 +1,6 @@
 """Models of the profiles app, one module per concept."""
 
-from .configuration import ConfigurationProfile, ProfileTarget
-from .signing import ProfileSigningCertificate
+from profiles.models.configuration import ConfigurationProfile, ProfileTarget
+from profiles.models.signing import ProfileSigningCertificate
 
 __all__ = ["ConfigurationProfile", "ProfileSigningCertificate", "ProfileTarget"]

@@ -6,7 +6,7 @@ user's channel (on iOS, which has no user channel, on the device channel).
 
 from django.db import models
 
-from mdm_server.tenancy import TenantOwned
+from tenants.models import TenantOwned
 
 
 class ProfileTarget(models.TextChoices):

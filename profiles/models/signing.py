@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from mdm_server.tenancy import TenantOwned
+from tenants.models import TenantOwned
 
 
 class ProfileSigningCertificate(TenantOwned):
@@ -12,7 +12,7 @@ class ProfileSigningCertificate(TenantOwned):
                                   related_name="+")
     subject = models.CharField(max_length=500)
     certificate_der = models.BinaryField()
-    # PKCS#8 DER, AES-256-GCM with MDM_ENCRYPTION_KEY (see mdm_server.encryption).
+    # PKCS#8 DER, AES-256-GCM with MDM_ENCRYPTION_KEY (see core.encryption).
     private_key_encrypted = models.BinaryField()
     fingerprint_sha256 = models.CharField(max_length=64)
     not_before = models.DateTimeField()

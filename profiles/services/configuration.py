@@ -12,10 +12,9 @@ from django.db.models import Q
 
 from audit.events import AuditAction
 from audit.record import record
-
-from .. import mobileconfig
-from ..models import ConfigurationProfile, ProfileTarget
-from .signing import sign_for_tenant
+from enrollment.services.profile_signing import sign_for_tenant
+from profiles import mobileconfig
+from profiles.models import ConfigurationProfile, ProfileTarget
 
 PROFILE_FIELDS = ("name", "identifier", "description", "payload_plist", "scope", "platforms",
                   "assign_to_all")

@@ -11,13 +11,12 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from devices.android import tasks
 from devices.models import AndroidOperation, Device, DeviceState
+from tests.android.conftest import ENTERPRISE
+from tests.android.fake_google import device_resource, error, ok
+from tests.android.test_reregistration import deliver
+from tests.android.test_tokens import token_answer
+from tests.conftest import PASSWORD
 from users.models import User
-
-from ..conftest import PASSWORD
-from .conftest import ENTERPRISE
-from .fake_google import device_resource, error, ok
-from .test_reregistration import deliver
-from .test_tokens import token_answer
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from audit.models import AuditEvent
 from enrollment.android.binding import AndroidSetupError, complete_signup, start_signup
 from enrollment.models import AndroidEnterprise
-
-from .conftest import ENTERPRISE
-from .fake_google import error, ok
+from tests.android.conftest import ENTERPRISE
+from tests.android.fake_google import error, ok
 
 pytestmark = pytest.mark.django_db
 
@@ -99,7 +98,7 @@ def test_callback_without_any_signup_is_refused(google, configured, tenant, admi
 def test_state_of_another_tenant_does_not_bind_this_one(google, https_public_url, configured,
                                                         tenant, admin, other_tenant,
                                                         other_admin, service_account_info):
-    from .conftest import configure
+    from tests.android.conftest import configure
 
     configure(other_tenant, other_admin, service_account_info)
     state = _start(google, tenant, admin)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from devices.android.messages import (
+from enrollment.android.messages import (
     BadNotification,
     enterprise_of,
     parse_device,

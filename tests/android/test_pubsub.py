@@ -11,12 +11,11 @@ from devices.android import tasks
 from devices.models import AndroidDevice, Device, DeviceState, ProcessedPubSubMessage
 from enrollment.models import RegistrationMethod, RegistrationState
 from enrollment.services.registration_journey import start_registration
+from tests.android.conftest import ENTERPRISE, OTHER_ENTERPRISE
+from tests.android.fake_google import device_resource, push_body
+from tests.android.test_tokens import token_answer
+from tests.conftest import PASSWORD
 from users.models import User
-
-from ..conftest import PASSWORD
-from .conftest import ENTERPRISE, OTHER_ENTERPRISE
-from .fake_google import device_resource, push_body
-from .test_tokens import token_answer
 
 pytestmark = pytest.mark.django_db
 
@@ -186,7 +185,7 @@ def test_a_message_about_another_enterprise_never_touches_it(client, enterprise,
 
 
 def test_task_rejects_a_foreign_resource_even_if_queued(enterprise, other_enterprise, tenant):
-    from devices.android.messages import parse_push
+    from enrollment.android.messages import parse_push
 
     envelope = parse_push(push_body("ENROLLMENT", device_resource(OTHER_ENTERPRISE, "b9"),
                                     message_id="q"))

@@ -10,16 +10,15 @@ import pytest
 from audit.models import AuditEvent
 from devices.android import tasks
 from devices.android.actions import delete, retire, wipe
-from devices.android.messages import parse_push
 from devices.models import AndroidDevice, Device, DeviceState
+from enrollment.android.messages import parse_push
 from enrollment.models import RegistrationMethod, RegistrationState
 from enrollment.services.registration_journey import start_registration
+from tests.android.conftest import ENTERPRISE
+from tests.android.fake_google import device_resource, ok, push_body
+from tests.android.test_tokens import token_answer
+from tests.conftest import PASSWORD
 from users.models import User
-
-from ..conftest import PASSWORD
-from .conftest import ENTERPRISE
-from .fake_google import device_resource, ok, push_body
-from .test_tokens import token_answer
 
 pytestmark = pytest.mark.django_db
 _counter = iter(range(1, 10_000))
@@ -189,7 +188,7 @@ def test_no_match_without_identifiers_is_a_new_device(enterprise, tenant):
 
 def test_devices_are_matched_only_in_their_own_tenant(google, enterprise, other_enterprise,
                                                       tenant, other_tenant):
-    from .conftest import OTHER_ENTERPRISE
+    from tests.android.conftest import OTHER_ENTERPRISE
 
     deliver(other_enterprise, "ENROLLMENT", device_resource(OTHER_ENTERPRISE, "x",
                                                             android_version="9",

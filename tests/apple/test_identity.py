@@ -254,9 +254,9 @@ def test_signer_certificate_with_a_repeated_extension_is_malformed_not_a_500(
     """Named by subject key identifier, the signer is found by reading each embedded
     certificate's extensions: a repeated one (DuplicateExtension, not a ValueError) makes the
     signature malformed. The SCEP parser reads SignedData through the same function."""
-    from enrollment.pki import der, signed_data
     from enrollment.scep.errors import UnparseableMessage
     from enrollment.scep.messages import parse_pki_message
+    from pki import der, signed_data
     from tests.scep.scep_client import with_duplicate_extension
 
     header = openssl_signature(device, tmp_path, "-md", "sha256", "-keyid")

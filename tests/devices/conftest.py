@@ -8,9 +8,8 @@ from tests.android.conftest import (  # noqa: F401  (fixtures: fake Google, boun
     google,
     service_account_info,
 )
+from tests.devices.enrollment import ready_tenant, simulated_device
 from users.models import User
-
-from .enrollment import ready_tenant, simulated_device
 
 
 @pytest.fixture

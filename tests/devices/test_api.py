@@ -14,10 +14,9 @@ from audit.events import AuditAction
 from audit.models import AuditEvent
 from devices.models import Command, Device, DeviceState
 from tests.base.tenancy import TenantIsolationContract
+from tests.devices.conftest import enroll
+from tests.devices.simulator import parse_command
 from users.models import User
-
-from .conftest import enroll
-from .simulator import parse_command
 
 pytestmark = pytest.mark.django_db
 

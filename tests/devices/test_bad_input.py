@@ -15,14 +15,13 @@ from audit.models import AuditEvent
 from devices.models import AppleChannel, Command, Device, DeviceState
 from devices.services.lifecycle import do_retire_device
 from enrollment.models import IssuedCertificate
-from enrollment.pki.issuance import issue_certificate
 from enrollment.services.authorities import active_authority, key_pair
 from enrollment.services.certificates import do_revoke_certificate
+from pki.issuance import issue_certificate
+from tests.devices.conftest import enroll
+from tests.devices.enrollment import ready_tenant, simulated_device
+from tests.devices.simulator import SimulatedDevice, mdm_signature, shared_key
 from tests.scep.scep_client import make_csr, make_signer
-
-from .conftest import enroll
-from .enrollment import ready_tenant, simulated_device
-from .simulator import SimulatedDevice, mdm_signature, shared_key
 
 pytestmark = pytest.mark.django_db
 

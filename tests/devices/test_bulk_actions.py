@@ -20,11 +20,10 @@ from devices import tasks
 from devices.models import ApnsCertificate, AppleChannel, Command, Device, DeviceState
 from devices.services import bulk
 from enrollment.models import Invitation, IssuedCertificate, Registration
-
-from ..android.fake_google import ok
-from ..android.test_actions import enrolled, fully_managed, operation_answer
-from ..android.test_tokens import token_answer
-from .conftest import enroll
+from tests.android.fake_google import ok
+from tests.android.test_actions import enrolled, fully_managed, operation_answer
+from tests.android.test_tokens import token_answer
+from tests.devices.conftest import enroll
 
 pytestmark = pytest.mark.django_db
 BULK = "/t/acme/admin/devices/bulk/"

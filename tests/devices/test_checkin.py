@@ -12,12 +12,11 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.models import AuditEvent
+from core.encryption import decrypt
 from devices.models import AppleChannel, Command, CommandStatus, Device, DeviceState
 from enrollment.models import IssuedCertificate, Registration, RegistrationState
-from mdm_server.encryption import decrypt
-
-from .conftest import enroll
-from .simulator import parse_command
+from tests.devices.conftest import enroll
+from tests.devices.simulator import parse_command
 
 pytestmark = pytest.mark.django_db
 
@@ -150,7 +149,7 @@ def test_idle_query_count(iphone, apple_tenant):
         assert iphone.idle() == (200, b"")
     # One statement on PostgreSQL: channel + device + bound certificate + its CA, the next
     # command picked and marked, last-seen refreshed; the tenant comes from the per-process
-    # tenant cache (mdm_server.tenancy.tenant_by_slug). SQLite reads, then picks and marks.
+    # tenant cache (tenants.tenancy.tenant_by_slug). SQLite reads, then picks and marks.
     postgres = connection.vendor == "postgresql"
     assert len(empty) == (1 if postgres else 2), [q["sql"] for q in empty]
     device = Device.objects.get(udid=iphone.udid)
@@ -164,8 +163,8 @@ def test_idle_query_count(iphone, apple_tenant):
 def test_idle_outside_a_transaction_goes_straight_to_libpq(iphone, apple_tenant):
     """Autocommit (a real request): the prepared statement runs through libpq directly, and
     is still one logged query, accepted or refused."""
+    from core import prepared
     from devices.apple.commands import do_enqueue_command
-    from mdm_server import prepared
 
     enroll(iphone)
     iphone.device_information(parse_command(iphone.idle()[1])["CommandUUID"])
@@ -195,7 +194,7 @@ def test_idle_outside_a_transaction_goes_straight_to_libpq(iphone, apple_tenant)
 def test_prepared_statement_errors_are_django_errors(transactional_db):
     from django.db import DatabaseError
 
-    from mdm_server.prepared import PreparedStatement
+    from core.prepared import PreparedStatement
 
     broken = PreparedStatement("mdm_test_broken", "SELECT 1 / $1", ("int8",), ("int8",))
     assert broken.fetchone([1]) == (1,)

@@ -13,10 +13,9 @@ from devices.apple.commands import do_enqueue_command
 from devices.models import AppleChannel, Command, CommandStatus, Device, DeviceState
 from devices.simulator.apple import parse_command
 from enrollment.models import Registration
+from tests.devices.conftest import enroll
+from tests.devices.enrollment import simulated_device
 from users.models import User
-
-from .conftest import enroll
-from .enrollment import simulated_device
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .conftest import enroll
+from tests.devices.conftest import enroll
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,9 @@ from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from core.pagination import IdsFirstPaginator
 from devices.filtersets import DeviceFilterSet
 from devices.models import Device
-from mdm_server.pagination import IdsFirstPaginator
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -10,14 +10,13 @@ from django.test.utils import CaptureQueriesContext
 from audit.events import AuditAction
 from audit.models import AuditEvent
 from devices.models import Command, CommandStatus, Device, DeviceState
-from devices.services.settings import apple_settings
 from devices.simulator.apple import parse_command
+from enrollment.services.apple_settings import apple_settings
 from profiles.services.configuration import do_create_profile
+from tests.devices.conftest import enroll
+from tests.devices.test_api import make_device
+from tests.devices.test_user_channel_and_reenrollment import WIFI
 from users.models import User
-
-from .conftest import enroll
-from .test_api import make_device
-from .test_user_channel_and_reenrollment import WIFI
 
 pytestmark = pytest.mark.django_db
 
@@ -175,8 +174,7 @@ def test_device_list_sorts_and_filters_by_os_and_last_seen(portal, tenant):
 
 def test_device_bulk_actions(portal, tenant, iphone, other_tenant):
     from devices.models import Command, Device, DeviceState
-
-    from .conftest import enroll
+    from tests.devices.conftest import enroll
 
     enroll(iphone)
     device = Device.objects.get(udid=iphone.udid)

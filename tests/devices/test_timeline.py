@@ -25,8 +25,7 @@ from devices.models import (
 )
 from devices.services.timeline import TIMELINE_LENGTH, device_history
 from enrollment.models import Registration, RegistrationState
-
-from .conftest import enroll
+from tests.devices.conftest import enroll
 
 pytestmark = pytest.mark.django_db
 T0 = timezone.now() - dt.timedelta(days=3)

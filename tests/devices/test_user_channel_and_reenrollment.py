@@ -12,11 +12,10 @@ from audit.models import AuditEvent
 from devices.models import AppleChannel, Command, Device, DeviceState
 from enrollment.models import Registration, RegistrationState
 from profiles.services.configuration import do_create_profile
+from tests.devices.conftest import enroll
+from tests.devices.enrollment import issue_identity
+from tests.devices.simulator import parse_command
 from users.models import User
-
-from .conftest import enroll
-from .enrollment import issue_identity
-from .simulator import parse_command
 
 pytestmark = pytest.mark.django_db
 

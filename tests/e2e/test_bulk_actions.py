@@ -10,9 +10,8 @@ from devices.models import Device, DeviceState
 from enrollment.models import IssuedCertificate
 from tests.conftest import PASSWORD
 from tests.devices.enrollment import ready_tenant, simulated_device
+from tests.e2e.conftest import sign_in
 from users.models import User
-
-from .conftest import sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,9 +11,8 @@ from django.utils import timezone
 
 from devices.models import Device
 from enrollment.models import Invitation, Registration
+from tests.e2e.conftest import chart, chart_bars, sign_in
 from users.models import User
-
-from .conftest import chart, chart_bars, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

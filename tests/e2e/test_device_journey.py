@@ -17,8 +17,7 @@ from devices.models import Device, DeviceState
 from devices.simulator.apple import TOPIC, shared_key
 from devices.simulator.enroll_apple import AppleEnrollment, profile_contents
 from enrollment.models import AppQrToken, IssuedCertificate, Registration, RegistrationState
-
-from .conftest import chart_bars, sign_in
+from tests.e2e.conftest import chart_bars, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,8 +12,6 @@ from django.db import connection
 from django.utils import timezone
 
 from enrollment.models import Challenge, IssuedCertificate
-from enrollment.pki.authority import fingerprint, random_serial, subject_text
-from enrollment.pki.issuance import issue_certificate
 from enrollment.scep import depot
 from enrollment.scep.signer import PolicyRejection, Signed, challenge_grant
 from enrollment.services.authorities import active_authority, key_pair
@@ -23,6 +21,8 @@ from enrollment.services.challenges import (
     refusal,
     spend_statement,
 )
+from pki.authority import fingerprint, random_serial, subject_text
+from pki.issuance import issue_certificate
 from tests.scep.scep_client import make_csr, new_key
 
 

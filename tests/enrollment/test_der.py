@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enrollment.pki import der, signed_data
-from enrollment.pki.keys import new_rsa_key
+from pki import der, signed_data
+from pki.keys import new_rsa_key
 
 
 @pytest.fixture(scope="module")

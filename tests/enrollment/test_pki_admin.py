@@ -12,15 +12,14 @@ from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audit.models import AuditEvent
+from core.encryption import encrypt
 from enrollment.models import CertificateAuthority, IssuedCertificate
-from enrollment.pki.authority import generate_ca
 from enrollment.services.authorities import active_authority, key_pair
 from enrollment.services.challenges import do_create_challenge
-from mdm_server.encryption import encrypt
+from pki.authority import generate_ca
 from tests.base.tenancy import TenantIsolationContract
+from tests.enrollment.scep_helpers import decode, pkcs_req, post
 from tests.scep.scep_client import make_ca, make_intermediate_ca, with_duplicate_extension
-
-from .scep_helpers import decode, pkcs_req, post
 
 
 def _issue(client, tenant, admin, cn="device"):

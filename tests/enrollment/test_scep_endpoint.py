@@ -15,13 +15,14 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from enrollment.models import Challenge, IssuedCertificate
-from enrollment.pki import der
 from enrollment.scep import envelope
 from enrollment.scep.messages import sign_pki_message
 from enrollment.scep.oids import FailInfo, MessageType, PKIStatus
 from enrollment.scep.views import read_body
 from enrollment.services.certificates import do_revoke_certificate
 from enrollment.services.challenges import do_create_challenge
+from pki import der
+from tests.enrollment.scep_helpers import decode, pkcs_req, post, renewal_req, tenant_ca_cert
 from tests.scep.scep_client import (
     Identity,
     ScepRequest,
@@ -30,8 +31,6 @@ from tests.scep.scep_client import (
     new_key,
     with_duplicate_extension,
 )
-
-from .scep_helpers import decode, pkcs_req, post, renewal_req, tenant_ca_cert
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from django.db import transaction
 from audit.events import AuditAction
 from audit.models import AuditEvent
 from audit.record import record
-from devices.models import Device, Platform
+from core.platforms import Platform
+from devices.models import Device
 from tests.base.tenancy import TenantIsolationContract
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mdm_server.config import BASE_DIR, ConfigError, load_config, parse_database_url
+from core.config import BASE_DIR, ConfigError, load_config, parse_database_url
 
 KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mdm_server import process_cache
-from mdm_server.process_cache import ProcessCache
+from core import process_cache
+from core.process_cache import ProcessCache
 
 
 def test_loads_once_within_its_time_then_again(monkeypatch):

@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.request
 
-from mdm_server.config import BASE_DIR
+from core.config import BASE_DIR
 
 
 def _free_port() -> int:

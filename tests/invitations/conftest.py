@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from enrollment.services.links import current_link
+from tests.conftest import PASSWORD
 from users.models import User, UserSource
-
-from ..conftest import PASSWORD
 
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
           "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1")

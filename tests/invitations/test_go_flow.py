@@ -9,14 +9,13 @@ import pytest
 
 from audit.models import AuditEvent
 from enrollment.models import InvitationStatus
-from enrollment.register_views import PIN_OK_SESSION_KEY
+from enrollment.selfservice.register import PIN_OK_SESSION_KEY
 from enrollment.services.invitations import do_send_invitations
 from enrollment.services.pins import do_issue_pin
 from enrollment.services.policies import do_save_registration_policy
+from tests.conftest import PASSWORD
+from tests.invitations.conftest import ANDROID, IPHONE, MAC, WINDOWS, go_path, make_user
 from users.models import User
-
-from ..conftest import PASSWORD
-from .conftest import ANDROID, IPHONE, MAC, WINDOWS, go_path, make_user
 
 pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "Purple-elephant-42"

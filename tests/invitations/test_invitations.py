@@ -21,9 +21,8 @@ from enrollment.services.links import current_link
 from enrollment.services.pins import verify_pin
 from enrollment.services.policies import do_save_registration_policy, policy_for
 from tests.base.tenancy import TenantIsolationContract
+from tests.invitations.conftest import make_user
 from users.models import User
-
-from .conftest import make_user
 
 pytestmark = pytest.mark.django_db
 

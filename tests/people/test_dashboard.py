@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
-from devices.models import Device, DeviceState, Platform
+from core.platforms import Platform
+from devices.models import Device, DeviceState
 from enrollment.diagnostics import diagnose
 from enrollment.models import CertificateAuthority, Registration, RegistrationState
 from enrollment.services.registrations import do_start_registration

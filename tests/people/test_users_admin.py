@@ -6,7 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audit.models import AuditEvent
-from devices.models import Device, DeviceState, Platform
+from core.platforms import Platform
+from devices.models import Device, DeviceState
 from tests.base.tenancy import TenantIsolationContract
 from users.csv_import import parse_users_csv
 from users.models import User

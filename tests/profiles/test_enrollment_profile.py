@@ -11,18 +11,17 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.models import AuditEvent
-from devices.services.settings import do_save_apple_settings
 from enrollment.apple.links import profile_url
 from enrollment.models import Challenge, Registration, RegistrationState
+from enrollment.services.apple_settings import do_save_apple_settings
 from enrollment.services.authorities import active_authority, do_generate_ca
 from enrollment.services.challenges import hash_challenge
 from enrollment.services.registrations import do_start_registration
 from profiles.models import ProfileSigningCertificate
 from tests.devices.simulator import TOPIC
 from tests.profiles.apple_schema import check_profile
+from tests.profiles.django_helpers import loads, openssl_verify, payload
 from users.models import User
-
-from .django_helpers import loads, openssl_verify, payload
 
 pytestmark = pytest.mark.django_db
 
@@ -188,8 +187,8 @@ def test_profile_under_an_intermediate_ca_verifies_with_the_root_alone(client, a
     intermediate (com.apple.security.pkcs1); the SCEP payload pins the issuing CA."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from enrollment.pki.authority import KeyPair
     from enrollment.services.authorities import do_import_ca
+    from pki.authority import KeyPair
     from tests.scep.scep_client import make_ca, make_intermediate_ca
 
     settings.MDM_PUBLIC_URL = "https://mdm.example.com"
@@ -217,8 +216,8 @@ def test_profile_under_a_chain_imported_without_its_root(client, apple_tenant, a
     intermediates above it are installed (the device trusts the root already)."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from enrollment.pki.authority import KeyPair
     from enrollment.services.authorities import do_import_ca
+    from pki.authority import KeyPair
     from tests.scep.scep_client import make_ca, make_intermediate_ca
 
     settings.MDM_PUBLIC_URL = "https://mdm.example.com"

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from enrollment.models import AppQrToken, Registration, RegistrationState
-from enrollment.register_views import PIN_OK_SESSION_KEY
+from enrollment.selfservice.register import PIN_OK_SESSION_KEY
 from enrollment.services.pins import do_issue_pin
 from tests.base.tenancy import TenantIsolationContract
 from users.models import User

@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from enrollment.pki import der
 from enrollment.scep.client import (  # noqa: F401  (re-exported for the tests)
     CHALLENGE_TAGS,
     CertRepResult,
@@ -27,6 +26,7 @@ from enrollment.scep.client import (  # noqa: F401  (re-exported for the tests)
     make_signer,
     new_key,
 )
+from pki import der
 
 
 def make_ca(cn: str = "Test SCEP CA", key: rsa.RSAPrivateKey | None = None,

@@ -26,8 +26,7 @@ from enrollment.scep.errors import (
     UnparseableMessage,
 )
 from enrollment.scep.oids import FailInfo, MessageType, PKIStatus
-
-from .scep_client import (
+from tests.scep.scep_client import (
     FIXTURES,
     Identity,
     build_request,

@@ -13,8 +13,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
-from devices.models import Device, DeviceState, Platform
+from core.platforms import Platform
+from devices.models import Device, DeviceState
 from tests.base.tenancy import TenantIsolationContract
+from tests.users.ldap_server import READER_DN, READER_PASSWORD, directory, slapd  # noqa: F401
 from users import tasks
 from users.ldap.client import LdapClient, LdapSettings
 from users.models import LdapConnector, LdapSyncStatus, User, UserRole, UserSource
@@ -23,8 +25,6 @@ from users.services.ldap import (
     do_save_ldap_connector,
     do_sync_ldap,
 )
-
-from .ldap_server import READER_DN, READER_PASSWORD, directory, slapd  # noqa: F401
 
 API = "/api/v1/ldap-connector/"
 
@@ -188,7 +188,7 @@ def test_empty_directory_result_does_not_disable_everyone(tenant, admin, directo
 # -- failures: clear message, nothing half-imported ---------------------------------------------
 
 def test_server_down_records_a_clear_error_and_imports_nothing(tenant, admin, directory):
-    from .ldap_server import free_port
+    from tests.users.ldap_server import free_port
 
     directory.add("ann")
     configure(tenant, admin, directory, server_urls=[f"ldap://127.0.0.1:{free_port()}"])
@@ -205,7 +205,7 @@ def test_server_down_records_a_clear_error_and_imports_nothing(tenant, admin, di
 
 
 def test_failover_uses_the_next_server(tenant, admin, directory, slapd):
-    from .ldap_server import free_port
+    from tests.users.ldap_server import free_port
 
     directory.add("ann")
     configure(tenant, admin, directory,
@@ -268,7 +268,7 @@ def _sync_queries(tenant, admin) -> int:
 
 def test_query_count_does_not_grow_with_the_directory(tenant, admin, other_tenant, other_admin,
                                                       slapd):
-    from .ldap_server import Directory
+    from tests.users.ldap_server import Directory
 
     small, large = Directory(slapd), Directory(slapd)
     small.add_many(50)
@@ -341,7 +341,7 @@ def test_stored_host_the_resolver_refuses_is_unreachable_not_a_500(client, tenan
 
 
 def test_directory_down_at_sign_in_gives_a_clear_message(client, tenant, admin, ldap_ann):
-    from .ldap_server import free_port
+    from tests.users.ldap_server import free_port
 
     LdapConnector.objects.filter(tenant=tenant).update(
         server_urls=[f"ldap://127.0.0.1:{free_port()}"])
@@ -364,7 +364,7 @@ def test_local_accounts_still_sign_in_with_their_own_password(client, tenant, ld
 # -- tenant isolation ---------------------------------------------------------------------------
 
 def test_sync_touches_only_its_own_tenant(tenant, admin, other_tenant, other_admin, slapd):
-    from .ldap_server import Directory
+    from tests.users.ldap_server import Directory
 
     ours, theirs = Directory(slapd), Directory(slapd)
     ours.add("ann")
@@ -481,7 +481,7 @@ def test_api_bind_dn_without_any_password_is_refused(api):
 
 
 def test_api_sync_reports_failure_as_data(api, tenant, admin, directory):
-    from .ldap_server import free_port
+    from tests.users.ldap_server import free_port
 
     configure(tenant, admin, directory, server_urls=[f"ldap://127.0.0.1:{free_port()}"])
     response = api.post(f"{API}sync/")
@@ -534,7 +534,7 @@ def test_portal_form_shows_field_errors(portal, tenant):
 
 
 def test_portal_sync_shows_the_failure(portal, tenant, admin, directory):
-    from .ldap_server import free_port
+    from tests.users.ldap_server import free_port
 
     configure(tenant, admin, directory, server_urls=[f"ldap://127.0.0.1:{free_port()}"])
     page = portal.post(f"/t/{tenant.slug}/admin/settings/directory/sync/",
@@ -546,7 +546,7 @@ def test_portal_sync_shows_the_failure(portal, tenant, admin, directory):
 
 def test_periodic_task_syncs_only_connectors_that_are_due(tenant, admin, other_tenant,
                                                           other_admin, slapd, monkeypatch):
-    from .ldap_server import Directory
+    from tests.users.ldap_server import Directory
 
     due, recent = Directory(slapd), Directory(slapd)
     due.add("ann")

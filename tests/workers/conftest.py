@@ -17,11 +17,10 @@ from devices.models import AppleChannel, Device
 from devices.push import credentials as push_credentials
 from devices.push.credentials import do_save_app_push_credentials, do_upload_apns_certificate
 from enrollment.models import AppSession, Registration, RegistrationMethod, RegistrationState
+from tests.workers.apns_server import ApnsTestServer
+from tests.workers.fcm_server import FcmTestServer
+from tests.workers.pki import TOPIC, TestPki, make_pki
 from users.models import User
-
-from .apns_server import ApnsTestServer
-from .fcm_server import FcmTestServer
-from .pki import TOPIC, TestPki, make_pki
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,11 +11,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from devices.models import ApnsCertificate, AppPushCredentials, InvalidPushToken, PushAttempt
-from devices.services.settings import apple_settings
 from enrollment.models import ReminderPolicy
-
-from .conftest import make_devices
-from .pki import TOPIC
+from enrollment.services.apple_settings import apple_settings
+from tests.workers.conftest import make_devices
+from tests.workers.pki import TOPIC
 
 
 def url(name, tenant):

@@ -9,8 +9,7 @@ import secrets
 import pytest
 
 from devices.push import apns, fcm
-
-from .pki import TOPIC
+from tests.workers.pki import TOPIC
 
 
 def mdm_client(pki, server, **kwargs) -> apns.ApnsClient:

@@ -11,15 +11,14 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
+from core.encryption import decrypt
 from devices.models import ApnsCertificate, InvalidPushToken, PushAttempt
 from devices.push import apns, service
 from devices.push.credentials import do_upload_apns_certificate
-from devices.services.settings import apple_settings
 from devices.tasks import push_channels as push_task
-from mdm_server.encryption import decrypt
-
-from .conftest import make_devices
-from .pki import TOPIC
+from enrollment.services.apple_settings import apple_settings
+from tests.workers.conftest import make_devices
+from tests.workers.pki import TOPIC
 
 
 def test_upload_p12_stores_encrypted_key_and_sets_push_topic(tenant, admin, pki, push_settings):

@@ -22,8 +22,7 @@ from enrollment.models import (
     ReminderPolicy,
 )
 from enrollment.services import reminders
-
-from .conftest import app_session, make_registrations
+from tests.workers.conftest import app_session, make_registrations
 
 
 def test_due_slot():

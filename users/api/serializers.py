@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from ..ldap.client import LdapConfigError, validate_server_url
-from ..models import LdapConnector
+from users.ldap.client import LdapConfigError, validate_server_url
+from users.models import LdapConnector
 
 
 class LdapConnectorSerializer(serializers.ModelSerializer):

@@ -10,17 +10,20 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from mdm_server.api.viewsets import TenantScopedMixin
-
-from ..models import LdapConnector
-from ..services.ldap import (
+from core.api.viewsets import TenantScopedMixin
+from users.api.serializers import (
+    ConnectionTestSerializer,
+    LdapConnectorSerializer,
+    SyncOutcomeSerializer,
+)
+from users.models import LdapConnector
+from users.services.ldap import (
     LdapNotConfigured,
     check_ldap_connection,
     do_save_ldap_connector,
     do_sync_ldap,
     get_connector,
 )
-from .serializers import ConnectionTestSerializer, LdapConnectorSerializer, SyncOutcomeSerializer
 
 NOT_CONFIGURED = "No LDAP connector is configured; PUT one to /api/v1/ldap-connector/."
 

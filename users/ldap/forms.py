@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from django import forms
 
-from ..models import LdapConnector
-from .client import LdapConfigError, validate_server_url
+from users.ldap.client import LdapConfigError, validate_server_url
+from users.models import LdapConnector
 
 # portal.css styles inputs, not textareas: match them here.
 TEXTAREA_STYLE = ("width:100%; box-sizing:border-box; font-family:ui-monospace,monospace; "

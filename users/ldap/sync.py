@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from users.ldap.client import DirectoryEntry
 from users.models import User, UserSource
-
-from .client import DirectoryEntry
 
 MAX_PROBLEMS_REPORTED = 100
 NAME_MAX_LENGTH = 150

@@ -8,16 +8,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from mdm_server.portal import admin_required
-
-from ..models import LdapConnector
-from ..services.ldap import (
+from core.portal import admin_required
+from users.ldap.forms import LdapConnectorForm
+from users.models import LdapConnector
+from users.services.ldap import (
     check_ldap_connection,
     do_save_ldap_connector,
     do_sync_ldap,
     get_connector,
 )
-from .forms import LdapConnectorForm
 
 COUNT_LABELS = [
     ("entries", "entries read"), ("created", "created"), ("updated", "updated"),

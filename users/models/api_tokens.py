@@ -7,7 +7,7 @@ import secrets
 
 from django.db import models
 
-from mdm_server.tenancy import TenantOwned
+from tenants.models import TenantOwned
 
 TOKEN_PREFIX = "mdm_"
 

@@ -15,8 +15,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.utils import timezone
 
-from mdm_server.encryption import DecryptionError, decrypt, encrypt
-from mdm_server.tenancy import TenantOwned
+from core.encryption import DecryptionError, decrypt, encrypt
+from tenants.models import TenantOwned
 from users.ldap import client as ldap_client
 
 BIND_PASSWORD_PURPOSE = "ldap-bind-password"

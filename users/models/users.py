@@ -6,7 +6,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.db.models.functions import Lower
 
-from mdm_server.tenancy import TenantQuerySet
+from tenants.models import TenantQuerySet
 
 
 class UserRole(models.TextChoices):

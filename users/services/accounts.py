@@ -11,11 +11,10 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import client_ip, record
-
-from ..auth import DirectoryUnreachable
-from ..models import ApiToken, Tenant, User, UserRole
-from ..models.api_tokens import hash_token, new_raw_token
-from . import login_throttle
+from users.auth import DirectoryUnreachable
+from users.models import ApiToken, Tenant, User, UserRole
+from users.models.api_tokens import hash_token, new_raw_token
+from users.services import login_throttle
 
 
 @transaction.atomic
@@ -29,7 +28,7 @@ def do_create_tenant(
     record(tenant, AuditAction.TENANT_CREATED, actor=actor, target=tenant)
     record(tenant, AuditAction.USER_CREATED, actor=actor, target=admin, user=admin,
            detail={"role": admin.role})
-    from mdm_server.signals import tenant_created
+    from tenants.signals import tenant_created
 
     tenant_created.send(sender=Tenant, tenant=tenant)
     return tenant, admin

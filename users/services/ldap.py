@@ -21,11 +21,10 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
-from mdm_server.locks import transaction_lock
-
-from ..ldap.client import ConnectionTestResult, LdapClient, LdapError
-from ..ldap.sync import SYNCED_FIELDS, plan_sync
-from ..models import LdapConnector, LdapSyncStatus, Tenant, User, UserRole, UserSource
+from core.locks import transaction_lock
+from users.ldap.client import ConnectionTestResult, LdapClient, LdapError
+from users.ldap.sync import SYNCED_FIELDS, plan_sync
+from users.models import LdapConnector, LdapSyncStatus, Tenant, User, UserRole, UserSource
 
 AUDIT_IDS_CAP = 100
 LOCK_TIMEOUT_SECONDS = 3600  # cache lock (non-PostgreSQL) expiry if a worker dies holding it

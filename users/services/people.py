@@ -18,9 +18,8 @@ from django.db.models.functions import Lower
 
 from audit.events import AuditAction
 from audit.record import record, record_many
-
-from ..csv_import import UserRow
-from ..models import User, UserRole, UserSource
+from users.csv_import import UserRow
+from users.models import User, UserRole, UserSource
 
 
 @dataclass

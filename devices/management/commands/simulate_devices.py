@@ -66,7 +66,7 @@ class Command(BaseCommand):
         raise CommandError(f"{server} did not answer /healthz within {seconds} s.")
 
     def _ensure_push_topic(self, tenant) -> None:
-        from devices.services.settings import apple_settings, do_save_apple_settings
+        from enrollment.services.apple_settings import apple_settings, do_save_apple_settings
 
         if not apple_settings(tenant).push_topic:
             topic = f"com.apple.mgmt.External.{uuid.uuid4()}"

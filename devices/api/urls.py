@@ -1,0 +1,23 @@
+"""/api/v1/ routes of the devices app."""
+
+from core.api.routers import api_router
+from devices.api.android import AndroidDeviceViewSet, AndroidEnterpriseViewSet
+from devices.api.push import (
+    ApnsCertificateViewSet,
+    AppPushCredentialsViewSet,
+    PushAttemptViewSet,
+    ReminderPolicyViewSet,
+)
+from devices.api.views import AppleMdmSettingsViewSet, DeviceViewSet
+
+router = api_router()
+router.register("devices", DeviceViewSet, basename="device")
+router.register("apple-mdm-settings", AppleMdmSettingsViewSet, basename="apple-mdm-settings")
+router.register("android-devices", AndroidDeviceViewSet, basename="android-device")
+router.register("android-enterprise", AndroidEnterpriseViewSet, basename="android-enterprise")
+router.register("apns-certificate", ApnsCertificateViewSet, basename="apns-certificate")
+router.register("app-push-credentials", AppPushCredentialsViewSet,
+                basename="app-push-credentials")
+router.register("reminder-policy", ReminderPolicyViewSet, basename="reminder-policy")
+router.register("push-attempts", PushAttemptViewSet, basename="push-attempt")
+urlpatterns = router.urls

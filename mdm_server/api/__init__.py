@@ -1,1 +1,0 @@
-"""REST API plumbing shared by every app: token auth, tenant scoping, pagination, JSON errors."""

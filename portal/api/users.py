@@ -1,0 +1,84 @@
+"""API: users of the tenant (list, create with optional invitation, read, update)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from core.api.viewsets import TenantModelViewSet
+from portal.filtersets import UserFilterSet, with_registered
+from users.csv_import import UserRow
+from users.models import User
+from users.services.people import do_create_users, do_update_user
+
+
+class UserSerializer(serializers.ModelSerializer):
+    is_registered = serializers.BooleanField(read_only=True)
+    has_password = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "first_name", "last_name", "role", "source", "is_active",
+                  "must_change_password", "require_registration_pin", "has_password",
+                  "is_registered", "date_joined"]
+        read_only_fields = ["id", "email", "source", "must_change_password", "has_password",
+                            "is_registered", "date_joined"]
+
+    def get_has_password(self, user: User) -> bool:
+        return user.has_usable_password()
+
+
+class CreateUserSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    password = serializers.CharField(max_length=256, required=False, allow_blank=True,
+                                     write_only=True, trim_whitespace=False)
+    temporary_password = serializers.BooleanField(default=False)
+    require_registration_pin = serializers.BooleanField(default=False)
+    send_invitation = serializers.BooleanField(default=False)
+
+
+class UserViewSet(TenantModelViewSet):
+    """Users of the organization. Creating one can send the registration invitation at once."""
+
+    queryset = User.objects.all()
+    serializer_class = UserSerializer
+    filterset_class = UserFilterSet
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return with_registered(super().get_queryset()).order_by("email")
+
+    @extend_schema(request=CreateUserSerializer, responses={201: UserSerializer})
+    def create(self, request):
+        params = CreateUserSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        row = UserRow(line=1, email=data["email"], first_name=data.get("first_name", ""),
+                      last_name=data.get("last_name", ""), password=data.get("password", ""),
+                      temporary_password=data["temporary_password"],
+                      require_pin=data["require_registration_pin"])
+        result = do_create_users(self.tenant, [row], actor=self.actor, request=request,
+                                 send_invitation=data["send_invitation"])
+        if not result.ok:
+            fields: dict[str, list[str]] = {}
+            for error in result.errors:
+                message = error.removeprefix("row 1: ")
+                field = "password" if "password" in message else "email"
+                fields.setdefault(field, []).append(message)
+            raise ValidationError(fields)
+        user = self.get_queryset().get(pk=result.users[0].pk)
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+    @transaction.atomic
+    def perform_update(self, serializer):
+        if serializer.instance.pk == getattr(self.request.user, "pk", None) and (
+                serializer.validated_data.get("is_active") is False
+                or serializer.validated_data.get("role", "admin") != "admin"):
+            raise ValidationError("You cannot disable or demote yourself.")
+        do_update_user(self.tenant, serializer.instance, actor=self.actor,
+                       request=self.request, **serializer.validated_data)
