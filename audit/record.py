@@ -10,7 +10,9 @@ from django.http import HttpRequest
 from audit.events import AuditAction
 from audit.models import AuditEvent
 
-Actor = Any  # a users.User, a users.ApiToken, a str label ("system", "device:<udid>") or None
+# Who acted: an object with ``audit_actor() -> (user or None, label)`` (users.User,
+# users.ApiToken), a str label ("system", "device:<udid>") or None.
+Actor = Any
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
@@ -21,13 +23,13 @@ def client_ip(request: HttpRequest | None) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def _actor_fields(actor: Actor) -> dict:
-    from users.models import ApiToken, User
-
-    if isinstance(actor, User):
-        return {"actor": actor, "actor_label": actor.email}
-    if isinstance(actor, ApiToken):
-        return {"actor": actor.created_by, "actor_label": f"api-token:{actor.name}"}
+def actor_fields(actor: Actor) -> dict:
+    """The acting user (or None) and the label events show for ``actor``: also what other
+    records (an invitation's sender, a command's creator) store about who acted."""
+    describe = getattr(actor, "audit_actor", None)
+    if describe is not None:
+        user, label = describe()
+        return {"actor": user, "actor_label": label}
     return {"actor": None, "actor_label": str(actor or "system")}
 
 
@@ -66,7 +68,7 @@ def event(
         device=device,
         detail=detail or {},
         source_ip=client_ip(request),
-        **_actor_fields(actor),
+        **actor_fields(actor),
         **_target_fields(target),
     )
 
@@ -77,12 +79,12 @@ def record_many(tenant, action: AuditAction, targets: list[models.Model], *, act
     """One event per target in one INSERT (bulk work must not write audit rows one by one).
     `user_of(target)` / `detail_of(target)` / `device_of(target)` give each event's user,
     detail and device."""
-    actor_fields, ip = _actor_fields(actor), client_ip(request)
+    actor_fields_, ip = actor_fields(actor), client_ip(request)
     AuditEvent.objects.bulk_create([
         AuditEvent(tenant=tenant, action=action, source_ip=ip,
                    user=user_of(target) if user_of else None,
                    device=device_of(target) if device_of else None,
                    detail=detail_of(target) if detail_of else {},
-                   **actor_fields, **_target_fields(target))
+                   **actor_fields_, **_target_fields(target))
         for target in targets
     ], batch_size=1000)

@@ -17,9 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.events import AuditAction
-from audit.record import record
+from audit.record import actor_fields, record
 from core.encryption import decrypt, encrypt
-from devices.apple.commands import actor_label
 from devices.models import ApnsCertificate, AppPushCredentials
 from devices.models.push import EXPIRY_WARNING
 from devices.push import apns, fcm
@@ -44,7 +43,8 @@ def do_upload_apns_certificate(tenant, data: bytes, *, actor, password: str | No
     certificate.topic, certificate.subject = parsed.topic, parsed.subject
     certificate.serial_number = parsed.serial_number
     certificate.not_before, certificate.not_after = parsed.not_before, parsed.not_after
-    certificate.uploaded_at, certificate.uploaded_by_label = timezone.now(), actor_label(actor)
+    certificate.uploaded_at = timezone.now()
+    certificate.uploaded_by_label = actor_fields(actor)["actor_label"]
     certificate.expiry_warned_at = None
     certificate.save()
     do_save_apple_settings(tenant, actor=actor, request=request, push_topic=parsed.topic)

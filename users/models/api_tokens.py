@@ -35,5 +35,9 @@ class ApiToken(TenantOwned):
     class Meta:
         ordering = ["-created_at"]
 
+    def audit_actor(self):
+        """Events by a token name its creator as the actor (see audit.record)."""
+        return self.created_by, f"api-token:{self.name}"
+
     def __str__(self) -> str:
         return f"{self.name} ({self.key_hint}…)"

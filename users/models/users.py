@@ -73,6 +73,10 @@ class User(AbstractBaseUser):
         ]
         indexes = [models.Index(fields=["tenant", "role"])]
 
+    def audit_actor(self) -> tuple[User, str]:
+        """How audit events name this user when they act (see audit.record)."""
+        return self, self.email
+
     def __str__(self) -> str:
         return self.email
 
