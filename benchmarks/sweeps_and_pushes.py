@@ -104,6 +104,7 @@ def main() -> None:
 
     from devices.models import AppleChannel, Device, PushAttempt
     from devices.push import credentials, service
+    from devices.push.reminders import deliver_reminders
     from enrollment.models import Registration, RegistrationState, Reminder
     from enrollment.services import reminders, sweeps
     from tests.workers.pki import make_pki
@@ -140,7 +141,7 @@ def main() -> None:
     report("reminder scan again (no double)", args.registrations - half, "scanned", again)
     with counted() as delivery:
         for start in range(0, len(claimed), 1000):
-            reminders.deliver_reminders(claimed[start:start + 1000])
+            deliver_reminders(claimed[start:start + 1000])
     report("reminder delivery (email)", len(claimed), "reminders", delivery)
     assert Reminder.objects.filter(status="sent").count() == len(claimed)
     assert Registration.objects.filter(state="expired").count() == half

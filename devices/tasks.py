@@ -1,4 +1,4 @@
-"""Celery tasks of the devices app: MDM pushes and the APNs certificate expiry check.
+"""Celery tasks of the devices app: MDM pushes, reminder delivery, the APNs certificate check.
 
 Thin: they take ids, call one service, return a result dict. A push may be repeated harmlessly
 (the device only checks in), so `acks_late` redelivery after a lost worker is safe. Retries:
@@ -12,7 +12,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from devices.push import credentials, service
+from devices.push import credentials, reminders, service
 
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 PUSH_ROUNDS = 4
@@ -50,3 +50,11 @@ def purge_push_attempts() -> dict:
     """Daily: forget push attempts older than MDM_PUSH_ATTEMPT_RETENTION_DAYS."""
     return {"deleted": service.purge_push_attempts(
         older_than_days=settings.MDM_PUSH_ATTEMPT_RETENTION_DAYS)}
+
+
+# Claimed by enrollment's reminder scan, delivered here through the agent app's pushes; the
+# name is the one the scan queues (and queued messages may already carry).
+@shared_task(name="enrollment.deliver_reminders", acks_late=True,
+             autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=5)
+def deliver_reminders(reminder_ids: list[int]) -> dict:
+    return reminders.deliver_reminders(reminder_ids)

@@ -29,11 +29,5 @@ def run_expiry_sweeps() -> dict:
              autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=5)
 def send_reminders() -> dict:
     """Every MDM_REMINDER_SCAN_SECONDS (beat): claim the reminders due now; each claimed
-    batch is delivered by `deliver_reminders`."""
+    batch is delivered by `enrollment.deliver_reminders` (devices.tasks)."""
     return reminders.run_reminder_scan()
-
-
-@shared_task(name="enrollment.deliver_reminders", acks_late=True,
-             autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=5)
-def deliver_reminders(reminder_ids: list[int]) -> dict:
-    return reminders.deliver_reminders(reminder_ids)

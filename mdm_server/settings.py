@@ -248,6 +248,7 @@ CELERY_BEAT_SCHEDULE.update({
                                          "schedule": 24 * 3600.0},
 })
 # Not an app's `tasks` module, so autodiscovery does not see it: import it in every worker.
-CELERY_IMPORTS = (*globals().get("CELERY_IMPORTS", ()), "devices.android.tasks")
+CELERY_IMPORTS = (*globals().get("CELERY_IMPORTS", ()), "devices.android.tasks",
+                  "enrollment.android.tasks")
 # httpx logs every request at INFO: thousands of lines per push batch.
 LOGGING["loggers"]["httpx"] = {"level": "WARNING"}

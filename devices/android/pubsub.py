@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from audit.events import AuditAction
 from audit.record import record
+from devices.android.tasks import process_notification
 from enrollment.android.messages import BadNotification, enterprise_of, parse_push
 from enrollment.models import AndroidEnterprise
 
@@ -45,8 +46,6 @@ def _reject(enterprise: AndroidEnterprise, reason: str, message_id: str = "") ->
 @csrf_exempt
 @require_POST
 def pubsub_push(request: HttpRequest, endpoint_id: str) -> HttpResponse:
-    from devices.android.tasks import process_notification
-
     # Sliced, not .first(): no ORDER BY, so the unique index on push_endpoint_id is used.
     enterprise = next(iter(AndroidEnterprise.objects.select_related("tenant").filter(
         push_endpoint_id=endpoint_id, tenant__is_active=True)[:1]), None)

@@ -1,12 +1,11 @@
 """Celery tasks of the Android channel. Thin: take ids, call one function of `sync`,
-`actions` or `enrollment.android.tokens`, return a result dict.
+or `actions`, return a result dict. (Enrollment tokens: enrollment.android.tasks.)
 
 - `android.process_notification`: one Pub/Sub message (queued by the push endpoint); retried
   on database connection errors and on the unique-name race of two workers enrolling one
   device. Dedupe and ordering live in `sync.apply_notification`.
 - `android.reconcile_all` (beat) queues `android.reconcile_enterprise` per bound enterprise;
   overlapping runs skip under an advisory lock; Google's 429/5xx retry later.
-- `android.revoke_ended_tokens` (beat): delete tokens of ended/expired registrations.
 - `android.refresh_operations` (beat): follow commands whose COMMAND notification is late.
 - `android.purge_processed_messages` (beat): forget dedupe rows older than Pub/Sub's
   7-day retention.
@@ -23,8 +22,14 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
-from devices.models import AndroidOperation, AndroidOperationStatus, ProcessedPubSubMessage
-from enrollment.android.amapi import AmapiError, AmapiUnavailable
+from devices.android.actions import refresh_operation
+from devices.models import (
+    AndroidDevice,
+    AndroidOperation,
+    AndroidOperationStatus,
+    ProcessedPubSubMessage,
+)
+from enrollment.android.amapi import AmapiError, AmapiUnavailable, client_for
 from enrollment.android.messages import BadNotification, PushEnvelope
 from enrollment.models import AndroidEnterprise
 
@@ -88,25 +93,8 @@ def reconcile_enterprise(self, enterprise_id: int) -> dict:
     return {"enterprise_id": enterprise_id, "status": "done", **outcome.as_dict()}
 
 
-@shared_task(name="android.revoke_ended_tokens")
-def revoke_ended_tokens() -> dict:
-    from enrollment.android.tokens import revoke_enrollment_token, revoke_reason, tokens_to_revoke
-
-    revoked, failed = 0, 0
-    for token in tokens_to_revoke():
-        try:
-            revoked += revoke_enrollment_token(token, reason=revoke_reason(token),
-                                               actor=SYSTEM_ACTOR)
-        except AmapiError as exc:  # tried again at the next run
-            failed += 1
-            log.warning("could not revoke %s: %s", token.name, exc)
-    return {"revoked": revoked, "failed": failed}
-
-
 @shared_task(name="android.refresh_operations")
 def refresh_operations() -> dict:
-    from devices.android.actions import refresh_operation
-
     pending = (AndroidOperation.objects.filter(status=AndroidOperationStatus.PENDING)
                .select_related("device__android__enterprise", "tenant")[:500])
     finished = 0
@@ -125,31 +113,9 @@ def purge_processed_messages() -> dict:
     return {"deleted": deleted}
 
 
-@shared_task(name="android.revoke_token", bind=True, max_retries=5)
-def revoke_token(self, token_id: int) -> dict:
-    """Delete one ended registration's token on Google (queued when it ends)."""
-    from enrollment.android.tokens import revoke_enrollment_token, revoke_reason
-    from enrollment.models import AndroidEnrollmentToken
-
-    token = (AndroidEnrollmentToken.objects.select_related("enterprise", "registration__user",
-                                                           "tenant")
-             .filter(pk=token_id, revoked_at__isnull=True).first())
-    if token is None:
-        return {"token_id": token_id, "revoked": False}
-    try:
-        revoked = revoke_enrollment_token(token, reason=revoke_reason(token),
-                                          actor=SYSTEM_ACTOR)
-    except AmapiUnavailable as exc:
-        raise self.retry(exc=exc, countdown=30 * (2 ** self.request.retries)) from exc
-    return {"token_id": token_id, "revoked": revoked}
-
-
 @shared_task(name="android.assign_company_policy", bind=True, max_retries=5)
 def assign_company_policy(self, android_device_id: int) -> dict:
     """Move a company-owned device to the company policy (S17 CA clean-up)."""
-    from devices.models import AndroidDevice
-    from enrollment.android.amapi import client_for
-
     android = (AndroidDevice.objects.select_related("enterprise")
                .filter(pk=android_device_id, removed_at__isnull=True).first())
     if android is None or not android.enterprise.company_policy_name:

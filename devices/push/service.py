@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.models import AuditEvent
+from core import jobs
 from devices.models import (
     ApnsCertificate,
     AppleChannel,
@@ -283,10 +284,9 @@ def queue_push(channel_ids: Iterable[int], *, reason: str = "command") -> bool:
     if not ApnsCertificate.objects.filter(
             tenant_id__in=AppleChannel.objects.filter(pk__in=ids).values("tenant_id")).exists():
         return False
-    from devices.tasks import push_channels as push_task
-
     try:
-        push_task.apply_async((ids,) if reason == "command" else (ids, reason), retry=False)
+        jobs.send("devices.push_channels", *((ids,) if reason == "command" else (ids, reason)),
+                  retry=False)
     except Exception:  # kombu raises many kinds; the command stays queued for the next poll
         logger.exception("could not queue the MDM push for channels %s", ids[:20])
         return False

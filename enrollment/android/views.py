@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core import jobs
 from core.portal import admin_required
 from enrollment.android.amapi import AmapiError
 from enrollment.android.binding import (
@@ -121,11 +122,9 @@ def _act(request: HttpRequest, action: str) -> HttpResponse:
             (messages.error if error else messages.success)(
                 request, error or "Policies and Pub/Sub settings sent to Google.")
         elif action == "reconcile":
-            from devices.android.tasks import reconcile_enterprise
-
             enterprise = enterprise_for(tenant)
             if enterprise is not None and enterprise.is_bound:
-                reconcile_enterprise.delay(enterprise.pk)
+                jobs.send("android.reconcile_enterprise", enterprise.pk)
                 messages.success(request, "Device reconciliation queued.")
         else:
             messages.error(request, "Unknown action.")

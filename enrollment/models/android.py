@@ -11,7 +11,9 @@ import json
 
 from django.db import models
 
+from core import jobs
 from core.encryption import decrypt, encrypt
+from enrollment.models.registrations import OPEN_STATES
 from tenants.models import TenantOwned
 
 SERVICE_ACCOUNT_PURPOSE = "android.service_account"
@@ -126,10 +128,6 @@ def _revoke_when_registration_ends(sender, instance, created, update_fields=None
     """A cancelled/expired/superseded Android registration: delete its token on Google soon
     after commit (the `android.revoke_ended_tokens` sweep catches anything missed, such as
     bulk updates that send no signal)."""
-    from django.db import transaction
-
-    from enrollment.models.registrations import OPEN_STATES
-
     if created or instance.platform != "android" or instance.state in OPEN_STATES:
         return
     if update_fields is not None and "state" not in update_fields:
@@ -138,9 +136,7 @@ def _revoke_when_registration_ends(sender, instance, created, update_fields=None
                                                       revoked_at__isnull=True)
                 .values_list("pk", flat=True).first())
     if token_id is not None:
-        from devices.android.tasks import revoke_token
-
-        transaction.on_commit(lambda: revoke_token.delay(token_id))
+        jobs.enqueue("android.revoke_token", token_id)
 
 
 models.signals.post_save.connect(_revoke_when_registration_ends,

@@ -6,30 +6,26 @@ Two steps, so that no reminder is ever sent twice:
 1. `claim_due_reminders` scans open registrations in batches (3 queries per batch) and inserts
    one `Reminder` row per (registration, due slot) with ON CONFLICT DO NOTHING RETURNING: only
    the inserter of a row may send it, so two beat schedulers or a retried scan cannot double it.
-2. `deliver_reminders` moves its claimed rows from pending to sending under a row lock (a
-   retried delivery finds nothing pending), re-reads the registration (enrolled or expired
-   since: skipped), pushes, emails, records and audits (constant queries per batch).
+2. `devices.push.reminders.deliver_reminders` (it pushes through the agent app, a devices
+   concern) sends each claimed row once: see its module.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import defaultdict
-from collections.abc import Iterable
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from audit.events import AuditAction
-from audit.models import AuditEvent
 from audit.record import record
+from core import jobs
 from enrollment.models import (
     OPEN_STATES,
-    AppSession,
     Registration,
     RegistrationMethod,
     Reminder,
@@ -127,9 +123,7 @@ def _claim_batch(now: dt.datetime, size: int, after_pk: int, queue: bool
             due.append((tenant_id, pk, slot))
     ids = _insert_claims(due, now)
     if ids and queue:
-        from enrollment.tasks import deliver_reminders
-
-        transaction.on_commit(lambda: deliver_reminders.delay(ids))
+        jobs.enqueue("enrollment.deliver_reminders", ids)
     return ids, rows[-1][0], len(rows)
 
 
@@ -144,7 +138,7 @@ def run_reminder_scan(*, now: dt.datetime | None = None) -> dict:
 
 # --- delivery --------------------------------------------------------------------------------
 
-def _reminder_text(registration: Registration, slot: int) -> tuple[str, str]:
+def reminder_text(registration: Registration, slot: int) -> tuple[str, str]:
     device = {"ios": "iPhone or iPad", "macos": "Mac", "android": "Android device"}.get(
         registration.platform, "device")
     return ("Finish setting up your device",
@@ -152,101 +146,8 @@ def _reminder_text(registration: Registration, slot: int) -> tuple[str, str]:
             "Settings) to finish registration.")
 
 
-def _email(registration: Registration, title: str, body: str) -> EmailMessage:
+def reminder_email(registration: Registration, title: str, body: str) -> EmailMessage:
     link = selfservice_url(registration.tenant)
     return EmailMessage(subject=f"{registration.tenant.name}: {title.lower()}",
                         body=f"Hello,\n\n{body}\n\nNeed a new link? {link}\n", to=[
                             registration.user.email])
-
-
-def deliver_reminders(reminder_ids: Iterable[int]) -> dict:
-    """Send claimed reminders (see module doc). Returns counts by final status."""
-    from devices.push.service import AppPush, push_apps
-
-    ids = sorted(set(reminder_ids))
-    with transaction.atomic():
-        reminders = list(Reminder.objects.filter(pk__in=ids, status=ReminderStatus.PENDING)
-                         .select_for_update(skip_locked=True, of=("self",))
-                         .select_related("registration__user", "registration__tenant"))
-        Reminder.objects.filter(pk__in=[r.pk for r in reminders]).update(
-            status=ReminderStatus.SENDING)
-    if not reminders:
-        return {}
-    now = timezone.now()
-    live = [r for r in reminders if r.registration.state in OPEN_STATES
-            and r.registration.expires_at > now]
-    sessions = defaultdict(list)
-    for session in (AppSession.objects.filter(
-            user_id__in={r.registration.user_id for r in live}, revoked_at__isnull=True)
-            .exclude(push_token="").order_by("pk")):
-        sessions[session.user_id].append(session)
-
-    pushes = []
-    for reminder in live:
-        title, body = _reminder_text(reminder.registration, reminder.slot)
-        pushes += [AppPush(session, title, body, {"registration_id": reminder.registration_id,
-                                                  "kind": "reminder"},
-                           registration_id=reminder.registration_id)
-                   for session in sessions[reminder.registration.user_id]]
-    results = push_apps(pushes, reason="reminder")
-
-    emails = []
-    for reminder in reminders:
-        registration = reminder.registration
-        if reminder not in live:
-            state = registration.state if registration.state not in OPEN_STATES else "expired"
-            reminder.status, reminder.error = ReminderStatus.SKIPPED, f"registration {state}"
-            continue
-        user_sessions = sessions[registration.user_id]
-        reached = [("fcm" if s.push_service == "fcm" else "app_apns") for s in user_sessions
-                   if results.get(s.pk) == "sent"]
-        reminder.channels = reached
-        if not reached and settings.MDM_REMINDER_EMAIL_FALLBACK and registration.user.email:
-            emails.append((reminder, _email(registration, *_reminder_text(registration,
-                                                                        reminder.slot))))
-            reminder.channels = ["email"]
-        if reminder.channels:
-            reminder.status, reminder.sent_at = ReminderStatus.SENT, now
-        else:
-            reminder.status = ReminderStatus.NO_CHANNEL
-            reminder.error = ", ".join(sorted({str(results.get(s.pk)) for s in user_sessions})
-                                       )[:200] or "no app token, email fallback off"
-    if emails:
-        _send_emails(emails)
-
-    with transaction.atomic():
-        Reminder.objects.bulk_update(reminders, ["status", "channels", "error", "sent_at"])
-        AuditEvent.objects.bulk_create([
-            AuditEvent(tenant_id=r.tenant_id, action=AuditAction.REMINDER_SENT,
-                       actor_label=REMINDER_ACTOR, user_id=r.registration.user_id,
-                       target_type=Registration._meta.label_lower,
-                       target_id=str(r.registration_id),
-                       target_label=str(r.registration)[:200],
-                       detail={"slot": r.slot, "channels": r.channels, "status": r.status})
-            for r in reminders if r.status in (ReminderStatus.SENT, ReminderStatus.FAILED,
-                                               ReminderStatus.NO_CHANNEL)])
-    counts: dict[str, int] = defaultdict(int)
-    for reminder in reminders:
-        counts[reminder.status] += 1
-    return dict(counts)
-
-
-def _send_emails(emails: list[tuple[Reminder, EmailMessage]]) -> None:
-    """One SMTP connection for the batch; a failure marks those reminders failed."""
-    mail = get_connection()
-    try:
-        mail.open()
-        for reminder, message in emails:
-            message.connection = mail
-            try:
-                message.send()
-            except Exception as exc:  # SMTP errors are many; one bad address must not stop all
-                reminder.status, reminder.error = ReminderStatus.FAILED, str(exc)[:200]
-                reminder.channels, reminder.sent_at = [], None
-    except Exception as exc:
-        logger.exception("reminder emails not delivered")
-        for reminder, _message in emails:
-            reminder.status, reminder.error = ReminderStatus.FAILED, str(exc)[:200]
-            reminder.channels, reminder.sent_at = [], None
-    finally:
-        mail.close()

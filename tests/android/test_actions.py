@@ -268,7 +268,8 @@ def test_generic_device_action_url_dispatches_android_devices(google, enterprise
 def test_company_owned_device_is_moved_to_the_company_policy(google, enterprise, monkeypatch,
                                                              django_capture_on_commit_callbacks):
     queued = []
-    monkeypatch.setattr(tasks.assign_company_policy, "delay", queued.append)
+    monkeypatch.setattr(tasks.assign_company_policy, "apply_async",
+                        lambda args, **options: queued.append(*args))
     with django_capture_on_commit_callbacks(execute=True):
         device = enrolled(enterprise, "cope", ownership="COMPANY_OWNED", mode="PROFILE_OWNER")
     assert queued == [device.android.pk]

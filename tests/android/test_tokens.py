@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from devices.android import tasks
+from enrollment.android import tasks
 from enrollment.models import AndroidEnrollmentToken, RegistrationMethod, RegistrationState
 from enrollment.services.registration_journey import start_registration
 from enrollment.services.registrations import do_cancel_registration
@@ -126,7 +126,8 @@ def test_cancel_revokes_the_token_on_google(google, enterprise, tenant, admin, a
     google.queue(token_answer())
     result = start_registration(tenant, alice, "android", RegistrationMethod.API, actor=admin)
     queued = []
-    monkeypatch.setattr(tasks.revoke_token, "delay", lambda *a: queued.append(a))
+    monkeypatch.setattr(tasks.revoke_token, "apply_async",
+                        lambda args, **options: queued.append(args))
     with django_capture_on_commit_callbacks(execute=True):
         do_cancel_registration(result.registration, actor=admin)
     assert len(queued) == 1

@@ -12,7 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from devices import tasks as devices_tasks
 from devices.models import InvalidPushToken, PushAttempt
+from devices.push.reminders import deliver_reminders
 from enrollment import tasks
 from enrollment.models import (
     Registration,
@@ -83,7 +85,7 @@ def test_delivery_through_app_and_email(tenant, jane, app_push_ready, apns_serve
     app_session(tenant, jane, r_jane, service="apns", token="aa" * 32)
     app_session(tenant, bob, r_bob, service="fcm", token="fcm-bob")
     claimed = reminders.claim_due_reminders(queue=False)
-    result = reminders.deliver_reminders(claimed)
+    result = deliver_reminders(claimed)
     assert result == {"sent": 3}
     by_reg = {r.registration_id: r for r in Reminder.objects.all()}
     assert by_reg[r_jane.pk].channels == ["app_apns"]
@@ -95,7 +97,7 @@ def test_delivery_through_app_and_email(tenant, jane, app_push_ready, apns_serve
     assert AuditEvent.objects.filter(action="reminder.sent").count() == 3
     assert set(PushAttempt.objects.values_list("kind", "reason", "result")) == {
         ("app_apns", "reminder", "sent"), ("fcm", "reminder", "sent")}
-    assert reminders.deliver_reminders(claimed) == {}   # a retried delivery sends nothing
+    assert deliver_reminders(claimed) == {}   # a retried delivery sends nothing
     assert len(mail.outbox) == 1 and len(apns_server.requests) == 1
 
 
@@ -103,7 +105,7 @@ def test_dead_app_token_falls_back_to_email(tenant, jane, app_push_ready, fcm_se
     r, = make_registrations(tenant, jane, 1, platform="android")
     app_session(tenant, jane, r, service="fcm", token="fcm-gone")
     fcm_server.script("fcm-gone", 404)
-    reminders.deliver_reminders(reminders.claim_due_reminders(queue=False))
+    deliver_reminders(reminders.claim_due_reminders(queue=False))
     assert Reminder.objects.get().channels == ["email"]
     assert InvalidPushToken.objects.filter(kind="fcm", result="unregistered").count() == 1
 
@@ -112,7 +114,7 @@ def test_enrolled_before_delivery_is_skipped(tenant, jane):
     r, = make_registrations(tenant, jane, 1)
     claimed = reminders.claim_due_reminders(queue=False)
     Registration.objects.filter(pk=r.pk).update(state=RegistrationState.ENROLLED)
-    assert reminders.deliver_reminders(claimed) == {"skipped": 1}
+    assert deliver_reminders(claimed) == {"skipped": 1}
     assert mail.outbox == []
 
 
@@ -124,12 +126,12 @@ def test_cadence_and_stop_on_enrollment(tenant, jane, admin):
     for hours, expected in ((0, 1), (0.5, 0), (1, 1), (2, 0), (3, 0)):
         claimed = reminders.claim_due_reminders(now=now + dt.timedelta(hours=hours),
                                                 queue=False)
-        reminders.deliver_reminders(claimed)
+        deliver_reminders(claimed)
         assert len(claimed) == expected, hours
     assert list(Reminder.objects.order_by("slot").values_list("slot", flat=True)) == [1, 2]
     assert len(mail.outbox) == 2
     r2, = make_registrations(tenant, jane, 1, downloaded_ago=dt.timedelta(minutes=61))
-    reminders.deliver_reminders(reminders.claim_due_reminders(queue=False))
+    deliver_reminders(reminders.claim_due_reminders(queue=False))
     Registration.objects.filter(pk=r2.pk).update(state=RegistrationState.ENROLLED)
     assert reminders.claim_due_reminders(now=now + dt.timedelta(hours=1), queue=False) == []
     assert AuditEvent.objects.filter(action="reminder.policy_saved").count() == 1
@@ -152,7 +154,7 @@ def test_delivery_queries_are_constant_per_batch(tenant, jane, app_push_ready, a
                 app_session(tenant, user, r, service="fcm", token=f"fcm-{count}-{i}")
         claimed = reminders.claim_due_reminders(queue=False)
         with CaptureQueriesContext(connection) as queries:
-            reminders.deliver_reminders(claimed)
+            deliver_reminders(claimed)
         return len([q for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]])
 
     assert run(6) == run(30)
@@ -163,7 +165,7 @@ def test_task_as_plain_function(tenant, jane, monkeypatch):
     assert tasks.send_reminders() == {"claimed": 2}
     assert tasks.send_reminders() == {"claimed": 0}
     ids = list(Reminder.objects.values_list("pk", flat=True))
-    assert tasks.deliver_reminders(ids) == {"sent": 2}
+    assert devices_tasks.deliver_reminders(ids) == {"sent": 2}
 
 
 @pytest.mark.django_db(transaction=True)
