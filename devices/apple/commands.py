@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.events import AuditAction
-from audit.record import record
+from audit.record import actor_fields, record
 from devices.apple import messages as msg
 from devices.models import AppleChannel, Command, CommandStatus, Device, DeviceState
 from devices.models.commands import PENDING_STATUSES
@@ -157,16 +157,6 @@ def build_command_plist(request_type: str, command_uuid: str,
 
 # --- enqueueing ------------------------------------------------------------------------------
 
-def actor_label(actor) -> str:
-    from users.models import ApiToken, User
-
-    if isinstance(actor, User):
-        return actor.email
-    if isinstance(actor, ApiToken):
-        return f"api-token:{actor.name}"
-    return str(actor or "system")
-
-
 def device_channel_of(device: Device) -> AppleChannel | None:
     return device.apple_channels.filter(is_user_channel=False).first()
 
@@ -193,7 +183,8 @@ def do_enqueue_command(tenant, device: Device, request_type: str,
     if channel is None:
         raise CommandRejected("This device has not checked in over MDM yet.")
     assert channel.device_id == device.pk
-    command = _enqueue(device, channel, request_type, payload or {}, actor_label(actor))
+    command = _enqueue(device, channel, request_type, payload or {},
+                       actor_fields(actor)["actor_label"])
     record(tenant, AuditAction.COMMAND_QUEUED, actor=actor, target=command, device=device,
            request=request, detail={"request_type": request_type,
                                     "command_uuid": command.command_uuid,

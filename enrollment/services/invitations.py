@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.models import AuditEvent
-from audit.record import record, record_many
+from audit.record import actor_fields, record, record_many
 from enrollment.models import (
     LIVE_INVITATION_STATES,
     Invitation,
@@ -36,7 +36,9 @@ from enrollment.models import (
 from enrollment.services.links import current_link, go_url
 from enrollment.services.pins import IssuedPin, build_pins, revoke_live_pins
 from enrollment.services.policies import needs_password, pin_required, policy_for
+from users.csv_import import UserRow
 from users.models import User, UserSource
+from users.services.people import CreateUsersResult, do_create_users
 
 logger = logging.getLogger(__name__)
 
@@ -65,17 +67,6 @@ def selfservice_url(tenant) -> str:
                                              kwargs={"tenant_slug": tenant.slug})
 
 
-def _sender(actor) -> dict:
-    """Who sent it (user and label), as audit.record labels actors."""
-    from users.models import ApiToken
-
-    if isinstance(actor, User):
-        return {"actor": actor, "actor_label": actor.email}
-    if isinstance(actor, ApiToken):
-        return {"actor": actor.created_by, "actor_label": f"api-token:{actor.name}"}
-    return {"actor": None, "actor_label": str(actor or "system")}
-
-
 @transaction.atomic
 def do_send_invitations(tenant, users: Iterable[User], *, actor, request=None,
                         temporary_passwords: Mapping[int, str] | None = None
@@ -100,7 +91,7 @@ def do_send_invitations(tenant, users: Iterable[User], *, actor, request=None,
     now = timezone.now()
     expires_at = now + dt.timedelta(days=policy.invitation_validity_days)
     user_ids = [user.pk for user in unique]
-    who = _sender(actor)
+    who = actor_fields(actor)
 
     replaced = (Invitation.objects.for_tenant(tenant)
                 .filter(user_id__in=user_ids, status__in=LIVE_INVITATION_STATES)
@@ -141,6 +132,20 @@ def do_send_invitations(tenant, users: Iterable[User], *, actor, request=None,
     ids = [invitation.pk for invitation in invitations]
     transaction.on_commit(lambda: deliver_invitation_emails(tenant, ids, messages))
     return sent
+
+
+@transaction.atomic
+def do_create_and_invite_users(tenant, rows: Sequence[UserRow], *, actor, request=None,
+                               label: str = "row") -> CreateUsersResult:
+    """Add local end users and invite them: both or neither. S12: a temporary password the
+    admin chose may go to the corporate email with the invitation."""
+    result = do_create_users(tenant, rows, actor=actor, request=request, label=label)
+    if result.ok:
+        temporary = {user.pk: row.password for user, row in zip(result.users, rows, strict=True)
+                     if row.password and row.temporary_password}
+        do_send_invitations(tenant, result.users, actor=actor, request=request,
+                            temporary_passwords=temporary)
+    return result
 
 
 def invitation_email(tenant, user: User, *, url: str, pin: IssuedPin | None,

@@ -9,6 +9,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core.api.viewsets import TenantModelViewSet
+from enrollment.services.invitations import do_create_and_invite_users
 from portal.filtersets import UserFilterSet, with_registered
 from users.csv_import import UserRow
 from users.models import User
@@ -62,8 +63,8 @@ class UserViewSet(TenantModelViewSet):
                       last_name=data.get("last_name", ""), password=data.get("password", ""),
                       temporary_password=data["temporary_password"],
                       require_pin=data["require_registration_pin"])
-        result = do_create_users(self.tenant, [row], actor=self.actor, request=request,
-                                 send_invitation=data["send_invitation"])
+        create = do_create_and_invite_users if data["send_invitation"] else do_create_users
+        result = create(self.tenant, [row], actor=self.actor, request=request)
         if not result.ok:
             fields: dict[str, list[str]] = {}
             for error in result.errors:

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core.portal import admin_required, paginate, safe_next
 from devices.models import Device
 from enrollment.models import Registration
+from enrollment.services.invitations import do_create_and_invite_users, do_send_invitations
 from portal.filtersets import UserFilterSet, with_registered
 from users.csv_import import UserRow, parse_users_csv
 from users.models import User
@@ -45,7 +46,6 @@ def user_bulk_action(request: HttpRequest, tenant_slug: str) -> HttpResponse:
         return redirect("portal:users", tenant_slug=tenant_slug)
     action = form.cleaned_data["action"]
     if action == "invite":
-        from enrollment.services.invitations import do_send_invitations
 
         active = [user for user in users if user.is_active]
         sent = do_send_invitations(request.tenant, active, actor=request.user, request=request)
@@ -82,9 +82,10 @@ def user_add(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     errors: list[str] = []
     if request.method == "POST":
         if formset.is_valid() and options.is_valid():
-            result = do_create_users(request.tenant, _rows_from_formset(formset),
-                                     actor=request.user, request=request,
-                                     send_invitation=options.cleaned_data["send_invitation"])
+            create = (do_create_and_invite_users if options.cleaned_data["send_invitation"]
+                      else do_create_users)
+            result = create(request.tenant, _rows_from_formset(formset), actor=request.user,
+                            request=request)
             if result.ok:
                 return _created(request, tenant_slug, result.users,
                                 options.cleaned_data["send_invitation"])
@@ -106,8 +107,9 @@ def user_import(request: HttpRequest, tenant_slug: str) -> HttpResponse:
         errors = parsed.errors
         if not errors:
             invite = csv_form.cleaned_data["send_invitation"]
-            result = do_create_users(request.tenant, parsed.rows, actor=request.user,
-                                     request=request, send_invitation=invite, label="line")
+            create = do_create_and_invite_users if invite else do_create_users
+            result = create(request.tenant, parsed.rows, actor=request.user, request=request,
+                            label="line")
             if result.ok:
                 return _created(request, tenant_slug, result.users, invite)
             errors = result.errors

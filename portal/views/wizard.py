@@ -17,6 +17,9 @@ from django.views.decorators.http import require_http_methods
 from audit.events import AuditAction
 from audit.record import record
 from core.portal import admin_required
+from enrollment.models import Invitation
+from enrollment.services.apple_settings import apple_settings, do_save_apple_settings
+from enrollment.services.invitations import do_send_invitations
 from users.csv_import import UserRow
 from users.models import Tenant, User
 from users.services.people import do_create_users
@@ -111,7 +114,6 @@ def _organization(request, tenant, step):
 
 
 def _apple(request, tenant, step):
-    from enrollment.services.apple_settings import apple_settings, do_save_apple_settings
 
     form = AppleForm(request.POST or None,
                      initial={"push_topic": apple_settings(tenant).push_topic})
@@ -156,7 +158,6 @@ def _users(request, tenant, step):
 
 
 def _invite(request, tenant, step):
-    from enrollment.models import Invitation
 
     invited = Invitation.objects.for_tenant(tenant).values("user_id")
     candidates = list(User.objects.for_tenant(tenant).filter(role="user", is_active=True)
@@ -165,7 +166,6 @@ def _invite(request, tenant, step):
     if request.method == "POST" and form.is_valid():
         chosen = [user for user in candidates if user.pk in set(form.cleaned_data["users"])]
         if chosen:
-            from enrollment.services.invitations import do_send_invitations
 
             do_send_invitations(tenant, chosen, actor=request.user, request=request)
             messages.success(request, f"Invitations sent to {len(chosen)} user(s).")

@@ -69,15 +69,15 @@ def _validate(tenant, rows: Sequence[UserRow], label: str) -> list[str]:
     return errors
 
 
-def do_create_users(tenant, rows: Sequence[UserRow], *, actor, send_invitation: bool = False,
-                    request=None, label: str = "row") -> CreateUsersResult:
-    """Create local end users from validated rows, all or none; optionally invite them."""
+def do_create_users(tenant, rows: Sequence[UserRow], *, actor, request=None,
+                    label: str = "row") -> CreateUsersResult:
+    """Create local end users from validated rows, all or none. To invite them in the same
+    transaction: enrollment.services.invitations.do_create_and_invite_users."""
     errors = _validate(tenant, rows, label)
     if errors or not rows:
         return CreateUsersResult(errors=errors or ["No users to add."])
     try:
-        users = _create_users(tenant, rows, actor=actor, send_invitation=send_invitation,
-                              request=request)
+        users = _create_users(tenant, rows, actor=actor, request=request)
     except IntegrityError:  # a concurrent request created one of these addresses meanwhile
         return CreateUsersResult(errors=[f"{label}s: an address already has an account "
                                          "(created meanwhile by another request)"])
@@ -85,8 +85,7 @@ def do_create_users(tenant, rows: Sequence[UserRow], *, actor, send_invitation: 
 
 
 @transaction.atomic
-def _create_users(tenant, rows: Sequence[UserRow], *, actor, send_invitation: bool,
-                  request) -> list[User]:
+def _create_users(tenant, rows: Sequence[UserRow], *, actor, request) -> list[User]:
     users = User.objects.bulk_create([
         User(tenant=tenant, email=row.email.strip().lower(), first_name=row.first_name,
              last_name=row.last_name, role=UserRole.USER, source=UserSource.LOCAL,
@@ -99,14 +98,6 @@ def _create_users(tenant, rows: Sequence[UserRow], *, actor, send_invitation: bo
                 user_of=lambda user: user,
                 detail_of=lambda user: {"source": "local",
                                         "temporary_password": user.must_change_password})
-    if send_invitation:
-        from enrollment.services.invitations import do_send_invitations
-
-        # S12: an admin-chosen temporary password may go to the corporate email.
-        temporary = {user.pk: row.password for user, row in zip(users, rows, strict=True)
-                     if row.password and row.temporary_password}
-        do_send_invitations(tenant, users, actor=actor, request=request,
-                            temporary_passwords=temporary)
     return users
 
 
