@@ -3,8 +3,9 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from devices.apple.commands import TYPED_REQUEST_TYPES
-from devices.models import AppleChannel, AppleMdmSettings, Command, Device
+from devices.models import AppleChannel, Command, Device
 from devices.services.bulk import ACTIONS, MAX_DEVICES, OUTCOMES
+from enrollment.models import AppleMdmSettings
 
 
 class OwnerSerializer(serializers.Serializer):

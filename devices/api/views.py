@@ -24,9 +24,10 @@ from devices.api.serializers import (
 )
 from devices.apple.commands import CommandRejected, do_enqueue_command
 from devices.filtersets import CommandFilterSet, DeviceFilterSet
-from devices.models import AppleChannel, AppleMdmSettings, Command, CommandStatus, Device
+from devices.models import AppleChannel, Command, CommandStatus, Device
 from devices.services import bulk
 from devices.services.lifecycle import do_retire_device
+from enrollment.models import AppleMdmSettings
 from enrollment.services.apple_settings import apple_settings, do_save_apple_settings
 
 

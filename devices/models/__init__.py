@@ -7,7 +7,7 @@ from devices.models.android import (
     EndedAndroidDeviceName,
     ProcessedPubSubMessage,
 )
-from devices.models.apple import AppleChannel, AppleMdmSettings
+from devices.models.apple import AppleChannel
 from devices.models.commands import Command, CommandStatus
 from devices.models.devices import Device, DeviceState, Platform
 from devices.models.push import (
@@ -21,7 +21,7 @@ from devices.models.push import (
 
 __all__ = [
     "AndroidDevice", "AndroidOperation", "AndroidOperationStatus", "ApnsCertificate",
-    "AppPushCredentials", "AppleChannel", "AppleMdmSettings", "Command", "CommandStatus",
+    "AppPushCredentials", "AppleChannel", "Command", "CommandStatus",
     "Device", "DeviceState", "EndedAndroidDeviceName", "InvalidPushToken", "Platform",
     "ProcessedPubSubMessage", "PushAttempt", "PushKind", "PushResult",
 ]

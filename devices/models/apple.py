@@ -1,4 +1,4 @@
-"""Apple MDM storage: the tenant's MDM settings and the MDM channels of each device.
+"""Apple MDM storage: the MDM channels of each device.
 
 A channel is what NanoMDM calls an enrollment: the device channel (id = UDID) and, on macOS,
 one user channel per accepted user (id = ``UDID:UserID``). Each holds its push credentials.
@@ -7,26 +7,6 @@ one user channel per accepted user (id = ``UDID:UserID``). Each holds its push c
 from django.db import models
 
 from tenants.models import TenantOwned
-
-
-class AppleMdmSettings(TenantOwned):
-    """Per-tenant Apple MDM settings. The APNs certificate upload (workers/push issue) will
-    supersede ``push_topic``; until then the admin types the certificate's topic here."""
-
-    push_topic = models.CharField(max_length=255, blank=True,
-                                  help_text="APNs topic, com.apple.mgmt.External.<uuid>")
-    sign_enrollment_profiles = models.BooleanField(
-        default=True, help_text="Serve enrollment profiles signed (uncheck for tooling only).")
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant"],
-                                               name="one_apple_mdm_settings_per_tenant")]
-        verbose_name = "Apple MDM settings"
-        verbose_name_plural = "Apple MDM settings"
-
-    def __str__(self) -> str:
-        return f"Apple MDM settings of tenant {self.tenant_id}"
 
 
 class AppleChannel(TenantOwned):

@@ -1,6 +1,7 @@
 """Models of the enrollment app, one module per concept."""
 
 from enrollment.models.app import AppQrToken, AppSession
+from enrollment.models.apple_settings import AppleMdmSettings
 from enrollment.models.certificates import IssuedCertificate, RevocationReason
 from enrollment.models.challenges import Challenge
 from enrollment.models.pki import CertificateAuthority
@@ -15,6 +16,7 @@ __all__ = [
     "OPEN_STATES",
     "AppQrToken",
     "AppSession",
+    "AppleMdmSettings",
     "CertificateAuthority",
     "Challenge",
     "IssuedCertificate",

@@ -6,7 +6,7 @@ from django.db import transaction
 
 from audit.events import AuditAction
 from audit.record import record
-from devices.models import AppleMdmSettings
+from enrollment.models import AppleMdmSettings
 
 
 def apple_settings(tenant) -> AppleMdmSettings:
