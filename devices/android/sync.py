@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record, record_many
+from core import jobs
 from core.locks import transaction_lock
 from devices.models import (
     AndroidDevice,
@@ -32,6 +33,7 @@ from devices.models import (
     Platform,
     ProcessedPubSubMessage,
 )
+from devices.services.lifecycle import do_enroll_device
 from enrollment.android.amapi import AmapiClient, client_for
 from enrollment.android.messages import (
     BadNotification,
@@ -196,10 +198,7 @@ def _ensure_company_policy(enterprise: AndroidEnterprise, android: AndroidDevice
     policy = enterprise.company_policy_name
     if report.ownership != "COMPANY_OWNED" or not policy or report.policy_name == policy:
         return
-    from devices.android.tasks import assign_company_policy
-
-    android_id = android.pk
-    transaction.on_commit(lambda: assign_company_policy.delay(android_id))
+    jobs.enqueue("android.assign_company_policy", android.pk)
 
 
 def _earlier_entries(tenant, report: DeviceReport) -> list[AndroidDevice]:
@@ -236,8 +235,6 @@ def _registration_for(tenant, report: DeviceReport) -> Registration | None:
 def enroll_device(enterprise: AndroidEnterprise, report: DeviceReport, *,
                   publish_time: dt.datetime | None) -> Device:
     """A device name we have not seen: a first registration or a re-registration (S22)."""
-    from enrollment.services.registrations import do_complete_registration
-
     tenant = enterprise.tenant
     earlier = _earlier_entries(tenant, report)
     registration = _registration_for(tenant, report)
@@ -257,7 +254,7 @@ def enroll_device(enterprise: AndroidEnterprise, report: DeviceReport, *,
         older = earlier
         reused = False
         if earlier:
-            # Makes do_complete_registration record a re-registration (the device was
+            # Makes do_enroll_device record a re-registration (the device was
             # enrolled before, under its earlier entry).
             device.enrolled_at = report.enrollment_time or timezone.now()
     _copy_report(android, device, report, publish_time)
@@ -272,7 +269,7 @@ def enroll_device(enterprise: AndroidEnterprise, report: DeviceReport, *,
                user=old.owner, detail={"reason": "re-registered", "platform": "android",
                                        "newer_device_id": device.pk})
     if registration is not None:
-        do_complete_registration(registration, device, actor=actor)
+        do_enroll_device(registration, device, actor=actor)
     else:
         was_enrolled = reused or bool(earlier)
         device.state, device.enrolled_at = DeviceState.ACTIVE, timezone.now()

@@ -71,8 +71,8 @@ class DeviceViewSet(TenantReadOnlyViewSet):
         return self.get_paginated_response(CommandSerializer(page, many=True).data)
 
     def _enqueue(self, request, device: Device) -> Response:
+        from devices.services.profiles import do_install_profile
         from profiles.models import ConfigurationProfile
-        from profiles.services.configuration import do_install_profile
 
         params = EnqueueCommandSerializer(data=request.data)
         params.is_valid(raise_exception=True)

@@ -39,11 +39,9 @@ from devices.apple.commands import (
 from devices.apple.identity import IdentityError
 from devices.models import AppleChannel, Device, DeviceState
 from devices.models.devices import GONE_STATES
+from devices.services.lifecycle import do_enroll_device
 from enrollment.models import OPEN_STATES, IssuedCertificate, Registration, RegistrationState
-from enrollment.services.registrations import (
-    do_complete_registration,
-    registration_for_certificate,
-)
+from enrollment.services.registrations import registration_for_certificate
 
 logger = logging.getLogger(__name__)
 
@@ -333,7 +331,7 @@ def _token_update(ctx: _Context, m: msg.TokenUpdate, channel: AppleChannel) -> R
         channel.unlock_token_encrypted = encrypt(m.unlock_token,
                                                  AppleChannel.UNLOCK_TOKEN_PURPOSE)
     channel.save()
-    enrolled = do_complete_registration(registration, device, actor=_actor(m),
+    enrolled = do_enroll_device(registration, device, actor=_actor(m),
                                         request=ctx.request)
     if enrolled:
         _on_enrolled(ctx.tenant, device, channel, registration.user, m)
@@ -349,7 +347,7 @@ def _store_push(channel: AppleChannel, m: msg.TokenUpdate) -> None:
 
 
 def _on_enrolled(tenant, device: Device, channel: AppleChannel, user, m) -> None:
-    from profiles.services.configuration import queue_enrollment_profiles
+    from devices.services.profiles import queue_enrollment_profiles
 
     do_enqueue_command(tenant, device, "DeviceInformation", actor="system", channel=channel)
     # iOS has no user channel: user-scope profiles go on the device channel there.
@@ -435,7 +433,7 @@ def _user_token_update(ctx: _Context, m: msg.TokenUpdate, device_channel: AppleC
     channel.last_seen_at = timezone.now()
     channel.save()
     if created or first:
-        from profiles.services.configuration import queue_enrollment_profiles
+        from devices.services.profiles import queue_enrollment_profiles
 
         record(ctx.tenant, AuditAction.USER_CHANNEL_ACCEPTED, actor=_actor(m), target=device,
                device=device, user=device.owner, request=ctx.request,

@@ -1,4 +1,5 @@
-"""Device lifecycle changes an admin makes to Apple devices: retire (stop managing, revoke its
+"""Device lifecycle: a device enrolled through a registration (either platform); and the
+changes an admin makes to Apple devices: retire (stop managing, revoke its
 identity), delete (retire, then remove the entry), re-register (invite the owner to enroll it
 again) and push (wake it so it fetches its queue). Android devices have their own in
 `devices/android/actions.py` (Google is called first)."""
@@ -13,8 +14,29 @@ from audit.events import AuditAction
 from audit.record import record, record_many
 from devices.apple.commands import cancel_pending_of_device
 from devices.models import AppleChannel, Device, DeviceState
-from enrollment.models import IssuedCertificate, RevocationReason
+from enrollment.models import IssuedCertificate, Registration, RevocationReason
 from enrollment.services.certificates import do_revoke_certificate
+from enrollment.services.registrations import do_complete_registration
+
+
+@transaction.atomic
+def do_enroll_device(registration: Registration, device: Device, *, actor,
+                     request=None) -> bool:
+    """The device enrolled through ``registration``: the registration completes (enrollment's
+    side), then the device becomes Active and belongs to the registration's user. Returns
+    False when the registration was already complete. Audited twice: "Registration completed"
+    (the registration) and "Device registered" or "re-registered" (the device)."""
+    if not do_complete_registration(registration, device, actor=actor, request=request):
+        return False
+    was_enrolled = device.enrolled_at is not None
+    device.state, device.owner_id = DeviceState.ACTIVE, registration.user_id
+    device.enrolled_at = registration.enrolled_at
+    device.save(update_fields=["state", "owner", "enrolled_at"])
+    record(registration.tenant, AuditAction.DEVICE_REREGISTERED if was_enrolled
+           else AuditAction.DEVICE_REGISTERED, actor=actor, target=device,
+           user=registration.user, device=device, request=request,
+           detail={"registration_id": registration.pk, "platform": registration.platform})
+    return True
 
 
 @transaction.atomic

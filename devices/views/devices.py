@@ -119,7 +119,7 @@ def device_action(request: HttpRequest, tenant_slug: str, device_id: int) -> Htt
 
 
 def _install(request: HttpRequest, device: Device) -> HttpResponse:
-    from profiles.services.configuration import do_install_profile
+    from devices.services.profiles import do_install_profile
 
     form = InstallProfileForm(request.POST, tenant=request.tenant, prefix="install")
     if not form.is_valid():

@@ -126,13 +126,11 @@ def registration_for_certificate(issued: IssuedCertificate) -> Registration | No
 
 @transaction.atomic
 def do_complete_registration(registration: Registration, device, *, actor, request=None) -> bool:
-    """The device enrolled (Apple: first device-channel TokenUpdate; Android: its ENROLLMENT
-    notification). Returns False when the registration was already complete. The device
-    becomes Active and belongs to the user; another open or enrolled registration of the same
-    device is superseded. Audited twice: "Registration completed" (the registration) and
-    "Device registered" or "re-registered" (the device)."""
-    from devices.models import DeviceState
-
+    """The registration's side of a device enrolling (Apple: first device-channel TokenUpdate;
+    Android: its ENROLLMENT notification): enrolled, bound to ``device``, and another open or
+    enrolled registration of the same device superseded. Returns False when it was already
+    complete. The device's side is devices.services.lifecycle.do_enroll_device, which calls
+    this first."""
     locked = Registration.objects.select_for_update().get(pk=registration.pk)
     if locked.state == RegistrationState.ENROLLED:
         return False
@@ -150,18 +148,10 @@ def do_complete_registration(registration: Registration, device, *, actor, reque
     locked.supersedes = previous[0] if previous else None
     locked.save(update_fields=["state", "enrolled_at", "device", "supersedes"])
     # The registration's own trail ends here (as it does when it expires, is cancelled or is
-    # superseded); the device's event below is the device's side of the same moment.
+    # superseded); the device's event is the device's side of the same moment.
     record(locked.tenant, AuditAction.REGISTRATION_ENROLLED, actor=actor, target=locked,
            user=locked.user, device=device, request=request,
            detail={"registration_id": locked.pk, "platform": locked.platform})
-    was_enrolled = device.enrolled_at is not None
-    device.state, device.owner_id = DeviceState.ACTIVE, locked.user_id
-    device.enrolled_at = now
-    device.save(update_fields=["state", "owner", "enrolled_at"])
-    record(locked.tenant, AuditAction.DEVICE_REREGISTERED if was_enrolled
-           else AuditAction.DEVICE_REGISTERED, actor=actor, target=device, user=locked.user,
-           device=device, request=request, detail={"registration_id": locked.pk,
-                                                  "platform": locked.platform})
     registration.refresh_from_db()
     return True
 

@@ -12,7 +12,6 @@ from django.db.models import Q
 
 from audit.events import AuditAction
 from audit.record import record
-from enrollment.services.profile_signing import sign_for_tenant
 from profiles import mobileconfig
 from profiles.models import ConfigurationProfile, ProfileTarget
 
@@ -112,26 +111,3 @@ def build_profile(profile: ConfigurationProfile, platform: str) -> dict:
         profile.name, profile.identifier, parse_payload_content(profile.payload_plist), scope,
         profile_uuid=str(profile.profile_uuid), organization=profile.tenant.name,
         description=profile.description or None)
-
-
-def render_profile(tenant, profile: ConfigurationProfile, platform: str) -> bytes:
-    """The signed .mobileconfig for ``platform``."""
-    return sign_for_tenant(tenant, mobileconfig.serialize(build_profile(profile, platform)))
-
-
-def do_install_profile(tenant, device, profile: ConfigurationProfile, *, actor, channel=None,
-                       request=None):
-    """Queue InstallProfile of ``profile`` (signed) on the device, or on ``channel``."""
-    from devices.apple.commands import do_enqueue_command
-
-    assert profile.tenant_id == tenant.id
-    return do_enqueue_command(tenant, device, "InstallProfile",
-                              {"Payload": render_profile(tenant, profile, device.platform)},
-                              actor=actor, channel=channel, request=request)
-
-
-def queue_enrollment_profiles(tenant, device, channel, user, scopes: Iterable[str], *,
-                              actor) -> list:
-    """On enrollment: install every profile assigned to ``user`` for these scopes."""
-    return [do_install_profile(tenant, device, profile, actor=actor, channel=channel)
-            for profile in profiles_for(tenant, user, device.platform, scopes)]

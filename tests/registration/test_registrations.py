@@ -360,14 +360,15 @@ def test_completing_a_registration_is_audited_once_for_it_and_for_the_device(ten
                                                                              admin):
     from audit.events import AuditAction
     from devices.models import Device
-    from enrollment.services.registrations import do_complete_registration, do_start_registration
+    from devices.services.lifecycle import do_enroll_device
+    from enrollment.services.registrations import do_start_registration
 
     device = Device.objects.create(tenant=tenant, platform="ios", state="pending")
     first = do_start_registration(tenant, ann, "ios", "api", actor=admin).registration
-    assert do_complete_registration(first, device, actor="device:test") is True
-    assert do_complete_registration(first, device, actor="device:test") is False  # once
+    assert do_enroll_device(first, device, actor="device:test") is True
+    assert do_enroll_device(first, device, actor="device:test") is False  # once
     second = do_start_registration(tenant, ann, "ios", "api", actor=admin).registration
-    do_complete_registration(second, device, actor="device:test")
+    do_enroll_device(second, device, actor="device:test")
 
     events = list(AuditEvent.objects.filter(tenant=tenant, device=device).order_by("id")
                   .values_list("action", "target_id", "user_id", "detail"))
