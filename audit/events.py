@@ -17,6 +17,7 @@ class AuditAction(models.TextChoices):
     LOGIN_FAILED = "auth.login_failed", "Sign-in failed"
     LOGIN_LOCKED = "auth.login_locked", "Sign-in locked out"
     LOGOUT = "auth.logout", "Signed out"
+    PASSWORD_CHANGED = "auth.password_changed", "Password changed"
     API_TOKEN_CREATED = "api_token.created", "API token created"
     API_TOKEN_REVOKED = "api_token.revoked", "API token revoked"
     # LDAP directory

@@ -15,6 +15,7 @@ portal_patterns = [
     path("users/<int:user_id>/", views_users.user_detail, name="user-detail"),
     path("", views.dashboard, name="dashboard"),
     path("login/", views.admin_login, name="login"),
+    path("login/password/", views.change_temporary_password, name="password-change"),
     path("logout/", views.sign_out, name="logout"),
     path("settings/api-tokens/", views.api_tokens, name="api-tokens"),
     path("settings/api-tokens/<int:token_id>/revoke/", views.revoke_api_token,

@@ -4,7 +4,6 @@ follow the registration; re-register with explicit confirmation."""
 
 from __future__ import annotations
 
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -14,7 +13,7 @@ from rest_framework.views import APIView
 
 from audit.events import AuditAction
 from audit.record import record
-from users.services.accounts import SignInError, sign_in
+from users.services.accounts import SignInError, check_new_password, sign_in
 
 from ..models import OPEN_STATES, Registration, RegistrationMethod
 from ..services.app_access import (
@@ -183,13 +182,13 @@ class AppRegisterView(APIView):
             if not check.ok:
                 raise AppAccessRefused("pin_refused", check.message)
             data["pin_check"] = check
-        if user.source != "ldap" and (needs_password(user) or user.must_change_password):
+        if needs_password(user) or user.password_change_due:
             new_password = data.get("new_password")
             if not new_password:
                 raise AppAccessRefused("password_required",
                                        "Choose a password for your account (new_password).")
             try:
-                validate_password(new_password, user)
+                check_new_password(user, new_password)
             except DjangoValidationError as exc:
                 raise AppAccessRefused("password_rejected", " ".join(exc.messages)) from None
             data["password_to_set"] = new_password  # set with the registration

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -91,3 +93,25 @@ def sign_in(request: HttpRequest, tenant: Tenant, email: str, password: str, *,
     login_throttle.reset("login", tenant.id, email)
     record(tenant, AuditAction.LOGIN_SUCCEEDED, actor=user, user=user, request=request)
     return user
+
+
+def check_new_password(user: User, password: str) -> None:
+    """The password policy for a password the user chooses, plus: not the temporary one it
+    replaces (else the change would change nothing). Raises ValidationError."""
+    validate_password(password, user)
+    if user.must_change_password and user.has_usable_password() and user.check_password(password):
+        raise ValidationError("Choose a password other than the temporary one.")
+
+
+@transaction.atomic
+def do_set_own_password(tenant: Tenant, user: User, password: str, *,
+                        request: HttpRequest | None = None) -> None:
+    """The user replaced their temporary password (portal sign-in). The caller has checked
+    it with `check_new_password`."""
+    if user.tenant_id != tenant.id or not user.password_change_due:
+        raise ValueError("only a local account of this tenant with a temporary password")
+    user.set_password(password)
+    user.must_change_password = False
+    user.save(update_fields=["password", "must_change_password"])
+    record(tenant, AuditAction.PASSWORD_CHANGED, actor=user, target=user, user=user,
+           request=request, detail={"replaced": "temporary password"})
