@@ -14,7 +14,7 @@ from mdm_server.portal import admin_required, paginate, safe_next
 from .csv_import import UserRow, parse_users_csv
 from .filtersets import UserFilterSet, with_registered
 from .models import User
-from .services.people import do_create_users, do_set_users_active
+from .services.people import check_rows, do_create_users, do_set_users_active
 from .user_forms import (
     AddUsersOptionsForm,
     BulkUserActionForm,
@@ -104,7 +104,9 @@ def user_import(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     errors: list[str] = []
     if csv_form.is_valid():
         parsed = parse_users_csv(csv_form.cleaned_data["file"].read())
-        errors = parsed.errors
+        # The file's own problems, then every row's: the admin fixes the file once.
+        errors = parsed.errors and [*parsed.errors,
+                                    *check_rows(request.tenant, parsed.rows, "line")]
         if not errors:
             invite = csv_form.cleaned_data["send_invitation"]
             result = do_create_users(request.tenant, parsed.rows, actor=request.user,
