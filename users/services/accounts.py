@@ -15,7 +15,7 @@ from audit.events import AuditAction
 from audit.record import client_ip, record
 
 from ..auth import DirectoryUnreachable
-from ..models import ApiToken, Tenant, User, UserRole
+from ..models import ApiToken, Tenant, User, UserRole, UserSource
 from ..models.api_tokens import hash_token, new_raw_token
 from . import login_throttle
 
@@ -115,3 +115,42 @@ def do_set_own_password(tenant: Tenant, user: User, password: str, *,
     user.save(update_fields=["password", "must_change_password"])
     record(tenant, AuditAction.PASSWORD_CHANGED, actor=user, target=user, user=user,
            request=request, detail={"replaced": "temporary password"})
+
+
+@dataclass(frozen=True)
+class UnlockedAdmin:
+    reenabled: bool       # the account was disabled and is active again
+    password_reset: bool  # a temporary password was set (must be changed at sign-in)
+
+
+@transaction.atomic
+def do_unlock_admin(tenant: Tenant, admin: User, *, actor, temporary_password: str | None = None
+                    ) -> UnlockedAdmin:
+    """Give a locked-out admin their way back (an operator's command, not a portal action):
+    re-enable the account, clear its sign-in lockout (after commit: the counters live in the
+    cache) and, with `temporary_password` (checked by the caller), set it as a temporary
+    password to be replaced at the next sign-in. Audited; the password never is."""
+    if admin.tenant_id != tenant.id or admin.role != UserRole.ADMIN:
+        raise ValueError("not an admin of this tenant")
+    if temporary_password is not None and admin.source != UserSource.LOCAL:
+        raise ValueError("a directory account's password lives in the directory")
+    admin = User.objects.select_for_update().get(pk=admin.pk)
+    reenabled = not admin.is_active
+    fields = []
+    if reenabled:
+        admin.is_active = True
+        fields.append("is_active")
+    if temporary_password is not None:
+        admin.set_password(temporary_password)
+        admin.must_change_password = True
+        fields += ["password", "must_change_password"]
+    if fields:
+        admin.save(update_fields=fields)
+    record(tenant, AuditAction.ADMIN_UNLOCKED, actor=actor, target=admin, user=admin,
+           detail={"reenabled": reenabled, "sign_in_lockout_cleared": True})
+    if temporary_password is not None:
+        record(tenant, AuditAction.ADMIN_PASSWORD_RESET, actor=actor, target=admin, user=admin,
+               detail={"must_change_password": True})
+    email = admin.email
+    transaction.on_commit(lambda: login_throttle.reset("login", tenant.id, email))
+    return UnlockedAdmin(reenabled=reenabled, password_reset=temporary_password is not None)
