@@ -17,6 +17,10 @@ class AuditAction(models.TextChoices):
     LOGIN_FAILED = "auth.login_failed", "Sign-in failed"
     LOGIN_LOCKED = "auth.login_locked", "Sign-in locked out"
     LOGOUT = "auth.logout", "Signed out"
+    PASSWORD_CHANGED = "auth.password_changed", "Password changed"
+    ADMIN_UNLOCKED = "auth.admin_unlocked", "Admin unlocked (management command)"
+    ADMIN_PASSWORD_RESET = "auth.admin_password_reset", \
+        "Admin password reset to a temporary one (management command)"
     API_TOKEN_CREATED = "api_token.created", "API token created"
     API_TOKEN_REVOKED = "api_token.revoked", "API token revoked"
     # LDAP directory

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
+import re
 import secrets
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -54,6 +57,8 @@ class Config:
     certificate_validity_days: int
     login_attempt_limit: int
     cache_key_prefix: str
+    public_url_origin: str = "set by MDM_PUBLIC_URL"  # or how it was derived from MDM_BIND
+    bind: Bind | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -172,14 +177,104 @@ def _broker(env: dict, data_dir: Path) -> tuple[str, dict]:
     return url, {"visibility_timeout": 3600}
 
 
-def _public_url(env: dict, mode: Mode) -> str:
-    url = env.get("MDM_PUBLIC_URL", "").strip() or "http://localhost:8000"
+DEFAULT_BIND = "127.0.0.1:8000"
+ALL_INTERFACES = {"", "0.0.0.0", "::"}  # noqa: S104 - names, compared with, not bound to
+_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_-]{1,63})*\.?$")
+
+
+@dataclass(frozen=True)
+class Bind:
+    """Where the web server listens (`MDM_BIND`, `serve --bind`): a TCP host and port, or
+    None for both when it is a Unix socket or file descriptor (a proxy in front names the
+    server)."""
+
+    raw: str
+    host: str | None
+    port: int | None
+
+    @property
+    def all_interfaces(self) -> bool:
+        return self.host in ALL_INTERFACES
+
+
+def parse_bind(raw: str, name: str = "MDM_BIND") -> Bind:
+    """gunicorn's bind forms: HOST:PORT, [IPV6]:PORT, HOST (port 8000), :PORT (all
+    interfaces), tcp://..., unix:PATH, fd://N. Raises ConfigError naming `name`."""
+    value = raw.strip()
+    if value.startswith(("unix:", "fd://")):
+        return Bind(value, None, None)
+    address = value.removeprefix("tcp://")
+    if address.startswith("["):
+        host, bracket, rest = address[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ConfigError(f"{name} must be HOST:PORT or [IPV6]:PORT, got {raw!r}")
+        port_text = rest[1:] or "8000"
+        try:
+            host = str(ipaddress.IPv6Address(host))
+        except ValueError:
+            raise ConfigError(f"{name} has an invalid IPv6 address: {raw!r}") from None
+    else:
+        if address.count(":") > 1:  # a URL, or an IPv6 address without its brackets
+            raise ConfigError(f"{name} must be HOST:PORT or [IPV6]:PORT, got {raw!r}")
+        host, _, port_text = address.partition(":") if ":" in address else (address, "", "8000")
+        host = host.lower()
+        if host and not _valid_host(host):
+            raise ConfigError(f"{name} has an invalid host: {raw!r}")
+    if not (port_text.isascii() and port_text.isdigit()) or not 1 <= int(port_text) <= 65535:
+        raise ConfigError(f"{name} port must be a number from 1 to 65535, got {raw!r}")
+    return Bind(value, host, int(port_text))
+
+
+def _valid_host(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+        return True
+    except ValueError:
+        return bool(_HOSTNAME.match(host)) and not host.replace(".", "").isdigit()
+
+
+def _bound_host(bind: Bind) -> tuple[str, str]:
+    """(host for URLs, why): listening on every interface names no address, so devices are
+    sent to this machine's hostname (127.0.0.1 when it has no usable one)."""
+    if not bind.all_interfaces:
+        return bind.host, "the address it listens on"
+    name = socket.gethostname().strip().lower().rstrip(".")
+    if name and name != "localhost" and _valid_host(name):
+        return name, "this machine's hostname, as it listens on all interfaces"
+    return "127.0.0.1", ("127.0.0.1, as it listens on all interfaces and this machine has no "
+                         "usable hostname")
+
+
+def _public_url(env: dict, mode: Mode, bind: Bind) -> tuple[str, str]:
+    """(MDM_PUBLIC_URL, where it came from). Unset in embedded mode: derived from the bind
+    address, so links, QR codes and profiles point where `bin/serve` listens."""
+    url = env.get("MDM_PUBLIC_URL", "").strip()
+    if not url:
+        if mode == "production":
+            raise ConfigError("MDM_PUBLIC_URL is required in production: the https:// URL "
+                              "devices reach (devices require TLS)")
+        if bind.host is None:
+            raise ConfigError(f"MDM_PUBLIC_URL must be set when MDM_BIND is not a TCP address "
+                              f"({bind.raw!r}): no URL can be derived from it")
+        host, why = _bound_host(bind)
+        shown = f"[{host}]" if ":" in host else host
+        return (f"http://{shown}" + ("" if bind.port == 80 else f":{bind.port}"),
+                f"derived from the bind address {bind.raw} (serve --bind, MDM_BIND): {why}; "
+                "set MDM_PUBLIC_URL to choose another")
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ConfigError(f"MDM_PUBLIC_URL must be an http(s) URL, got {url!r}")
     if mode == "production" and parts.scheme != "https":
         raise ConfigError("MDM_PUBLIC_URL must use https:// in production: devices require TLS")
-    return url.rstrip("/")
+    return url.rstrip("/"), "set by MDM_PUBLIC_URL"
+
+
+def public_url_for_bind(bind: str, environ: dict | None = None) -> tuple[str, str]:
+    """The public URL (and its origin) the server will use when it listens on `bind`: what
+    `serve --bind` passes to its web server and workers as MDM_BIND."""
+    env = dict(os.environ if environ is None else environ)
+    mode = env.get("MDM_MODE", "embedded").strip() or "embedded"
+    return _public_url(env, mode, parse_bind(bind, "--bind"))
 
 
 def _encryption_key(env: dict, mode: Mode, data_dir: Path) -> bytes:
@@ -232,10 +327,17 @@ def load_config(environ: dict | None = None) -> Config:
     if redis_url and urlsplit(redis_url).scheme not in {"redis", "rediss", "unix"}:
         raise ConfigError(f"REDIS_URL must be a redis:// URL, got {redis_url!r}")
 
-    public_url = _public_url(env, mode)
+    bind = parse_bind(env.get("MDM_BIND", "").strip() or DEFAULT_BIND)
+    public_url, public_url_origin = _public_url(env, mode, bind)
     hosts = [h.strip() for h in env.get("MDM_ALLOWED_HOSTS", "").split(",") if h.strip()]
     if not hosts:
-        hosts = [urlsplit(public_url).hostname, "localhost", "127.0.0.1", "testserver"]
+        named = [urlsplit(public_url).hostname, "localhost", "127.0.0.1", "testserver"]
+        if bind.host and not bind.all_interfaces:
+            named.append(bind.host)  # the address it listens on answers too
+        for host in named:  # Django matches IPv6 hosts in brackets
+            host = f"[{host}]" if ":" in host else host
+            if host not in hosts:
+                hosts.append(host)
 
     email_backend = env.get("EMAIL_BACKEND", "").strip() or (
         "django.core.mail.backends.smtp.EmailBackend"
@@ -263,6 +365,8 @@ def load_config(environ: dict | None = None) -> Config:
         broker_transport_options=broker_options,
         redis_url=redis_url,
         public_url=public_url,
+        public_url_origin=public_url_origin,
+        bind=bind,
         allowed_hosts=hosts,
         email=email,
         scep_challenge_ttl_minutes=_int(env, "MDM_SCEP_CHALLENGE_TTL_MINUTES", 10, minimum=1),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import wraps
 from urllib.parse import urlencode
 
+from django.contrib.auth import logout
 from django.http import HttpRequest
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -23,10 +24,20 @@ def _to_login(request: HttpRequest, name: str):
     return redirect(f"{url}?{urlencode({'next': request.get_full_path()})}")
 
 
+def _password_change_due(request: HttpRequest) -> bool:
+    """A session whose user now has a temporary password (an admin reset it after they
+    signed in) opens nothing: signed out, the next sign-in asks for a new password."""
+    if not request.user.password_change_due:
+        return False
+    logout(request)
+    return True
+
+
 def admin_required(view):
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
-        if not (_belongs(request) and request.user.is_tenant_admin):
+        if not (_belongs(request) and request.user.is_tenant_admin) or \
+                _password_change_due(request):
             return _to_login(request, "portal:login")
         return view(request, *args, **kwargs)
 
@@ -36,7 +47,7 @@ def admin_required(view):
 def end_user_required(view):
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
-        if not (_belongs(request) and request.user.is_active):
+        if not (_belongs(request) and request.user.is_active) or _password_change_due(request):
             return _to_login(request, "selfservice:login")
         return view(request, *args, **kwargs)
 

@@ -27,7 +27,7 @@ def forget_tenant(sender=None, instance=None, **kwargs) -> None:
 class TenantMiddleware:
     """Set `request.tenant` from the `tenant_slug` URL kwarg (portal URLs); unknown slug: 404.
 
-    API requests get their tenant from the token in `mdm_server.api.authentication`.
+    API requests get their tenant from the token in `users.api.authentication`.
     """
 
     def __init__(self, get_response):

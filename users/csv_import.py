@@ -1,7 +1,9 @@
-"""Parse a users CSV upload (pure: bytes in, rows and per-row errors out).
+"""Parse a users CSV upload (pure: bytes in, rows and their problems out).
 
 Columns (header row, any order, case-insensitive): email (required), first_name, last_name,
-password, temporary_password (yes/no), require_pin (yes/no).
+password, temporary_password (yes/no), require_pin (yes/no). Problems of the file as a whole
+(encoding, header, unknown columns) are `ParsedCsv.errors`; a row's own (a yes/no that is
+neither) stay on the row, so that they are listed with whatever else is wrong with it.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ class UserRow:
     password: str = ""
     temporary_password: bool = False
     require_pin: bool = False
+    problems: list[str] = field(default_factory=list)  # "line 3: ..." found while parsing
 
 
 @dataclass
 class ParsedCsv:
     rows: list[UserRow] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # "line 3: ..." (user-facing)
+    errors: list[str] = field(default_factory=list)  # the file's own problems (user-facing)
 
 
 def _flag(value: str, line: int, column: str, errors: list[str]) -> bool:
@@ -59,9 +62,8 @@ def parse_users_csv(data: bytes) -> ParsedCsv:
         result.errors.append("The first line must name the columns, including 'email'.")
         return result
     unknown = set(header) - COLUMNS
-    if unknown:
+    if unknown:  # reported; the rows are still read, so that their problems are listed too
         result.errors.append(f"Unknown columns: {', '.join(sorted(unknown))}.")
-        return result
     reader.fieldnames = header
     try:
         for record in reader:
@@ -72,14 +74,16 @@ def parse_users_csv(data: bytes) -> ParsedCsv:
             values = {key: (value or "").strip() for key, value in record.items() if key}
             if not any(values.values()):
                 continue
+            problems: list[str] = []
             result.rows.append(UserRow(
                 line=line, email=values.get("email", ""),
                 first_name=values.get("first_name", ""), last_name=values.get("last_name", ""),
                 password=(record.get("password") or ""),
                 temporary_password=_flag(values.get("temporary_password", ""), line,
-                                         "temporary_password", result.errors),
+                                         "temporary_password", problems),
                 require_pin=_flag(values.get("require_pin", ""), line, "require_pin",
-                                  result.errors),
+                                  problems),
+                problems=problems,
             ))
     except csv.Error as exc:
         result.errors.append(f"line {reader.line_num}: not valid CSV ({exc})")

@@ -11,6 +11,7 @@ from users.ldap import views as ldap_views
 
 portal_patterns = [
     path("login/", views.admin_login, name="login"),
+    path("login/password/", views.change_temporary_password, name="password-change"),
     path("logout/", views.sign_out, name="logout"),
     path("settings/api-tokens/", views.api_tokens, name="api-tokens"),
     path("settings/api-tokens/<int:token_id>/revoke/", views.revoke_api_token,
@@ -22,5 +23,6 @@ portal_patterns = [
 
 selfservice_patterns = [
     path("login/", views.selfservice_login, name="login"),
+    path("login/password/", views.change_temporary_password, name="password-change"),
     path("logout/", views.sign_out, name="logout"),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse
@@ -12,9 +14,23 @@ from django.views.decorators.http import require_http_methods, require_POST
 from audit.events import AuditAction
 from audit.record import record
 from core.portal import admin_required, safe_next
-from users.forms import ApiTokenForm, SignInForm
-from users.models import ApiToken
-from users.services.accounts import SignInError, do_create_api_token, do_revoke_api_token, sign_in
+from users.forms import ApiTokenForm, NewPasswordForm, SignInForm
+from users.models import ApiToken, User
+from users.services.accounts import (
+    SignInError,
+    do_create_api_token,
+    do_revoke_api_token,
+    do_set_own_password,
+    sign_in,
+)
+
+PASSWORD_CHANGE_SESSION_KEY = "mdm_password_change"  # signed in with a temporary password
+PASSWORD_CHANGE_SECONDS = 10 * 60
+HOMES = {"portal": "portal:dashboard", "selfservice": "selfservice:home"}
+
+
+def _portal(request: HttpRequest) -> str:
+    return "portal" if request.resolver_match.namespace == "portal" else "selfservice"
 
 
 def _sign_in_view(request: HttpRequest, *, admin: bool, template: str, home: str) -> HttpResponse:
@@ -26,8 +42,16 @@ def _sign_in_view(request: HttpRequest, *, admin: bool, template: str, home: str
         except SignInError as exc:
             form.add_error(None, str(exc))
         else:
+            target = safe_next(request, reverse(home, args=[request.tenant.slug]))
+            if user.password_change_due:
+                # Not signed in yet: only the password page opens with a temporary password.
+                request.session[PASSWORD_CHANGE_SESSION_KEY] = {
+                    "user": user.pk, "tenant": request.tenant.id, "since": time.time(),
+                    "next": target}
+                return redirect(f"{_portal(request)}:password-change",
+                                tenant_slug=request.tenant.slug)
             login(request, user, backend="users.auth.TenantEmailBackend")
-            return redirect(safe_next(request, reverse(home, args=[request.tenant.slug])))
+            return redirect(target)
     status = 400 if request.method == "POST" else 200
     return render(request, template, {"form": form, "next": request.GET.get("next", "")},
                   status=status)
@@ -42,6 +66,44 @@ def admin_login(request: HttpRequest, tenant_slug: str) -> HttpResponse:
 def selfservice_login(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     return _sign_in_view(request, admin=False, template="selfservice/login.html",
                          home="selfservice:home")
+
+
+def _pending_password_change(request: HttpRequest) -> tuple[User | None, str]:
+    """The user who just signed in with a temporary password here (this tenant, this portal,
+    within 10 minutes), and where they were going."""
+    pending = request.session.get(PASSWORD_CHANGE_SESSION_KEY)
+    if not isinstance(pending, dict) or pending.get("tenant") != request.tenant.id:
+        return None, ""
+    if not isinstance(pending.get("since"), (int, float)) or \
+            time.time() - pending["since"] > PASSWORD_CHANGE_SECONDS:
+        return None, ""
+    user = User.objects.for_tenant(request.tenant).filter(pk=pending.get("user"),
+                                                          is_active=True).first()
+    if user is None or not user.password_change_due or (
+            _portal(request) == "portal" and not user.is_tenant_admin):
+        return None, ""
+    return user, str(pending.get("next") or "")
+
+
+@require_http_methods(["GET", "POST"])
+def change_temporary_password(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+    """After a sign-in with a temporary password: choose a new one, then signed in."""
+    user, target = _pending_password_change(request)
+    portal = _portal(request)
+    if user is None:
+        request.session.pop(PASSWORD_CHANGE_SESSION_KEY, None)
+        return redirect(f"{portal}:login", tenant_slug=tenant_slug)
+    form = NewPasswordForm(user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        do_set_own_password(request.tenant, user, form.cleaned_data["new_password1"],
+                            request=request)
+        request.session.pop(PASSWORD_CHANGE_SESSION_KEY, None)
+        login(request, user, backend="users.auth.TenantEmailBackend")
+        return redirect(target or reverse(HOMES[portal], args=[tenant_slug]))
+    return render(request, "users/password_change.html", {
+        "form": form, "person": user,
+        "base_template": "base.html" if portal == "portal" else "selfservice/base.html",
+    }, status=400 if request.method == "POST" else 200)
 
 
 @require_POST

@@ -1,7 +1,7 @@
 """Push storage: the tenant's APNs MDM certificate, the agent app's push credentials, every
 push attempt with its result, and push tokens that Apple or Google rejected.
 
-Private keys and the FCM service account are encrypted at rest (`mdm_server.encryption`),
+Private keys and the FCM service account are encrypted at rest (`core.encryption`),
 each with its own purpose string.
 """
 

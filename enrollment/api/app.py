@@ -4,7 +4,6 @@ follow the registration; re-register with explicit confirmation."""
 
 from __future__ import annotations
 
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -34,7 +33,7 @@ from enrollment.services.pins import (
 from enrollment.services.policies import needs_password, pin_required, policy_for
 from enrollment.services.registration_journey import start_registration
 from enrollment.services.registrations import do_cancel_registration
-from users.services.accounts import SignInError, sign_in
+from users.services.accounts import SignInError, check_new_password, sign_in
 
 
 class AppSessionAuthentication(authentication.BaseAuthentication):
@@ -182,13 +181,13 @@ class AppRegisterView(APIView):
             if not check.ok:
                 raise AppAccessRefused("pin_refused", check.message)
             data["pin_check"] = check
-        if user.source != "ldap" and (needs_password(user) or user.must_change_password):
+        if needs_password(user) or user.password_change_due:
             new_password = data.get("new_password")
             if not new_password:
                 raise AppAccessRefused("password_required",
                                        "Choose a password for your account (new_password).")
             try:
-                validate_password(new_password, user)
+                check_new_password(user, new_password)
             except DjangoValidationError as exc:
                 raise AppAccessRefused("password_rejected", " ".join(exc.messages)) from None
             data["password_to_set"] = new_password  # set with the registration

@@ -2,7 +2,7 @@
 for registrations (SPEC R6, S17).
 
 Secrets (the service-account JSON, the Pub/Sub push token, token values and QR payloads) are
-stored encrypted (`mdm_server.encryption`); each has its own `purpose` string.
+stored encrypted (`core.encryption`); each has its own `purpose` string.
 """
 
 from __future__ import annotations

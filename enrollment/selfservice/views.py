@@ -50,22 +50,26 @@ def _resolve(request: HttpRequest, version: str, token: str):
 
 
 def _platform(request: HttpRequest, flow: GoFlow) -> str:
-    """ios / android / macos / desktop; `?platform=ios|android` overrides (e.g. an iPad whose
-    Safari asks for desktop sites and says "Macintosh")."""
-    chosen = request.GET.get("platform", "")
-    if chosen in PHONE_PLATFORMS:
-        flow.platform = chosen
+    """The platform this browser registers: ios / android as a phone says; on a desktop only
+    what the user chose on the desktop page (`?platform=macos`, "register this Mac", offered
+    to Macs; `?platform=ios`, an iPad whose Safari asks for desktop sites and says
+    "Macintosh"). "" until a desktop user has chosen: show the desktop page."""
     detected = device_kind(request.headers.get("User-Agent", ""))
-    return detected if detected in PHONE_PLATFORMS else (flow.platform or detected)
+    chosen = request.GET.get("platform", "")
+    if chosen in PHONE_PLATFORMS or (chosen == "macos" and detected == "macos"):
+        flow.platform = chosen
+    if detected in PHONE_PLATFORMS:
+        return detected
+    return flow.platform if flow.platform in (*PHONE_PLATFORMS, "macos") else ""
 
 
-def _desktop(request: HttpRequest, link, kind: str) -> HttpResponse:
+def _desktop(request: HttpRequest, link) -> HttpResponse:
     url = settings.MDM_PUBLIC_URL + request.path
     svg = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=6)
-    portal = reverse("selfservice:register", kwargs={"tenant_slug": link.tenant.slug})
+    kind = device_kind(request.headers.get("User-Agent", ""))
     return render(request, "go/desktop.html", {
         "url": url, "qr_svg": svg.to_string(encoding="unicode"), "is_mac": kind == "macos",
-        "mac_url": f"{portal}?platform=macos", "ipad_url": f"{request.path}?platform=ios",
+        "mac_url": f"{request.path}?platform=macos", "ipad_url": f"{request.path}?platform=ios",
     })
 
 
@@ -75,10 +79,10 @@ def go(request: HttpRequest, version: str, token: str) -> HttpResponse:
     if gone:
         return gone
     flow = GoFlow.load(request.session, link)
-    kind = _platform(request, flow)
+    platform = _platform(request, flow)
     flow.save(request.session)
-    if kind not in PHONE_PLATFORMS:
-        return _desktop(request, link, kind)
+    if not platform:
+        return _desktop(request, link)
     form = GoSignInForm(request.POST or None, initial={"email": flow.email})
     if request.method == "POST" and form.is_valid():
         try:
@@ -90,7 +94,7 @@ def go(request: HttpRequest, version: str, token: str) -> HttpResponse:
             flow.proved_password(user)
             flow.save(request.session)
             return _continue(request, link, flow)
-    return render(request, "go/sign_in.html", {"form": form, "link": link,
+    return render(request, "go/sign_in.html", {"form": form, "link": link, "platform": platform,
                                                "waiting_for_password": flow.pin_user},
                   status=400 if request.method == "POST" else 200)
 
@@ -104,10 +108,10 @@ def go_invitation(request: HttpRequest, version: str, token: str, invitation: st
     if opened is not None:
         flow.email = opened.user.email
         flow.invitation_id = opened.pk
-    kind = _platform(request, flow)
+    platform = _platform(request, flow)
     flow.save(request.session)
-    if kind not in PHONE_PLATFORMS:
-        return _desktop(request, link, kind)
+    if not platform:
+        return _desktop(request, link)
     return redirect(reverse("go:go", args=[version, token]))
 
 

@@ -14,7 +14,7 @@ from enrollment.services.invitations import do_create_and_invite_users, do_send_
 from portal.filtersets import UserFilterSet, with_registered
 from users.csv_import import UserRow, parse_users_csv
 from users.models import User
-from users.services.people import do_create_users, do_set_users_active
+from users.services.people import check_rows, do_create_users, do_set_users_active
 from users.user_forms import (
     AddUsersOptionsForm,
     BulkUserActionForm,
@@ -104,7 +104,9 @@ def user_import(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     errors: list[str] = []
     if csv_form.is_valid():
         parsed = parse_users_csv(csv_form.cleaned_data["file"].read())
-        errors = parsed.errors
+        # The file's own problems, then every row's: the admin fixes the file once.
+        errors = parsed.errors and [*parsed.errors,
+                                    *check_rows(request.tenant, parsed.rows, "line")]
         if not errors:
             invite = csv_form.cleaned_data["send_invitation"]
             create = do_create_and_invite_users if invite else do_create_users

@@ -89,7 +89,7 @@ def visit(page, url: str) -> None:
     assert response.status < 400, (url, response.status)
 
 
-def test_every_form_control_has_a_label(site, tenant, people, desktop, iphone, shots):
+def test_every_form_control_has_a_label(site, tenant, people, desktop, iphone, mac, shots):
     findings = Findings()
     page = desktop
     visit(page, f"{site}/t/{tenant.slug}/admin/login/")
@@ -146,6 +146,17 @@ def test_every_form_control_has_a_label(site, tenant, people, desktop, iphone, s
     phone.click("button[type=submit]")
     phone.wait_for_selector("input[name=new_password1]")
     findings.check(phone, "/go choose a password")
+
+    # On a Mac: the desktop page offers "Register this Mac", then the same sign-in; Bob's
+    # temporary password stops a portal sign-in at the choose-a-password page.
+    visit(mac, go_url)
+    findings.check(mac, "/go on a Mac")
+    mac.click("a.button:has-text('Register this Mac')")
+    mac.wait_for_selector("input[name=password]")
+    findings.check(mac, "/go sign-in on a Mac")
+    sign_in(mac, f"{site}/t/{tenant.slug}/portal/", "bob@acme.test")
+    mac.wait_for_selector("input[name=new_password1]")
+    findings.check(mac, "self-service: choose a password")
 
     assert not findings.problems, findings.report()
 

@@ -48,7 +48,7 @@ def test_addresses_that_fold_to_another_are_refused(tenant, admin):
 def test_a_concurrent_duplicate_address_is_a_clear_error(tenant, admin, monkeypatch):
     """Both requests passed validation; the database's constraint stops the second."""
     User.objects.create_user(tenant, "dup@acme.test")
-    monkeypatch.setattr(people, "_validate", lambda *args: [])
+    monkeypatch.setattr(people, "check_rows", lambda *args: [])
     result = people.do_create_users(tenant, [UserRow(line=2, email="dup@acme.test")],
                                     actor=admin)
     assert result.errors and "already has an account" in result.errors[0]

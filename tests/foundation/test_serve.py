@@ -3,13 +3,16 @@ web, worker and beat come up, /healthz is 200, and Ctrl-C stops all of them."""
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 from core.config import BASE_DIR
@@ -27,6 +30,20 @@ def _get(url: str) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+
+
+def _signed_in_get(base: str, path: str, email: str, password: str) -> str:
+    """Sign in to the demo admin portal (CSRF cookie and token) and GET `path`."""
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    login = opener.open(f"{base}/t/demo/admin/login/", timeout=10).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login).group(1)
+    form = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "email": email,
+                                   "password": password}).encode()
+    opener.open(urllib.request.Request(f"{base}/t/demo/admin/login/", data=form,
+                                       headers={"Referer": f"{base}/t/demo/admin/login/"}),
+                timeout=10)
+    return opener.open(f"{base}{path}", timeout=10).read().decode()
 
 
 def test_serve_runs_everything_on_the_embedded_default(tmp_path):
@@ -67,6 +84,12 @@ def test_serve_runs_everything_on_the_embedded_default(tmp_path):
                 active = db.execute("SELECT count(*) FROM devices_device "
                                     "WHERE state = 'active'").fetchone()[0]
         assert active == 6
+        # The page the admin copies the registration URL from shows this server's address:
+        # with MDM_PUBLIC_URL unset, the public URL follows --bind.
+        page = _signed_in_get(f"http://127.0.0.1:{port}", "/t/demo/admin/settings/registration/",
+                              *credentials)
+        shown = re.search(r'id="registration-url">([^<]+)<', page).group(1)
+        assert shown.startswith(f"http://127.0.0.1:{port}/r/")
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -76,6 +99,8 @@ def test_serve_runs_everything_on_the_embedded_default(tmp_path):
             output, _ = process.communicate()
             raise AssertionError("serve did not stop on Ctrl-C:\n" + output[-3000:]) from None
     assert "Sign in as admin@demo.test" in output
+    assert f"Public URL: http://127.0.0.1:{port}\n" in output
+    assert f"Admin portal: http://127.0.0.1:{port}/t/demo/admin/" in output
     assert "Stopped." in output
     # Nothing of it is left running (web workers, celery worker and beat).
     leftovers = subprocess.run(["pgrep", "-s", str(process.pid)], capture_output=True,

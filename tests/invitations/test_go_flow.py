@@ -40,10 +40,11 @@ def test_desktop_is_told_to_open_the_link_on_the_phone(client, link, agent):
     assert "Register this Mac" not in html
 
 
-def test_mac_is_offered_the_self_service_portal_and_ipad_desktop_mode(client, link, tenant):
+def test_mac_is_offered_register_this_mac_and_ipad_desktop_mode(client, link, tenant):
     html = client.get(go_path(link), HTTP_USER_AGENT=MAC).content.decode()
-    assert "Open this link on your phone" in html
-    assert f"/t/{tenant.slug}/portal/register/?platform=macos" in html
+    assert "Register this Mac" in html and f'href="{go_path(link)}?platform=macos"' in html
+    assert "Registering a phone instead?" in html and "<svg" in html
+    assert 'name="password"' not in html
     assert "?platform=ios" in html
     # An iPad in desktop mode continues with the phone flow.
     ipad = client.get(go_path(link) + "?platform=ios", HTTP_USER_AGENT=MAC)

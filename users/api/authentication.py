@@ -50,5 +50,7 @@ class AdminSessionAuthentication(authentication.SessionAuthentication):
         user = result[0]
         if not user.is_tenant_admin or not user.tenant.is_active:
             return None  # a deactivated organization's sessions open nothing, as its tokens
+        if user.password_change_due:
+            return None  # nor a session whose password was reset to a temporary one
         request._request.tenant = user.tenant
         return (user, None)

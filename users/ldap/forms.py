@@ -35,7 +35,7 @@ class LdapConnectorForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk and not self.is_bound:
+        if not self.is_bound:  # one URL a line; a new connector's empty list is no text
             self.initial["server_urls"] = "\n".join(self.instance.server_urls or [])
         if self.instance.has_bind_password:
             self.fields["bind_password"].widget.attrs["placeholder"] = "•••••••• (stored)"

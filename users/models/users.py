@@ -85,5 +85,11 @@ class User(AbstractBaseUser):
         return f"{self.first_name} {self.last_name}".strip() or self.email
 
     @property
+    def password_change_due(self) -> bool:
+        """Signed in with a temporary password the admin set: nothing opens until the user
+        has chosen their own. Directory accounts keep their network password."""
+        return self.must_change_password and self.source == UserSource.LOCAL
+
+    @property
     def is_tenant_admin(self) -> bool:
         return self.is_active and self.role == UserRole.ADMIN

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -12,7 +14,7 @@ from django.utils import timezone
 from audit.events import AuditAction
 from audit.record import client_ip, record
 from users.auth import DirectoryUnreachable
-from users.models import ApiToken, Tenant, User, UserRole
+from users.models import ApiToken, Tenant, User, UserRole, UserSource
 from users.models.api_tokens import hash_token, new_raw_token
 from users.services import login_throttle
 
@@ -90,3 +92,64 @@ def sign_in(request: HttpRequest, tenant: Tenant, email: str, password: str, *,
     login_throttle.reset("login", tenant.id, email)
     record(tenant, AuditAction.LOGIN_SUCCEEDED, actor=user, user=user, request=request)
     return user
+
+
+def check_new_password(user: User, password: str) -> None:
+    """The password policy for a password the user chooses, plus: not the temporary one it
+    replaces (else the change would change nothing). Raises ValidationError."""
+    validate_password(password, user)
+    if user.must_change_password and user.has_usable_password() and user.check_password(password):
+        raise ValidationError("Choose a password other than the temporary one.")
+
+
+@transaction.atomic
+def do_set_own_password(tenant: Tenant, user: User, password: str, *,
+                        request: HttpRequest | None = None) -> None:
+    """The user replaced their temporary password (portal sign-in). The caller has checked
+    it with `check_new_password`."""
+    if user.tenant_id != tenant.id or not user.password_change_due:
+        raise ValueError("only a local account of this tenant with a temporary password")
+    user.set_password(password)
+    user.must_change_password = False
+    user.save(update_fields=["password", "must_change_password"])
+    record(tenant, AuditAction.PASSWORD_CHANGED, actor=user, target=user, user=user,
+           request=request, detail={"replaced": "temporary password"})
+
+
+@dataclass(frozen=True)
+class UnlockedAdmin:
+    reenabled: bool       # the account was disabled and is active again
+    password_reset: bool  # a temporary password was set (must be changed at sign-in)
+
+
+@transaction.atomic
+def do_unlock_admin(tenant: Tenant, admin: User, *, actor, temporary_password: str | None = None
+                    ) -> UnlockedAdmin:
+    """Give a locked-out admin their way back (an operator's command, not a portal action):
+    re-enable the account, clear its sign-in lockout (after commit: the counters live in the
+    cache) and, with `temporary_password` (checked by the caller), set it as a temporary
+    password to be replaced at the next sign-in. Audited; the password never is."""
+    if admin.tenant_id != tenant.id or admin.role != UserRole.ADMIN:
+        raise ValueError("not an admin of this tenant")
+    if temporary_password is not None and admin.source != UserSource.LOCAL:
+        raise ValueError("a directory account's password lives in the directory")
+    admin = User.objects.select_for_update().get(pk=admin.pk)
+    reenabled = not admin.is_active
+    fields = []
+    if reenabled:
+        admin.is_active = True
+        fields.append("is_active")
+    if temporary_password is not None:
+        admin.set_password(temporary_password)
+        admin.must_change_password = True
+        fields += ["password", "must_change_password"]
+    if fields:
+        admin.save(update_fields=fields)
+    record(tenant, AuditAction.ADMIN_UNLOCKED, actor=actor, target=admin, user=admin,
+           detail={"reenabled": reenabled, "sign_in_lockout_cleared": True})
+    if temporary_password is not None:
+        record(tenant, AuditAction.ADMIN_PASSWORD_RESET, actor=actor, target=admin, user=admin,
+               detail={"must_change_password": True})
+    email = admin.email
+    transaction.on_commit(lambda: login_throttle.reset("login", tenant.id, email))
+    return UnlockedAdmin(reenabled=reenabled, password_reset=temporary_password is not None)

@@ -32,27 +32,41 @@ class CreateUsersResult:
         return not self.errors
 
 
-def _validate(tenant, rows: Sequence[UserRow], label: str) -> list[str]:
-    errors: list[str] = []
-    seen: dict[str, int] = {}
-    for row in rows:
-        where = f"{label} {row.line}"
-        email = row.email.strip().lower()
+def check_rows(tenant, rows: Sequence[UserRow], label: str = "row") -> list[str]:
+    """Every problem of every row, in row order ("line 3: ..."): a row with a bad address is
+    still checked for its other values. Writes nothing."""
+    emails = [row.email.strip().lower() for row in rows]
+    valid = set()
+    for email in emails:
         try:
             validate_email(email)
         except ValidationError:
-            errors.append(f"{where}: {row.email!r} is not a valid email address")
             continue
+        valid.add(email)
+    existing = set(
+        User.objects.for_tenant(tenant).annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=list(valid)).values_list("email_lower", flat=True)
+    ) if valid else set()
+    errors: list[str] = []
+    seen: dict[str, int] = {}
+    for row, email in zip(rows, emails, strict=True):
+        where = f"{label} {row.line}"
+        errors.extend(row.problems)
+        if email not in valid:
+            errors.append(f"{where}: {row.email!r} is not a valid email address")
+        else:
+            if email != email.upper().lower():
+                # Sign-in matches addresses case-insensitively as SQL UPPER does: "ſ" is "s".
+                errors.append(f"{where}: write {email!r} as {email.upper().lower()!r}")
+            if email in seen:
+                errors.append(f"{where}: {email} is already on {label} {seen[email]}")
+            elif email in existing:
+                errors.append(f"{where}: {email} already has an account")
+            seen.setdefault(email, row.line)
         if len(email) > 254 or len(row.first_name) > 150 or len(row.last_name) > 150:
             errors.append(f"{where}: a value is too long")
         if "\x00" in f"{row.email}{row.first_name}{row.last_name}{row.password}":
             errors.append(f"{where}: a value contains a NUL character")
-        if email != email.upper().lower():
-            # Sign-in matches addresses case-insensitively as SQL UPPER does: "ſ" is "s" there.
-            errors.append(f"{where}: write {email!r} as {email.upper().lower()!r}")
-        if email in seen:
-            errors.append(f"{where}: {email} is already on {label} {seen[email]}")
-        seen.setdefault(email, row.line)
         if row.password:
             try:
                 validate_password(row.password, User(email=email, tenant=tenant))
@@ -60,12 +74,6 @@ def _validate(tenant, rows: Sequence[UserRow], label: str) -> list[str]:
                 errors.append(f"{where}: password rejected: {' '.join(exc.messages)}")
         elif row.temporary_password:
             errors.append(f"{where}: a temporary password needs a password")
-    existing = set(
-        User.objects.for_tenant(tenant).annotate(email_lower=Lower("email"))
-        .filter(email_lower__in=list(seen)).values_list("email_lower", flat=True)
-    )
-    for email in sorted(existing):
-        errors.append(f"{label} {seen[email]}: {email} already has an account")
     return errors
 
 
@@ -73,7 +81,7 @@ def do_create_users(tenant, rows: Sequence[UserRow], *, actor, request=None,
                     label: str = "row") -> CreateUsersResult:
     """Create local end users from validated rows, all or none. To invite them in the same
     transaction: enrollment.services.invitations.do_create_and_invite_users."""
-    errors = _validate(tenant, rows, label)
+    errors = check_rows(tenant, rows, label)
     if errors or not rows:
         return CreateUsersResult(errors=errors or ["No users to add."])
     try:

@@ -12,8 +12,9 @@ import time
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from core.config import DEFAULT_BIND, ConfigError, parse_bind, public_url_for_bind
 from users.models import Tenant
 from users.services.accounts import do_create_tenant
 
@@ -25,7 +26,9 @@ class Command(BaseCommand):
     help = "Run web server, Celery worker and beat together (embedded default or production)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--bind", default=os.environ.get("MDM_BIND", "127.0.0.1:8000"))
+        parser.add_argument("--bind", default=os.environ.get("MDM_BIND") or DEFAULT_BIND,
+                            help="Where the web server listens (HOST:PORT); with "
+                                 "MDM_PUBLIC_URL unset it also gives the public URL.")
         parser.add_argument("--no-demo", action="store_true", help="Do not create a demo tenant.")
         parser.add_argument("--web-workers", type=int, default=2)
         parser.add_argument("--demo-devices", type=int, default=None,
@@ -34,6 +37,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, bind: str, no_demo: bool, web_workers: int,
                demo_devices: int | None, **options):
+        try:
+            listen = parse_bind(bind, "--bind")
+            public_url, public_url_origin = public_url_for_bind(bind)
+        except ConfigError as exc:
+            raise CommandError(str(exc)) from None
         call_command("migrate", interactive=False, verbosity=0)
         call_command("createcachetable", verbosity=0)
         first_run = not no_demo and not Tenant.objects.filter(slug=DEMO_SLUG).exists()
@@ -49,25 +57,32 @@ class Command(BaseCommand):
             "beat": [python, "-m", "celery", "-A", "mdm_server", "beat", "--loglevel", "INFO",
                      "--schedule", str(settings.MDM_DATA_DIR / "celerybeat-schedule")],
         }
-        children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
-        host, _, port = bind.rpartition(":")
-        local = host in ("0.0.0.0", "127.0.0.1", "")  # noqa: S104 - only to print a URL
-        url = f"http://{'localhost' if local else host}:{port}"
+        # The web server and the workers (which send invitations and reminders) derive the
+        # same public URL from the address given here.
+        env = {**os.environ, "MDM_BIND": bind}
+        children = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
         jobs = []
-        if demo_devices and not no_demo:
+        if demo_devices and not no_demo and listen.port is not None:
             # One-shot jobs: they wait for the web server, enroll, and exit.
+            local = "127.0.0.1" if listen.all_interfaces else listen.host
+            local = f"[{local}]" if ":" in local else local
             for platform, count in (("ios", demo_devices - demo_devices // 2),
                                     ("macos", demo_devices // 2)):
                 if count:
                     jobs.append(subprocess.Popen(
                         [python, "manage.py", "simulate_devices", "--tenant", DEMO_SLUG,
                          "--platform", platform, "--count", str(count), "--server",
-                         f"http://127.0.0.1:{port}", "--wait", "60"]))
-        self.stdout.write(self.style.SUCCESS(f"\nMDM server running at {url}  (Ctrl-C stops)"))
+                         f"http://{local}:{listen.port}", "--wait", "60"], env=env))
+        self.stdout.write(self.style.SUCCESS(
+            f"\nMDM server listening on {bind}  (Ctrl-C stops)"))
+        self.stdout.write(f"  Public URL: {public_url}\n"
+                          f"    Devices, registration links, invitations and QR codes use it;\n"
+                          f"    {public_url_origin}.")
         if credentials:
-            self.stdout.write(f"  Admin portal: {url}/t/{DEMO_SLUG}/admin/\n"
+            self.stdout.write(f"  Admin portal: {public_url}/t/{DEMO_SLUG}/admin/\n"
                               f"  Sign in as {credentials[0]} with password {credentials[1]}\n"
-                              f"  API docs: {url}/api/docs/   Health: {url}/healthz\n")
+                              f"  API docs: {public_url}/api/docs/   "
+                              f"Health: {public_url}/healthz\n")
         self._supervise(children, jobs)
 
     def _demo_credentials(self) -> tuple[str, str] | None:
