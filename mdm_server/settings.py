@@ -128,7 +128,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["mdm_server.api.permissions.IsTenantAdmin"],
     "DEFAULT_PAGINATION_CLASS": "mdm_server.api.pagination.StandardPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "mdm_server.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "mdm_server.api.errors.json_exception_handler",
     "DEFAULT_METADATA_CLASS": "mdm_server.api.metadata.SchemaPointerMetadata",
     "UNAUTHENTICATED_USER": None,

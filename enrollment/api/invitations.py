@@ -8,7 +8,7 @@ GET /api/v1/invitations/?user=&status= (and /invitations/{id}/).
 from __future__ import annotations
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
@@ -146,7 +146,9 @@ class UserInvitationViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     serializer_class = SentInvitationSerializer
     pagination_class = None
 
-    @extend_schema(request=None, responses={201: SentInvitationSerializer})
+    @extend_schema(request=None, responses={
+        201: SentInvitationSerializer,
+        400: OpenApiResponse(description="The user cannot be invited (disabled, say).")})
     def create(self, request, user_id: int):
         user = User.objects.get_in_tenant(self.tenant, pk=user_id)
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -67,7 +67,8 @@ class RegistrationViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.Retri
     filterset_class = RegistrationFilterSet
 
     @extend_schema(request=StartRegistrationSerializer,
-                   responses={201: StartedRegistrationSerializer})
+                   responses={201: StartedRegistrationSerializer,
+                              404: OpenApiResponse(description="No such user here.")})
     def create(self, request):
         params = StartRegistrationSerializer(data=request.data)
         params.is_valid(raise_exception=True)
