@@ -72,6 +72,9 @@ class AppPushCredentialsSerializer(serializers.ModelSerializer):
     apns_team_id = serializers.RegexField(r"^[A-Z0-9]{10}$", required=False, allow_blank=True)
     apns_bundle_id = serializers.RegexField(r"^[A-Za-z0-9.-]{3,200}$", required=False,
                                             allow_blank=True)
+    updated_at = serializers.DateTimeField(
+        read_only=True, allow_null=True,
+        help_text="null while the defaults apply (never saved).")
 
     class Meta:
         model = AppPushCredentials
@@ -85,6 +88,9 @@ class AppPushCredentialsSerializer(serializers.ModelSerializer):
 class ReminderPolicySerializer(serializers.ModelSerializer):
     interval_minutes = serializers.IntegerField(min_value=15, max_value=7 * 24 * 60)
     max_reminders = serializers.IntegerField(min_value=0, max_value=20)
+    updated_at = serializers.DateTimeField(
+        read_only=True, allow_null=True,
+        help_text="null while the defaults apply (never saved).")
 
     class Meta:
         model = ReminderPolicy

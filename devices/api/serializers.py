@@ -76,6 +76,10 @@ class EnqueueCommandSerializer(serializers.Serializer):
 
 
 class AppleMdmSettingsSerializer(serializers.ModelSerializer):
+    updated_at = serializers.DateTimeField(
+        read_only=True, allow_null=True,
+        help_text="null while the defaults apply (never saved).")
+
     class Meta:
         model = AppleMdmSettings
         fields = ["push_topic", "sign_enrollment_profiles", "updated_at"]
