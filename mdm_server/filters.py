@@ -6,10 +6,12 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
+from drf_spectacular.utils import extend_schema_field
 
 BIGINT_MAX = 2**63 - 1
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": BIGINT_MAX})
 class IdFilter(django_filters.NumberFilter):
     """A row id: a whole number a bigint column holds. A larger one would overflow the
     database driver (a 500); here it is a form error (a 400 in the API)."""

@@ -52,8 +52,7 @@ class DeviceViewSet(TenantReadOnlyViewSet):
                    methods=["GET"], description="The device's command history, newest first.",
                    parameters=[
                        OpenApiParameter("status", str, enum=CommandStatus.values),
-                       OpenApiParameter("request_type", str),
-                       OpenApiParameter("page", int), OpenApiParameter("page_size", int)])
+                       OpenApiParameter("request_type", str)])
     @extend_schema(request=EnqueueCommandSerializer, responses={201: CommandSerializer},
                    methods=["POST"], description="Queue an MDM command for the device.")
     @action(detail=True, methods=["get", "post"])
