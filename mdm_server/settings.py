@@ -126,6 +126,9 @@ REST_FRAMEWORK = {
         "mdm_server.api.authentication.AdminSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["mdm_server.api.permissions.IsTenantAdmin"],
+    # JSON only: the schema's types (booleans, integers, lists) are what a client sends.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_PAGINATION_CLASS": "mdm_server.api.pagination.StandardPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "mdm_server.api.schema.ApiAutoSchema",

@@ -20,6 +20,7 @@ from enrollment.android.binding import (
 )
 from enrollment.models import AndroidEnterprise, AndroidOwnership
 from mdm_server.api.errors import error_response
+from mdm_server.api.schema import StrictJsonInput
 from mdm_server.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
 
 from ..api.serializers import DeviceSerializer
@@ -57,7 +58,7 @@ class AndroidOperationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AndroidCommandSerializer(serializers.Serializer):
+class AndroidCommandSerializer(StrictJsonInput, serializers.Serializer):
     type = serializers.ChoiceField(choices=list(actions.COMMAND_TYPES))
     new_password = serializers.CharField(required=False, allow_blank=True, max_length=64,
                                          help_text="RESET_PASSWORD: the new password (empty "
@@ -168,7 +169,7 @@ class AndroidDeviceViewSet(TenantReadOnlyViewSet):
                         status=status.HTTP_201_CREATED)
 
 
-class AndroidEnterpriseSerializer(serializers.ModelSerializer):
+class AndroidEnterpriseSerializer(StrictJsonInput, serializers.ModelSerializer):
     is_bound = serializers.BooleanField(read_only=True)
     service_account_key = serializers.CharField(
         write_only=True, required=False,
@@ -194,7 +195,7 @@ class AndroidEnterpriseSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(str(exc)) from None
 
 
-class SignupSerializer(serializers.Serializer):
+class SignupSerializer(StrictJsonInput, serializers.Serializer):
     admin_email = serializers.EmailField(required=False)
 
 

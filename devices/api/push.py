@@ -19,6 +19,7 @@ from enrollment.api.app import AppSessionAuthentication, IsAppSession
 from enrollment.models import AppSession, ReminderPolicy
 from enrollment.services.reminders import do_save_reminder_policy, reminder_policy
 from mdm_server.api.errors import error_response
+from mdm_server.api.schema import StrictJsonInput
 from mdm_server.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
 from mdm_server.filters import IdFilter
 
@@ -44,7 +45,7 @@ class ApnsCertificateSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ApnsCertificateUploadSerializer(serializers.Serializer):
+class ApnsCertificateUploadSerializer(StrictJsonInput, serializers.Serializer):
     certificate = serializers.CharField(max_length=350_000, help_text=(
         "The .p12 file as base64, or PEM text (certificate, and key unless `private_key`)."))
     private_key = serializers.CharField(max_length=100_000, required=False, allow_blank=True,
@@ -61,7 +62,7 @@ class ApnsCertificateUploadSerializer(serializers.Serializer):
             raise serializers.ValidationError("Give PEM text or the .p12 as base64.") from None
 
 
-class AppPushCredentialsSerializer(serializers.ModelSerializer):
+class AppPushCredentialsSerializer(StrictJsonInput, serializers.ModelSerializer):
     has_apns = serializers.BooleanField(read_only=True)
     has_fcm = serializers.BooleanField(read_only=True)
     apns_key = serializers.CharField(write_only=True, required=False, max_length=10_000,
@@ -85,7 +86,7 @@ class AppPushCredentialsSerializer(serializers.ModelSerializer):
                             "updated_at"]
 
 
-class ReminderPolicySerializer(serializers.ModelSerializer):
+class ReminderPolicySerializer(StrictJsonInput, serializers.ModelSerializer):
     interval_minutes = serializers.IntegerField(min_value=15, max_value=7 * 24 * 60)
     max_reminders = serializers.IntegerField(min_value=0, max_value=20)
     updated_at = serializers.DateTimeField(
@@ -106,7 +107,7 @@ class PushAttemptSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PushDevicesSerializer(serializers.Serializer):
+class PushDevicesSerializer(StrictJsonInput, serializers.Serializer):
     devices = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1,
                                     max_length=10_000)
 
@@ -245,7 +246,7 @@ class PushAttemptViewSet(TenantReadOnlyViewSet):
 
 # --- the agent app ---------------------------------------------------------------------------
 
-class AppPushTokenSerializer(serializers.Serializer):
+class AppPushTokenSerializer(StrictJsonInput, serializers.Serializer):
     push_service = serializers.ChoiceField(choices=["apns", "fcm"])
     push_token = serializers.RegexField(r"^[A-Za-z0-9_:.\-]{8,512}$")
 

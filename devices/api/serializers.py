@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from mdm_server.api.schema import StrictJsonInput
+
 from ..apple.commands import TYPED_REQUEST_TYPES
 from ..models import AppleChannel, AppleMdmSettings, Command, Device
 from ..services.bulk import ACTIONS, MAX_DEVICES, OUTCOMES
@@ -53,7 +55,7 @@ class CommandSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EnqueueCommandSerializer(serializers.Serializer):
+class EnqueueCommandSerializer(StrictJsonInput, serializers.Serializer):
     request_type = serializers.CharField(
         max_length=100,
         help_text=f"Apple RequestType. Validated: {', '.join(TYPED_REQUEST_TYPES)}; any other "
@@ -75,7 +77,7 @@ class EnqueueCommandSerializer(serializers.Serializer):
         return value
 
 
-class AppleMdmSettingsSerializer(serializers.ModelSerializer):
+class AppleMdmSettingsSerializer(StrictJsonInput, serializers.ModelSerializer):
     updated_at = serializers.DateTimeField(
         read_only=True, allow_null=True,
         help_text="null while the defaults apply (never saved).")
@@ -94,7 +96,7 @@ class AppleMdmSettingsSerializer(serializers.ModelSerializer):
         return value
 
 
-class BulkActionSerializer(serializers.Serializer):
+class BulkActionSerializer(StrictJsonInput, serializers.Serializer):
     action = serializers.ChoiceField(
         choices=list(ACTIONS),
         help_text="refresh (DeviceInformation), push (APNs wake-up), reregister, retire, "

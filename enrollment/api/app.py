@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from audit.events import AuditAction
 from audit.record import record
+from mdm_server.api.schema import StrictJsonInput
 from users.services.accounts import SignInError, sign_in
 
 from ..models import OPEN_STATES, Registration, RegistrationMethod
@@ -58,7 +59,7 @@ class IsAppSession(permissions.BasePermission):
         return request.auth is not None
 
 
-class AppRegisterSerializer(serializers.Serializer):
+class AppRegisterSerializer(StrictJsonInput, serializers.Serializer):
     platform = serializers.ChoiceField(choices=["ios", "android"])
     os_version = serializers.RegexField(r"^\d{1,3}(\.\d{1,3}){0,2}$", max_length=32)
     email = serializers.EmailField(required=False, max_length=254)
@@ -91,7 +92,7 @@ class AppRegisteredSerializer(RegistrationSerializer):
         read_only_fields = fields
 
 
-class ReregisterSerializer(serializers.Serializer):
+class ReregisterSerializer(StrictJsonInput, serializers.Serializer):
     confirm = serializers.BooleanField(help_text="Must be true: the user confirmed that the "
                                                  "current registration is replaced (S18).")
 

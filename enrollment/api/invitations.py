@@ -13,6 +13,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from mdm_server.api.errors import error_response
+from mdm_server.api.schema import StrictJsonInput
 from mdm_server.api.viewsets import TenantScopedMixin
 from mdm_server.filters import IdFilter
 from users.models import User
@@ -29,7 +30,7 @@ from ..services.links import do_generate_link, go_url, live_link
 from ..services.policies import do_save_registration_policy, policy_for
 
 
-class RegistrationPolicySerializer(serializers.ModelSerializer):
+class RegistrationPolicySerializer(StrictJsonInput, serializers.ModelSerializer):
     link_format_version = serializers.SerializerMethodField()
     registration_url = serializers.SerializerMethodField()
 

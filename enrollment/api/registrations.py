@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from devices.models import Platform
+from mdm_server.api.schema import StrictJsonInput
 from mdm_server.api.viewsets import TenantScopedMixin
 from users.models import User
 
@@ -46,7 +47,7 @@ class StartedRegistrationSerializer(RegistrationSerializer):
         read_only_fields = fields
 
 
-class StartRegistrationSerializer(serializers.Serializer):
+class StartRegistrationSerializer(StrictJsonInput, serializers.Serializer):
     user = serializers.IntegerField(min_value=1)
     platform = serializers.ChoiceField(choices=Platform.choices)
 

@@ -3,14 +3,20 @@
 - drf-spectacular extensions describing our authentication classes;
 - `ApiAutoSchema`, the schema class of every API view: it declares the error answers each
   operation can give (the `Error` envelope of `errors.py`) by rule, once, so no view lists
-  400/401/403/404/415 by hand; views declare only what is theirs (a 409, a 502).
+  400/401/403/404/415 by hand; views declare only what is theirs (a 409, a 502);
+- `StrictJsonInput`, the serializer mixin that keeps the request-body promise the schema
+  makes (`additionalProperties: false`, JSON types as declared): a field the body names that
+  the operation does not take, or a value of the wrong JSON type, is a 400 naming the field,
+  never silently dropped or coerced.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
-from rest_framework import serializers
+from rest_framework import relations, serializers
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
@@ -107,3 +113,78 @@ class ApiAutoSchema(AutoSchema):
         if has_body:
             statuses.append("415")
         return statuses
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(serializer, StrictJsonInput):
+            schema["additionalProperties"] = False
+        return schema
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if schema.get("type") == "array" and (
+                getattr(field, "allow_empty", True) is False and "minItems" not in schema):
+            schema["minItems"] = 1
+        return schema
+
+
+# --- the request bodies the schema describes ---------------------------------------------------
+
+def _json_type_error(field: serializers.Field, value) -> str | None:
+    """What is wrong with the JSON type of `value` for `field`, or None. DRF coerces ("true",
+    1 and "yes" for a boolean, "12" for an integer, 12 for a string), as HTML forms need; the
+    API reads JSON only, where the schema's types are what a client must send."""
+    if value is None:
+        return None if field.allow_null else "This field may not be null."
+    if isinstance(field, (serializers.JSONField, serializers.HiddenField)):
+        return None
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Must be true or false."
+    if isinstance(field, (serializers.IntegerField, relations.PrimaryKeyRelatedField)):
+        return None if isinstance(value, int) and not isinstance(value, bool) else \
+            "Must be a whole number."
+    if isinstance(field, (serializers.FloatField, serializers.DecimalField)):
+        return None if isinstance(value, int | float) and not isinstance(value, bool) else \
+            "Must be a number."
+    if isinstance(field, (serializers.ListField, serializers.MultipleChoiceField,
+                          relations.ManyRelatedField)):
+        if not isinstance(value, list):
+            return "Must be a list."
+        child = getattr(field, "child", None) or getattr(field, "child_relation", None)
+        if child is None or isinstance(field, serializers.MultipleChoiceField):
+            return next((f"Item {i}: must be a string." for i, item in enumerate(value)
+                         if not isinstance(item, str)), None)
+        for i, item in enumerate(value):
+            problem = _json_type_error(child, item)
+            if problem:
+                return f"Item {i}: {problem[0].lower()}{problem[1:]}"
+        return None
+    if isinstance(field, (serializers.DictField, serializers.Serializer)):
+        return None if isinstance(value, dict) else "Must be an object."
+    if isinstance(field, (serializers.CharField, serializers.ChoiceField,
+                          serializers.DateTimeField, serializers.DateField)):
+        return None if isinstance(value, str) else "Must be a string."
+    return None
+
+
+class StrictJsonInput:
+    """Serializer mixin for request bodies: no unknown or read-only fields, JSON types as
+    declared (see `_json_type_error`). The schema says the same (`additionalProperties:
+    false`), so a client learns of a typo instead of having it ignored."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            problems = {}
+            for name, value in data.items():
+                field = self.fields.get(name)
+                if field is None:
+                    problems[name] = ["Unknown field."]
+                elif field.read_only:
+                    problems[name] = ["Read-only field."]
+                else:
+                    problem = _json_type_error(field, value)
+                    if problem:
+                        problems[name] = [problem]
+            if problems:
+                raise serializers.ValidationError(problems)
+        return super().to_internal_value(data)

@@ -4,6 +4,7 @@ import re
 
 from rest_framework import serializers
 
+from mdm_server.api.schema import StrictJsonInput
 from users.models import User
 
 from ..models import ConfigurationProfile
@@ -13,7 +14,7 @@ APPLE_PLATFORMS = [("ios", "iOS / iPadOS"), ("macos", "macOS")]
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-_]*$")
 
 
-class ConfigurationProfileSerializer(serializers.ModelSerializer):
+class ConfigurationProfileSerializer(StrictJsonInput, serializers.ModelSerializer):
     platforms = serializers.MultipleChoiceField(choices=APPLE_PLATFORMS, allow_empty=False)
     assigned_users = serializers.PrimaryKeyRelatedField(
         many=True, required=False, queryset=User.objects.none(),

@@ -33,3 +33,40 @@ def test_id_filters_and_pages_declare_their_range(schema):
     for name in ("page", "page_size"):
         assert _parameter(schema, "/api/v1/devices/{id}/commands/", name)["schema"] == {
             "type": "integer", "minimum": 1}
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"enabled": "yes"}, "enabled"), ({"enabled": 1}, "enabled"),
+    ({"interval_minutes": "60"}, "interval_minutes"), ({"interval_minutes": True},
+                                                       "interval_minutes"),
+    ({"interval_minutes": 60.0}, "interval_minutes"), ({"colour": "red"}, "colour"),
+    ({"updated_at": "2026-01-01T00:00:00Z"}, "updated_at")])
+def test_a_body_is_read_as_the_schema_types_it(api, body, field):
+    response = api.patch("/api/v1/reminder-policy/current/", body)
+    assert response.status_code == 400, response.json()
+    assert list(response.json()["error"]["fields"]) == [field]
+
+
+def test_list_items_and_strings_are_typed_too(api):
+    response = api.post("/api/v1/push-attempts/push-devices/", {"devices": ["1"]})
+    assert response.json()["error"]["fields"] == {"devices": ["Item 0: must be a whole number."]}
+    response = api.post("/api/v1/scep-challenges/", {"purpose": 12})
+    assert response.json()["error"]["fields"] == {"purpose": ["Must be a string."]}
+
+
+def test_bodies_are_json_only(api):
+    response = api.patch("/api/v1/reminder-policy/current/", {"enabled": "false"},
+                         format="multipart")
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+def test_request_bodies_are_closed_and_lists_that_must_not_be_empty_say_so(schema):
+    components = schema["components"]["schemas"]
+    assert components["ReminderPolicyRequest"]["additionalProperties"] is False
+    assert components["PatchedReminderPolicyRequest"]["additionalProperties"] is False
+    platforms = components["ConfigurationProfileRequest"]["properties"]["platforms"]
+    assert platforms["minItems"] == 1
+    for operation in (op for path in schema["paths"].values() for op in path.values()):
+        if "requestBody" in operation:
+            assert list(operation["requestBody"]["content"]) == ["application/json"]

@@ -8,6 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from mdm_server.api.schema import StrictJsonInput
 from mdm_server.api.viewsets import TenantModelViewSet
 
 from ..csv_import import UserRow
@@ -16,7 +17,7 @@ from ..models import User
 from ..services.people import do_create_users, do_update_user
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(StrictJsonInput, serializers.ModelSerializer):
     is_registered = serializers.BooleanField(read_only=True)
     has_password = serializers.SerializerMethodField()
 
@@ -32,7 +33,7 @@ class UserSerializer(serializers.ModelSerializer):
         return user.has_usable_password()
 
 
-class CreateUserSerializer(serializers.Serializer):
+class CreateUserSerializer(StrictJsonInput, serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
