@@ -224,8 +224,8 @@ class PushAttemptViewSet(TenantReadOnlyViewSet):
 
     @extend_schema(request=PushDevicesSerializer,
                    responses={202: OpenApiResponse(description="Push queued."),
-                              400: OpenApiResponse(description="Unknown devices, or no APNs "
-                                                               "certificate.")})
+                              404: OpenApiResponse(description="Devices not found here."),
+                              409: OpenApiResponse(description="No APNs certificate yet.")})
     @action(detail=False, methods=["post"], url_path="push-devices")
     def push_devices(self, request):
         """Push these Apple devices now (they check in and fetch their queued commands)."""
@@ -237,9 +237,12 @@ class PushAttemptViewSet(TenantReadOnlyViewSet):
         found = set(Device.objects.for_tenant(self.tenant).filter(pk__in=wanted)
                     .values_list("pk", flat=True))
         if found != wanted:
-            return error_response("invalid", f"Unknown devices: {sorted(wanted - found)[:20]}")
+            return error_response("not_found",
+                                  f"Unknown devices: {sorted(wanted - found)[:20]}",
+                                  status.HTTP_404_NOT_FOUND)
         if apns_certificate(self.tenant) is None:
-            return error_response("invalid", "Upload the APNs certificate first.")
+            return error_response("conflict", "Upload the APNs certificate first.",
+                                  status.HTTP_409_CONFLICT)
         push_devices.apply_async((sorted(found),), retry=False)
         return Response({"queued": len(found)}, status=status.HTTP_202_ACCEPTED)
 

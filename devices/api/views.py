@@ -100,7 +100,10 @@ class DeviceViewSet(TenantReadOnlyViewSet):
             return error_response("invalid", str(exc))
         return Response(CommandSerializer(command).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={200: DeviceSerializer})
+    @extend_schema(request=None, responses={
+        200: DeviceSerializer,
+        409: OpenApiResponse(description="Android: does not apply in the device's state."),
+        502: OpenApiResponse(description="Android: Google refused or failed.")})
     @action(detail=True, methods=["post"])
     def retire(self, request, pk=None):
         """Stop managing the device: its identity is revoked and it unenrolls at its next

@@ -149,14 +149,14 @@ class UserInvitationViewSet(TenantScopedMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=None, responses={
         201: SentInvitationSerializer,
-        400: OpenApiResponse(description="The user cannot be invited (disabled, say).")})
+        409: OpenApiResponse(description="The user cannot be invited (disabled).")})
     def create(self, request, user_id: int):
         user = User.objects.get_in_tenant(self.tenant, pk=user_id)
         try:
             sent = do_send_invitations(self.tenant, [user], actor=self.actor,
                                        request=request._request)[0]
         except InvitationError as exc:
-            return error_response("invalid", str(exc))
+            return error_response("conflict", str(exc), status.HTTP_409_CONFLICT)
         return Response({"id": sent.invitation.pk, "user": user.pk, "url": sent.url,
                          "expires_at": sent.expires_at, "pin": sent.pin},
                         status=status.HTTP_201_CREATED)

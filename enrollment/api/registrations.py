@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from devices.models import Platform
+from mdm_server.api.errors import Conflict
 from mdm_server.api.schema import StrictJsonInput
 from mdm_server.api.viewsets import TenantScopedMixin
 from users.models import User
@@ -69,13 +70,14 @@ class RegistrationViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.Retri
 
     @extend_schema(request=StartRegistrationSerializer,
                    responses={201: StartedRegistrationSerializer,
-                              404: OpenApiResponse(description="No such user here.")})
+                              404: OpenApiResponse(description="No such user here."),
+                              409: OpenApiResponse(description="The user is disabled.")})
     def create(self, request):
         params = StartRegistrationSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         user = User.objects.get_in_tenant(self.tenant, pk=params.validated_data["user"])
         if not user.is_active:
-            raise serializers.ValidationError({"user": ["This user is disabled."]})
+            raise Conflict({"user": ["This user is disabled."]})
         result = start_registration(self.tenant, user, params.validated_data["platform"],
                                     RegistrationMethod.API, actor=self.actor, request=request,
                                     issue_pin=True)

@@ -70,3 +70,9 @@ def test_request_bodies_are_closed_and_lists_that_must_not_be_empty_say_so(schem
     for operation in (op for path in schema["paths"].values() for op in path.values()):
         if "requestBody" in operation:
             assert list(operation["requestBody"]["content"]) == ["application/json"]
+
+
+def test_demoting_yourself_is_forbidden_not_invalid(api, admin):
+    response = api.patch(f"/api/v1/users/{admin.pk}/", {"role": "user"})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"

@@ -139,8 +139,8 @@ def test_api_create_list_update_user(api, tenant):
     body = response.json()
     assert body["email"] == "ann@acme.test" and body["has_password"] is False
     duplicate = api.post("/api/v1/users/", {"email": "ann@acme.test"}, format="json")
-    assert duplicate.status_code == 400
-    assert "already has an account" in duplicate.json()["error"]["message"]
+    assert duplicate.status_code == 409
+    assert "already has an account" in duplicate.json()["error"]["fields"]["email"][0]
     weak = api.post("/api/v1/users/", {"email": "x@acme.test", "password": "123"},
                     format="json")
     assert weak.status_code == 400 and "password" in weak.json()["error"]["fields"]

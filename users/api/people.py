@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from mdm_server.api.errors import Conflict
 from mdm_server.api.schema import StrictJsonInput
 from mdm_server.api.viewsets import TenantModelViewSet
 
@@ -44,6 +45,9 @@ class CreateUserSerializer(StrictJsonInput, serializers.Serializer):
     send_invitation = serializers.BooleanField(default=False)
 
 
+@extend_schema_view(partial_update=extend_schema(responses={
+    200: UserSerializer, 403: OpenApiResponse(description="You cannot disable or demote "
+                                                          "yourself.")}))
 class UserViewSet(TenantModelViewSet):
     """Users of the organization. Creating one can send the registration invitation at once."""
 
@@ -55,7 +59,8 @@ class UserViewSet(TenantModelViewSet):
     def get_queryset(self):
         return with_registered(super().get_queryset()).order_by("email")
 
-    @extend_schema(request=CreateUserSerializer, responses={201: UserSerializer})
+    @extend_schema(request=CreateUserSerializer, responses={
+        201: UserSerializer, 409: OpenApiResponse(description="The address has an account.")})
     def create(self, request):
         params = CreateUserSerializer(data=request.data)
         params.is_valid(raise_exception=True)
@@ -67,6 +72,9 @@ class UserViewSet(TenantModelViewSet):
         result = do_create_users(self.tenant, [row], actor=self.actor, request=request,
                                  send_invitation=data["send_invitation"])
         if not result.ok:
+            taken = [e for e in result.errors if "already has an account" in e]
+            if taken:
+                raise Conflict({"email": [e.removeprefix("row 1: ") for e in taken]})
             fields: dict[str, list[str]] = {}
             for error in result.errors:
                 message = error.removeprefix("row 1: ")
@@ -81,6 +89,6 @@ class UserViewSet(TenantModelViewSet):
         if serializer.instance.pk == getattr(self.request.user, "pk", None) and (
                 serializer.validated_data.get("is_active") is False
                 or serializer.validated_data.get("role", "admin") != "admin"):
-            raise ValidationError("You cannot disable or demote yourself.")
+            raise PermissionDenied("You cannot disable or demote yourself.")
         do_update_user(self.tenant, serializer.instance, actor=self.actor,
                        request=self.request, **serializer.validated_data)
