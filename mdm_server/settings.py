@@ -130,7 +130,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_PAGINATION_CLASS": "mdm_server.api.pagination.StandardPagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["mdm_server.filters.ApiFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "mdm_server.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "mdm_server.api.errors.json_exception_handler",
     "DEFAULT_METADATA_CLASS": "mdm_server.api.metadata.SchemaPointerMetadata",

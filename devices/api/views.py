@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from mdm_server.api.errors import error_response
 from mdm_server.api.pagination import LargeListPagination
 from mdm_server.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
+from mdm_server.filters import refuse_loose_values
 
 from ..apple.commands import CommandRejected, do_enqueue_command
 from ..filtersets import CommandFilterSet, DeviceFilterSet
@@ -64,6 +65,7 @@ class DeviceViewSet(TenantReadOnlyViewSet):
             request.query_params,
             queryset=Command.objects.for_tenant(self.tenant).filter(device=device)
             .select_related("channel"))
+        refuse_loose_values(filterset, request.query_params)
         if not filterset.is_valid():
             raise translate_validation(filterset.errors)
         page = self.paginate_queryset(filterset.qs)

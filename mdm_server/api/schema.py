@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.core.validators import RegexValidator
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import relations, serializers
@@ -74,6 +75,13 @@ ERROR_DESCRIPTIONS = {
     "502": "The upstream service (Google) failed; nothing was changed.",
 }
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# Django and DRF refuse a NUL character in any text (PostgreSQL cannot store one).
+NO_NUL = "^[^\\u0000]*$"
+
+
+def _forbid_nul(schema: dict) -> None:
+    if schema.get("type") == "string" and not {"enum", "format", "pattern"} & set(schema):
+        schema["pattern"] = NO_NUL
 
 
 class ApiAutoSchema(AutoSchema):
@@ -83,6 +91,11 @@ class ApiAutoSchema(AutoSchema):
             return None
         error = {"application/json": {"schema": self.resolve_serializer(
             ErrorSerializer, "response").ref}}
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "query":
+                _forbid_nul(parameter["schema"])
+                if parameter["schema"].get("type") == "array":
+                    _forbid_nul(parameter["schema"]["items"])
         responses = operation["responses"]
         for code in self._error_statuses(operation):
             responses.setdefault(code, {"description": ERROR_DESCRIPTIONS[code]})
@@ -122,6 +135,9 @@ class ApiAutoSchema(AutoSchema):
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction == "request" and isinstance(field, serializers.CharField) and not any(
+                isinstance(v, RegexValidator) for v in field.validators):
+            _forbid_nul(schema)  # a RegexValidator's pattern comes instead
         if schema.get("type") == "array" and (
                 getattr(field, "allow_empty", True) is False and "minItems" not in schema):
             schema["minItems"] = 1
