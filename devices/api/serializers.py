@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import re
+
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from mdm_server.api.schema import StrictJsonInput
@@ -77,6 +81,11 @@ class EnqueueCommandSerializer(StrictJsonInput, serializers.Serializer):
         return value
 
 
+# Surrounding white space is trimmed; none inside (nor NUL, as in any text).
+PUSH_TOPIC = re.compile(r"^\s*(com\.apple\.mgmt\.[^\s\x00]+)?\s*$")
+PUSH_TOPIC_MESSAGE = "The APNs topic starts with com.apple.mgmt. (see the push certificate)."
+
+
 class AppleMdmSettingsSerializer(StrictJsonInput, serializers.ModelSerializer):
     updated_at = serializers.DateTimeField(
         read_only=True, allow_null=True,
@@ -86,14 +95,20 @@ class AppleMdmSettingsSerializer(StrictJsonInput, serializers.ModelSerializer):
         model = AppleMdmSettings
         fields = ["push_topic", "sign_enrollment_profiles", "updated_at"]
         read_only_fields = ["updated_at"]
+        extra_kwargs = {"push_topic": {"validators": [
+            RegexValidator(PUSH_TOPIC, PUSH_TOPIC_MESSAGE)]}}
 
     def validate_push_topic(self, value: str) -> str:
         value = value.strip()
-        if value and (not value.startswith("com.apple.mgmt.") or value == "com.apple.mgmt."
-                      or any(c.isspace() for c in value)):
-            raise serializers.ValidationError(
-                "The APNs topic starts with com.apple.mgmt. (see the push certificate).")
+        if not PUSH_TOPIC.match(value):
+            raise serializers.ValidationError(PUSH_TOPIC_MESSAGE)
         return value
+
+
+@extend_schema_field({"type": "boolean", "enum": [True]})
+class ConfirmField(serializers.BooleanField):
+    """true, the only value that acts; false is accepted as "show me first" (a 400 that
+    says what would happen), so the schema lists only true."""
 
 
 class BulkActionSerializer(StrictJsonInput, serializers.Serializer):
@@ -106,9 +121,8 @@ class BulkActionSerializer(StrictJsonInput, serializers.Serializer):
         max_length=MAX_DEVICES,
         help_text=f"Device ids (at most {MAX_DEVICES}). Ids that are not this organization's "
                   "devices come back as not_found.")
-    confirm = serializers.BooleanField(
-        default=False, help_text="Must be true: without it nothing happens and the answer "
-                                 "(400 confirmation_required) says what would.")
+    confirm = ConfirmField(help_text="Must be true: with false nothing happens and the "
+                                     "answer (400 confirmation_required) says what would.")
     pin = serializers.RegexField(r"^[0-9]{6}$", required=False,
                                  help_text="wipe: the six-digit Find My PIN every Mac gets "
                                            "(a Mac without one is not erased).")

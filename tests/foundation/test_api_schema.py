@@ -76,3 +76,32 @@ def test_demoting_yourself_is_forbidden_not_invalid(api, admin):
     response = api.patch(f"/api/v1/users/{admin.pk}/", {"role": "user"})
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "permission_denied"
+
+
+@pytest.mark.parametrize(("url", "params", "name"), [
+    ("/api/v1/certificate-authorities/", {"is_active": "2"}, "is_active"),
+    ("/api/v1/configuration-profiles/", {"assign_to_all": "null"}, "assign_to_all"),
+    ("/api/v1/users/", {"registered": ""}, "registered"),
+    ("/api/v1/audit-events/", {"until": ""}, "until"),
+    ("/api/v1/registrations/", {"step": ""}, "step")])
+def test_an_empty_or_loose_query_value_is_refused_by_name(api, url, params, name):
+    response = api.get(url, params)
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == [name]
+
+
+def test_free_text_may_be_empty_and_booleans_are_true_or_false(api):
+    assert api.get("/api/v1/users/", {"q": "", "is_active": "True"}).status_code == 200
+
+
+def test_text_parameters_and_fields_declare_that_nul_is_refused(api, schema):
+    assert _parameter(schema, "/api/v1/users/", "q")["schema"]["pattern"] == "^[^\\u0000]*$"
+    name = schema["components"]["schemas"]["ConfigurationProfileRequest"]["properties"]["name"]
+    assert name["pattern"] == "^[^\\u0000]*$"
+    assert api.get("/api/v1/users/", {"q": "a\x00"}).status_code == 400
+
+
+def test_the_agent_apps_unknown_organization_is_a_json_404(client, db):
+    response = client.get("/t/no-such-org/app/v1/registration")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
