@@ -1,4 +1,5 @@
-"""Filter types shared by every FilterSet (portal lists and API alike)."""
+"""Filter types shared by every FilterSet (portal lists and API alike), and the API's
+filter backend."""
 
 import datetime as dt
 
@@ -6,10 +7,14 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
 
 BIGINT_MAX = 2**63 - 1
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": BIGINT_MAX})
 class IdFilter(django_filters.NumberFilter):
     """A row id: a whole number a bigint column holds. A larger one would overflow the
     database driver (a 500); here it is a form error (a 400 in the API)."""
@@ -79,3 +84,30 @@ class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
     that moves the moment past year 9999 or before year 1 is a form error, not a 500."""
 
     field_class = _UTCIsoDateTimeField
+
+
+class ApiFilterBackend(DjangoFilterBackend):
+    """The API reads these FilterSets as its schema types them. A portal form sends every
+    field, empty when unused, and django-filter takes an empty or odd value as "any"; for an
+    API client that is a value the schema does not allow (an empty date, `is_active=2`), so it
+    is a 400 naming the parameter. Free text (CharFilter) may be empty."""
+
+    def get_filterset(self, request, queryset, view):
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is not None:
+            refuse_loose_values(filterset, request.query_params)
+        return filterset
+
+
+def refuse_loose_values(filterset, query_params) -> None:
+    """See ApiFilterBackend; for views that apply a FilterSet themselves."""
+    problems = {}
+    for name, query_filter in filterset.filters.items():
+        for raw in query_params.getlist(name):
+            if isinstance(query_filter, django_filters.BooleanFilter):
+                if raw.lower() not in ("true", "false"):
+                    problems[name] = ["Enter true or false."]
+            elif raw == "" and not isinstance(query_filter, django_filters.CharFilter):
+                problems[name] = ["Give a value, or leave the parameter out."]
+    if problems:
+        raise serializers.ValidationError(problems)

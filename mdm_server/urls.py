@@ -3,6 +3,8 @@
 URL spaces: portals under /t/<tenant_slug>/, devices' protocol endpoints, /r/ links, the API.
 """
 
+import re
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import include, path
@@ -72,8 +74,12 @@ urlpatterns = [
 ]
 
 
+AGENT_APP_API = re.compile(r"^/t/[^/]+/app/v1/")
+
+
 def _wants_json(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
+    """The admin API and the agent app's (an unknown organization there is a JSON 404 too)."""
+    return request.path.startswith("/api/") or AGENT_APP_API.match(request.path) is not None
 
 
 def handler404(request: HttpRequest, exception=None) -> HttpResponse:

@@ -21,6 +21,15 @@ def _message(detail) -> str:
     return str(detail)
 
 
+class Conflict(exceptions.APIException):
+    """A well-formed request the current state refuses: something is missing first (no
+    enterprise bound yet), or already taken (an address with an account)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This conflicts with the current state."
+    default_code = "conflict"
+
+
 def json_exception_handler(exc, context):
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -3,12 +3,13 @@ tenant's Android Enterprise (settings, binding)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api.errors import error_response
+from core.api.schema import StrictJsonInput
 from core.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
 from devices.android import actions
 from devices.api.serializers import DeviceSerializer
@@ -56,7 +57,7 @@ class AndroidOperationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AndroidCommandSerializer(serializers.Serializer):
+class AndroidCommandSerializer(StrictJsonInput, serializers.Serializer):
     type = serializers.ChoiceField(choices=list(actions.COMMAND_TYPES))
     new_password = serializers.CharField(required=False, allow_blank=True, max_length=64,
                                          help_text="RESET_PASSWORD: the new password (empty "
@@ -70,10 +71,17 @@ class ReregisteredSerializer(serializers.Serializer):
 
 
 def _refused(exc: Exception):
-    code = "google_error" if isinstance(exc, AmapiError) else "invalid"
-    http = status.HTTP_502_BAD_GATEWAY if isinstance(exc, AmapiError) and \
-        (exc.status or 500) >= 500 else status.HTTP_400_BAD_REQUEST
-    return error_response(code, str(exc), http)
+    """The action does not apply now (the device's or the enterprise's state): 409; Google
+    refused or failed: 502, whatever Google's own status (our call, not the client's, was
+    refused)."""
+    if isinstance(exc, AmapiError):
+        return error_response("google_error", str(exc), status.HTTP_502_BAD_GATEWAY)
+    return error_response("conflict", str(exc), status.HTTP_409_CONFLICT)
+
+
+REFUSED = {409: OpenApiResponse(description="Does not apply in the current state (the "
+                                            "message says why)."),
+           502: OpenApiResponse(description="Google refused or failed; nothing changed here.")}
 
 
 def android_retire_response(tenant, device, *, actor, request) -> Response:
@@ -103,19 +111,19 @@ class AndroidDeviceViewSet(TenantReadOnlyViewSet):
         device.refresh_from_db()
         return Response(AndroidDeviceSerializer(device).data)
 
-    @extend_schema(request=None, responses={200: AndroidDeviceSerializer})
+    @extend_schema(request=None, responses={200: AndroidDeviceSerializer, **REFUSED})
     @action(detail=True, methods=["post"])
     def retire(self, request, pk=None):
         """Remove management (work profile) or disable the device (fully managed)."""
         return self._do(request, actions.retire)
 
-    @extend_schema(request=None, responses={200: AndroidDeviceSerializer})
+    @extend_schema(request=None, responses={200: AndroidDeviceSerializer, **REFUSED})
     @action(detail=True, methods=["post"])
     def wipe(self, request, pk=None):
         """Company-owned: factory reset (WIPE command). Personal: delete the work profile."""
         return self._do(request, actions.wipe)
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None, **REFUSED})
     @action(detail=True, methods=["post"], url_path="delete")
     def delete_device(self, request, pk=None):
         """Delete the device on Google and here (the audit trail keeps it)."""
@@ -126,7 +134,7 @@ class AndroidDeviceViewSet(TenantReadOnlyViewSet):
             return _refused(exc)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses={201: ReregisteredSerializer})
+    @extend_schema(request=None, responses={201: ReregisteredSerializer, **REFUSED})
     @action(detail=True, methods=["post"])
     def reregister(self, request, pk=None):
         """Start a new registration for the owner; the device shows Reset until it enrolls."""
@@ -144,7 +152,7 @@ class AndroidDeviceViewSet(TenantReadOnlyViewSet):
     @extend_schema(methods=["GET"], responses={200: AndroidOperationSerializer(many=True)},
                    filters=False)
     @extend_schema(methods=["POST"], request=AndroidCommandSerializer,
-                   responses={201: AndroidOperationSerializer})
+                   responses={201: AndroidOperationSerializer, **REFUSED})
     @action(detail=True, methods=["get", "post"])
     def commands(self, request, pk=None):
         """Commands sent to the device (lock, reboot, reset password) and their outcome."""
@@ -167,7 +175,7 @@ class AndroidDeviceViewSet(TenantReadOnlyViewSet):
                         status=status.HTTP_201_CREATED)
 
 
-class AndroidEnterpriseSerializer(serializers.ModelSerializer):
+class AndroidEnterpriseSerializer(StrictJsonInput, serializers.ModelSerializer):
     is_bound = serializers.BooleanField(read_only=True)
     service_account_key = serializers.CharField(
         write_only=True, required=False,
@@ -193,7 +201,7 @@ class AndroidEnterpriseSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(str(exc)) from None
 
 
-class SignupSerializer(serializers.Serializer):
+class SignupSerializer(StrictJsonInput, serializers.Serializer):
     admin_email = serializers.EmailField(required=False)
 
 
@@ -208,9 +216,11 @@ class AndroidEnterpriseViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     pagination_class = None
     queryset = AndroidEnterprise.objects.all()
 
-    @extend_schema(methods=["GET"], responses={200: AndroidEnterpriseSerializer})
-    @extend_schema(methods=["PUT"], request=AndroidEnterpriseSerializer,
-                   responses={200: AndroidEnterpriseSerializer})
+    @extend_schema(methods=["GET"], responses={
+        200: AndroidEnterpriseSerializer, 404: OpenApiResponse(description="Not configured.")})
+    @extend_schema(methods=["PUT"], request=AndroidEnterpriseSerializer, responses={
+        200: AndroidEnterpriseSerializer,
+        409: OpenApiResponse(description="service_account_key is required (none stored).")})
     @action(detail=False, methods=["get", "put"], url_path="current")
     def current(self, request):
         enterprise = enterprise_for(self.tenant)
@@ -224,7 +234,8 @@ class AndroidEnterpriseViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         data = params.validated_data
         if "service_account_key" not in data and (enterprise is None or
                                                   not enterprise.service_account_encrypted):
-            return error_response("invalid", "service_account_key is required.")
+            return error_response("conflict", "service_account_key is required (none is "
+                                              "stored yet).", status.HTTP_409_CONFLICT)
         saved = do_save_android_settings(
             self.tenant, actor=self.actor, request=request._request,
             project_id=data.get("project_id", ""),
@@ -236,7 +247,7 @@ class AndroidEnterpriseViewSet(TenantScopedMixin, viewsets.GenericViewSet):
             apply_enterprise_configuration(saved)
         return Response(AndroidEnterpriseSerializer(saved).data)
 
-    @extend_schema(request=SignupSerializer, responses={201: SignupUrlSerializer})
+    @extend_schema(request=SignupSerializer, responses={201: SignupUrlSerializer, **REFUSED})
     @action(detail=False, methods=["post"])
     def signup(self, request):
         """A managed Google Play sign-up URL for the admin to open (binding)."""
@@ -249,7 +260,7 @@ class AndroidEnterpriseViewSet(TenantScopedMixin, viewsets.GenericViewSet):
             return _refused(exc)
         return Response({"url": url}, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={200: AndroidEnterpriseSerializer})
+    @extend_schema(request=None, responses={200: AndroidEnterpriseSerializer, **REFUSED})
     @action(detail=False, methods=["post"])
     def unbind(self, request):
         try:

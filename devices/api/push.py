@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.errors import error_response
+from core.api.schema import StrictJsonInput
 from core.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
 from core.filters import IdFilter
 from devices.models import (
@@ -50,7 +51,7 @@ class ApnsCertificateSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ApnsCertificateUploadSerializer(serializers.Serializer):
+class ApnsCertificateUploadSerializer(StrictJsonInput, serializers.Serializer):
     certificate = serializers.CharField(max_length=350_000, help_text=(
         "The .p12 file as base64, or PEM text (certificate, and key unless `private_key`)."))
     private_key = serializers.CharField(max_length=100_000, required=False, allow_blank=True,
@@ -67,7 +68,7 @@ class ApnsCertificateUploadSerializer(serializers.Serializer):
             raise serializers.ValidationError("Give PEM text or the .p12 as base64.") from None
 
 
-class AppPushCredentialsSerializer(serializers.ModelSerializer):
+class AppPushCredentialsSerializer(StrictJsonInput, serializers.ModelSerializer):
     has_apns = serializers.BooleanField(read_only=True)
     has_fcm = serializers.BooleanField(read_only=True)
     apns_key = serializers.CharField(write_only=True, required=False, max_length=10_000,
@@ -78,6 +79,9 @@ class AppPushCredentialsSerializer(serializers.ModelSerializer):
     apns_team_id = serializers.RegexField(r"^[A-Z0-9]{10}$", required=False, allow_blank=True)
     apns_bundle_id = serializers.RegexField(r"^[A-Za-z0-9.-]{3,200}$", required=False,
                                             allow_blank=True)
+    updated_at = serializers.DateTimeField(
+        read_only=True, allow_null=True,
+        help_text="null while the defaults apply (never saved).")
 
     class Meta:
         model = AppPushCredentials
@@ -88,9 +92,12 @@ class AppPushCredentialsSerializer(serializers.ModelSerializer):
                             "updated_at"]
 
 
-class ReminderPolicySerializer(serializers.ModelSerializer):
+class ReminderPolicySerializer(StrictJsonInput, serializers.ModelSerializer):
     interval_minutes = serializers.IntegerField(min_value=15, max_value=7 * 24 * 60)
     max_reminders = serializers.IntegerField(min_value=0, max_value=20)
+    updated_at = serializers.DateTimeField(
+        read_only=True, allow_null=True,
+        help_text="null while the defaults apply (never saved).")
 
     class Meta:
         model = ReminderPolicy
@@ -106,7 +113,7 @@ class PushAttemptSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PushDevicesSerializer(serializers.Serializer):
+class PushDevicesSerializer(StrictJsonInput, serializers.Serializer):
     devices = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1,
                                     max_length=10_000)
 
@@ -223,8 +230,8 @@ class PushAttemptViewSet(TenantReadOnlyViewSet):
 
     @extend_schema(request=PushDevicesSerializer,
                    responses={202: OpenApiResponse(description="Push queued."),
-                              400: OpenApiResponse(description="Unknown devices, or no APNs "
-                                                               "certificate.")})
+                              404: OpenApiResponse(description="Devices not found here."),
+                              409: OpenApiResponse(description="No APNs certificate yet.")})
     @action(detail=False, methods=["post"], url_path="push-devices")
     def push_devices(self, request):
         """Push these Apple devices now (they check in and fetch their queued commands)."""
@@ -236,16 +243,19 @@ class PushAttemptViewSet(TenantReadOnlyViewSet):
         found = set(Device.objects.for_tenant(self.tenant).filter(pk__in=wanted)
                     .values_list("pk", flat=True))
         if found != wanted:
-            return error_response("invalid", f"Unknown devices: {sorted(wanted - found)[:20]}")
+            return error_response("not_found",
+                                  f"Unknown devices: {sorted(wanted - found)[:20]}",
+                                  status.HTTP_404_NOT_FOUND)
         if apns_certificate(self.tenant) is None:
-            return error_response("invalid", "Upload the APNs certificate first.")
+            return error_response("conflict", "Upload the APNs certificate first.",
+                                  status.HTTP_409_CONFLICT)
         push_devices.apply_async((sorted(found),), retry=False)
         return Response({"queued": len(found)}, status=status.HTTP_202_ACCEPTED)
 
 
 # --- the agent app ---------------------------------------------------------------------------
 
-class AppPushTokenSerializer(serializers.Serializer):
+class AppPushTokenSerializer(StrictJsonInput, serializers.Serializer):
     push_service = serializers.ChoiceField(choices=["apns", "fcm"])
     push_token = serializers.RegexField(r"^[A-Za-z0-9_:.\-]{8,512}$")
 

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import re
+
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.schema import StrictJsonInput
 from devices.apple.commands import TYPED_REQUEST_TYPES
 from devices.models import AppleChannel, Command, Device
 from devices.services.bulk import ACTIONS, MAX_DEVICES, OUTCOMES
@@ -54,7 +59,7 @@ class CommandSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EnqueueCommandSerializer(serializers.Serializer):
+class EnqueueCommandSerializer(StrictJsonInput, serializers.Serializer):
     request_type = serializers.CharField(
         max_length=100,
         help_text=f"Apple RequestType. Validated: {', '.join(TYPED_REQUEST_TYPES)}; any other "
@@ -76,22 +81,37 @@ class EnqueueCommandSerializer(serializers.Serializer):
         return value
 
 
-class AppleMdmSettingsSerializer(serializers.ModelSerializer):
+# Surrounding white space is trimmed; none inside (nor NUL, as in any text).
+PUSH_TOPIC = re.compile(r"^\s*(com\.apple\.mgmt\.[^\s\x00]+)?\s*$")
+PUSH_TOPIC_MESSAGE = "The APNs topic starts with com.apple.mgmt. (see the push certificate)."
+
+
+class AppleMdmSettingsSerializer(StrictJsonInput, serializers.ModelSerializer):
+    updated_at = serializers.DateTimeField(
+        read_only=True, allow_null=True,
+        help_text="null while the defaults apply (never saved).")
+
     class Meta:
         model = AppleMdmSettings
         fields = ["push_topic", "sign_enrollment_profiles", "updated_at"]
         read_only_fields = ["updated_at"]
+        extra_kwargs = {"push_topic": {"validators": [
+            RegexValidator(PUSH_TOPIC, PUSH_TOPIC_MESSAGE)]}}
 
     def validate_push_topic(self, value: str) -> str:
         value = value.strip()
-        if value and (not value.startswith("com.apple.mgmt.") or value == "com.apple.mgmt."
-                      or any(c.isspace() for c in value)):
-            raise serializers.ValidationError(
-                "The APNs topic starts with com.apple.mgmt. (see the push certificate).")
+        if not PUSH_TOPIC.match(value):
+            raise serializers.ValidationError(PUSH_TOPIC_MESSAGE)
         return value
 
 
-class BulkActionSerializer(serializers.Serializer):
+@extend_schema_field({"type": "boolean", "enum": [True]})
+class ConfirmField(serializers.BooleanField):
+    """true, the only value that acts; false is accepted as "show me first" (a 400 that
+    says what would happen), so the schema lists only true."""
+
+
+class BulkActionSerializer(StrictJsonInput, serializers.Serializer):
     action = serializers.ChoiceField(
         choices=list(ACTIONS),
         help_text="refresh (DeviceInformation), push (APNs wake-up), reregister, retire, "
@@ -101,9 +121,8 @@ class BulkActionSerializer(serializers.Serializer):
         max_length=MAX_DEVICES,
         help_text=f"Device ids (at most {MAX_DEVICES}). Ids that are not this organization's "
                   "devices come back as not_found.")
-    confirm = serializers.BooleanField(
-        default=False, help_text="Must be true: without it nothing happens and the answer "
-                                 "(400 confirmation_required) says what would.")
+    confirm = ConfirmField(help_text="Must be true: with false nothing happens and the "
+                                     "answer (400 confirmation_required) says what would.")
     pin = serializers.RegexField(r"^[0-9]{6}$", required=False,
                                  help_text="wipe: the six-digit Find My PIN every Mac gets "
                                            "(a Mac without one is not erased).")

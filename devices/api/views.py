@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from core.api.errors import error_response
 from core.api.pagination import LargeListPagination
 from core.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
+from core.filters import refuse_loose_values
 from devices.api.serializers import (
     AppleMdmSettingsSerializer,
     BulkActionSerializer,
@@ -52,8 +53,7 @@ class DeviceViewSet(TenantReadOnlyViewSet):
                    methods=["GET"], description="The device's command history, newest first.",
                    parameters=[
                        OpenApiParameter("status", str, enum=CommandStatus.values),
-                       OpenApiParameter("request_type", str),
-                       OpenApiParameter("page", int), OpenApiParameter("page_size", int)])
+                       OpenApiParameter("request_type", str)])
     @extend_schema(request=EnqueueCommandSerializer, responses={201: CommandSerializer},
                    methods=["POST"], description="Queue an MDM command for the device.")
     @action(detail=True, methods=["get", "post"])
@@ -65,6 +65,7 @@ class DeviceViewSet(TenantReadOnlyViewSet):
             request.query_params,
             queryset=Command.objects.for_tenant(self.tenant).filter(device=device)
             .select_related("channel"))
+        refuse_loose_values(filterset, request.query_params)
         if not filterset.is_valid():
             raise translate_validation(filterset.errors)
         page = self.paginate_queryset(filterset.qs)
@@ -101,7 +102,10 @@ class DeviceViewSet(TenantReadOnlyViewSet):
             return error_response("invalid", str(exc))
         return Response(CommandSerializer(command).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={200: DeviceSerializer})
+    @extend_schema(request=None, responses={
+        200: DeviceSerializer,
+        409: OpenApiResponse(description="Android: does not apply in the device's state."),
+        502: OpenApiResponse(description="Android: Google refused or failed.")})
     @action(detail=True, methods=["post"])
     def retire(self, request, pk=None):
         """Stop managing the device: its identity is revoked and it unenrolls at its next

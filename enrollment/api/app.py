@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from audit.events import AuditAction
 from audit.record import record
+from core.api.schema import StrictJsonInput
 from enrollment.api.registrations import RegistrationSerializer
 from enrollment.models import OPEN_STATES, Registration, RegistrationMethod
 from enrollment.services.app_access import (
@@ -56,7 +57,7 @@ class IsAppSession(permissions.BasePermission):
         return request.auth is not None
 
 
-class AppRegisterSerializer(serializers.Serializer):
+class AppRegisterSerializer(StrictJsonInput, serializers.Serializer):
     platform = serializers.ChoiceField(choices=["ios", "android"])
     os_version = serializers.RegexField(r"^\d{1,3}(\.\d{1,3}){0,2}$", max_length=32)
     email = serializers.EmailField(required=False, max_length=254)
@@ -89,7 +90,7 @@ class AppRegisteredSerializer(RegistrationSerializer):
         read_only_fields = fields
 
 
-class ReregisterSerializer(serializers.Serializer):
+class ReregisterSerializer(StrictJsonInput, serializers.Serializer):
     confirm = serializers.BooleanField(help_text="Must be true: the user confirmed that the "
                                                  "current registration is replaced (S18).")
 

@@ -8,11 +8,12 @@ GET /api/v1/invitations/?user=&status= (and /invitations/{id}/).
 from __future__ import annotations
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from core.api.errors import error_response
+from core.api.schema import StrictJsonInput
 from core.api.viewsets import TenantScopedMixin
 from core.filters import IdFilter
 from enrollment.models import (
@@ -28,7 +29,7 @@ from enrollment.services.policies import do_save_registration_policy, policy_for
 from users.models import User
 
 
-class RegistrationPolicySerializer(serializers.ModelSerializer):
+class RegistrationPolicySerializer(StrictJsonInput, serializers.ModelSerializer):
     link_format_version = serializers.SerializerMethodField()
     registration_url = serializers.SerializerMethodField()
 
@@ -145,14 +146,16 @@ class UserInvitationViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     serializer_class = SentInvitationSerializer
     pagination_class = None
 
-    @extend_schema(request=None, responses={201: SentInvitationSerializer})
+    @extend_schema(request=None, responses={
+        201: SentInvitationSerializer,
+        409: OpenApiResponse(description="The user cannot be invited (disabled).")})
     def create(self, request, user_id: int):
         user = User.objects.get_in_tenant(self.tenant, pk=user_id)
         try:
             sent = do_send_invitations(self.tenant, [user], actor=self.actor,
                                        request=request._request)[0]
         except InvitationError as exc:
-            return error_response("invalid", str(exc))
+            return error_response("conflict", str(exc), status.HTTP_409_CONFLICT)
         return Response({"id": sent.invitation.pk, "user": user.pk, "url": sent.url,
                          "expires_at": sent.expires_at, "pin": sent.pin},
                         status=status.HTTP_201_CREATED)

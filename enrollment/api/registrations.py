@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.api.errors import Conflict
+from core.api.schema import StrictJsonInput
 from core.api.viewsets import TenantScopedMixin
 from core.platforms import Platform
 from enrollment.filtersets import RegistrationFilterSet
@@ -45,7 +47,7 @@ class StartedRegistrationSerializer(RegistrationSerializer):
         read_only_fields = fields
 
 
-class StartRegistrationSerializer(serializers.Serializer):
+class StartRegistrationSerializer(StrictJsonInput, serializers.Serializer):
     user = serializers.IntegerField(min_value=1)
     platform = serializers.ChoiceField(choices=Platform.choices)
 
@@ -66,13 +68,15 @@ class RegistrationViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.Retri
     filterset_class = RegistrationFilterSet
 
     @extend_schema(request=StartRegistrationSerializer,
-                   responses={201: StartedRegistrationSerializer})
+                   responses={201: StartedRegistrationSerializer,
+                              404: OpenApiResponse(description="No such user here."),
+                              409: OpenApiResponse(description="The user is disabled.")})
     def create(self, request):
         params = StartRegistrationSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         user = User.objects.get_in_tenant(self.tenant, pk=params.validated_data["user"])
         if not user.is_active:
-            raise serializers.ValidationError({"user": ["This user is disabled."]})
+            raise Conflict({"user": ["This user is disabled."]})
         result = start_registration(self.tenant, user, params.validated_data["platform"],
                                     RegistrationMethod.API, actor=self.actor, request=request,
                                     issue_pin=True)

@@ -5,6 +5,7 @@ import binascii
 
 from rest_framework import serializers
 
+from core.api.schema import StrictJsonInput
 from enrollment.models import CertificateAuthority, Challenge, IssuedCertificate, RevocationReason
 from enrollment.validators import x509_name_component
 from pki.authority import CAImportError, load_pem, load_pkcs12_bundle
@@ -24,7 +25,7 @@ class CertificateAuthoritySerializer(serializers.ModelSerializer):
         return f"-----BEGIN CERTIFICATE-----\n{body}-----END CERTIFICATE-----\n"
 
 
-class GenerateCASerializer(serializers.Serializer):
+class GenerateCASerializer(StrictJsonInput, serializers.Serializer):
     common_name = serializers.CharField(max_length=64, required=False,
                                         validators=[x509_name_component])
     organization = serializers.CharField(max_length=64, required=False,
@@ -32,7 +33,7 @@ class GenerateCASerializer(serializers.Serializer):
     years = serializers.IntegerField(min_value=1, max_value=30, default=10)
 
 
-class ImportCASerializer(serializers.Serializer):
+class ImportCASerializer(StrictJsonInput, serializers.Serializer):
     """PEM key + PEM certificate, or a base64 PKCS#12 bundle; password optional."""
 
     private_key_pem = serializers.CharField(required=False, max_length=65536)
@@ -71,7 +72,7 @@ class IssuedCertificateSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RevokeSerializer(serializers.Serializer):
+class RevokeSerializer(StrictJsonInput, serializers.Serializer):
     reason = serializers.ChoiceField(choices=RevocationReason.choices,
                                      default=RevocationReason.UNSPECIFIED)
 
@@ -83,7 +84,7 @@ class ChallengeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CreateChallengeSerializer(serializers.Serializer):
+class CreateChallengeSerializer(StrictJsonInput, serializers.Serializer):
     purpose = serializers.CharField(max_length=100, required=False, allow_blank=True)
     ttl_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
 

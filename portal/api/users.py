@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from core.api.errors import Conflict
+from core.api.schema import StrictJsonInput
 from core.api.viewsets import TenantModelViewSet
 from enrollment.services.invitations import do_create_and_invite_users
 from portal.filtersets import UserFilterSet, with_registered
@@ -16,7 +18,7 @@ from users.models import User
 from users.services.people import do_create_users, do_update_user
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(StrictJsonInput, serializers.ModelSerializer):
     is_registered = serializers.BooleanField(read_only=True)
     has_password = serializers.SerializerMethodField()
 
@@ -32,7 +34,7 @@ class UserSerializer(serializers.ModelSerializer):
         return user.has_usable_password()
 
 
-class CreateUserSerializer(serializers.Serializer):
+class CreateUserSerializer(StrictJsonInput, serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
@@ -43,6 +45,9 @@ class CreateUserSerializer(serializers.Serializer):
     send_invitation = serializers.BooleanField(default=False)
 
 
+@extend_schema_view(partial_update=extend_schema(responses={
+    200: UserSerializer, 403: OpenApiResponse(description="You cannot disable or demote "
+                                                          "yourself.")}))
 class UserViewSet(TenantModelViewSet):
     """Users of the organization. Creating one can send the registration invitation at once."""
 
@@ -54,7 +59,8 @@ class UserViewSet(TenantModelViewSet):
     def get_queryset(self):
         return with_registered(super().get_queryset()).order_by("email")
 
-    @extend_schema(request=CreateUserSerializer, responses={201: UserSerializer})
+    @extend_schema(request=CreateUserSerializer, responses={
+        201: UserSerializer, 409: OpenApiResponse(description="The address has an account.")})
     def create(self, request):
         params = CreateUserSerializer(data=request.data)
         params.is_valid(raise_exception=True)
@@ -66,6 +72,9 @@ class UserViewSet(TenantModelViewSet):
         create = do_create_and_invite_users if data["send_invitation"] else do_create_users
         result = create(self.tenant, [row], actor=self.actor, request=request)
         if not result.ok:
+            taken = [e for e in result.errors if "already has an account" in e]
+            if taken:
+                raise Conflict({"email": [e.removeprefix("row 1: ") for e in taken]})
             fields: dict[str, list[str]] = {}
             for error in result.errors:
                 message = error.removeprefix("row 1: ")
@@ -80,6 +89,6 @@ class UserViewSet(TenantModelViewSet):
         if serializer.instance.pk == getattr(self.request.user, "pk", None) and (
                 serializer.validated_data.get("is_active") is False
                 or serializer.validated_data.get("role", "admin") != "admin"):
-            raise ValidationError("You cannot disable or demote yourself.")
+            raise PermissionDenied("You cannot disable or demote yourself.")
         do_update_user(self.tenant, serializer.instance, actor=self.actor,
                        request=self.request, **serializer.validated_data)

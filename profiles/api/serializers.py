@@ -3,7 +3,10 @@ from __future__ import annotations
 import re
 
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 
+from core.api.errors import Conflict
+from core.api.schema import StrictJsonInput
 from profiles.models import ConfigurationProfile
 from profiles.services.configuration import InvalidPayload, normalise_payload_plist
 from users.models import User
@@ -12,9 +15,21 @@ APPLE_PLATFORMS = [("ios", "iOS / iPadOS"), ("macos", "macOS")]
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-_]*$")
 
 
-class ConfigurationProfileSerializer(serializers.ModelSerializer):
+class TenantUserField(serializers.PrimaryKeyRelatedField):
+    """A user id of this organization; any other id is a 404, as a user id in a path."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if exc.get_codes() == ["does_not_exist"]:
+                raise NotFound({"assigned_users": [f"No user {data} here."]}) from None
+            raise
+
+
+class ConfigurationProfileSerializer(StrictJsonInput, serializers.ModelSerializer):
     platforms = serializers.MultipleChoiceField(choices=APPLE_PLATFORMS, allow_empty=False)
-    assigned_users = serializers.PrimaryKeyRelatedField(
+    assigned_users = TenantUserField(
         many=True, required=False, queryset=User.objects.none(),
         help_text="User ids; used when assign_to_all is false.")
     payload_plist = serializers.CharField(
@@ -51,7 +66,7 @@ class ConfigurationProfileSerializer(serializers.ModelSerializer):
         if self.instance is not None:
             others = others.exclude(pk=self.instance.pk)
         if others.exists():
-            raise serializers.ValidationError("Another profile uses this identifier.")
+            raise Conflict({"identifier": ["Another profile uses this identifier."]})
         return value
 
     def validate_payload_plist(self, value: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
@@ -15,7 +16,15 @@ from profiles.services.configuration import (
     do_update_profile,
 )
 
+_WRITE_ERRORS = {404: OpenApiResponse(description="An assigned user is not found here."),
+                 409: OpenApiResponse(description="Another profile uses this identifier.")}
 
+
+@extend_schema_view(
+    create=extend_schema(responses={201: ConfigurationProfileSerializer, **_WRITE_ERRORS}),
+    update=extend_schema(responses={200: ConfigurationProfileSerializer, **_WRITE_ERRORS}),
+    partial_update=extend_schema(responses={200: ConfigurationProfileSerializer,
+                                            **_WRITE_ERRORS}))
 class ConfigurationProfileViewSet(TenantModelViewSet, mixins.DestroyModelMixin):
     """Admin-defined configuration profiles, installed on enrollment: scope `device` on the
     device channel, `user` on the enrolled user's channel (macOS)."""

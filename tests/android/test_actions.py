@@ -89,7 +89,7 @@ def test_reboot_refused_on_a_work_profile(google, enterprise, api):
     device = enrolled(enterprise)
     response = api.post(f"/api/v1/android-devices/{device.pk}/commands/", {"type": "REBOOT"},
                         format="json")
-    assert response.status_code == 400 and "fully managed" in response.json()["error"]["message"]
+    assert response.status_code == 409 and "fully managed" in response.json()["error"]["message"]
     assert google.requests == []
 
 
@@ -162,7 +162,7 @@ def test_google_error_is_reported_and_changes_nothing(google, enterprise, api):
     device = enrolled(enterprise)
     google.queue(error(400, "Invalid wipe request", "INVALID_ARGUMENT"))
     response = api.post(f"/api/v1/android-devices/{device.pk}/wipe/")
-    assert response.status_code == 400
+    assert response.status_code == 502
     assert "Invalid wipe request" in response.json()["error"]["message"]
     device.refresh_from_db()
     assert device.state == DeviceState.ACTIVE
@@ -295,7 +295,7 @@ def test_actions_on_a_device_that_left_management(google, enterprise, api):
     assert api.post(f"/api/v1/android-devices/{device.pk}/retire/").status_code == 200
     locked = api.post(f"/api/v1/android-devices/{device.pk}/commands/", {"type": "LOCK"},
                       format="json")
-    assert locked.status_code == 400 and "no longer managed" in locked.json()["error"]["message"]
+    assert locked.status_code == 409 and "no longer managed" in locked.json()["error"]["message"]
     assert len(google.requests) == calls
     device.refresh_from_db()
     assert device.state == DeviceState.WIPED

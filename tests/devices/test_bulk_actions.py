@@ -257,12 +257,15 @@ def test_foreign_devices_are_not_found_and_untouched(portal, api, tenant, other_
 
 def test_api_requires_confirmation_then_reports_each_device(api, tenant):
     phone, mac = apple(tenant, 1), apple(tenant, 2, platform="macos")
-    refused = api.post(API, {"action": "wipe", "devices": [phone.pk, mac.pk]}, format="json")
+    refused = api.post(API, {"action": "wipe", "devices": [phone.pk, mac.pk], "confirm": False},
+                       format="json")
     assert refused.status_code == 400
     error = refused.json()["error"]
     assert error["code"] == "confirmation_required"
     assert error["message"].startswith("Erase 2 devices: all data on them is destroyed")
     assert not Command.objects.exists()
+    unsaid = api.post(API, {"action": "wipe", "devices": [phone.pk]}, format="json")
+    assert unsaid.json()["error"]["fields"] == {"confirm": ["This field is required."]}
     response = api.post(API, {"action": "wipe", "devices": [phone.pk, mac.pk, phone.pk],
                               "confirm": True}, format="json")
     assert response.status_code == 200, response.content

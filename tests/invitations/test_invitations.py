@@ -176,7 +176,7 @@ def test_api_refuses_foreign_unknown_and_disabled_users(api, tenant, other_tenan
     assert api.post("/api/v1/users/999999/invitations/").status_code == 404
     gone = make_user(tenant, "gone@acme.test", is_active=False)
     response = api.post(f"/api/v1/users/{gone.pk}/invitations/")
-    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
+    assert response.status_code == 409 and response.json()["error"]["code"] == "conflict"
 
 
 def test_api_lists_and_filters_invitations(api, send, tenant, admin, alice, bob):

@@ -59,7 +59,8 @@ class TestProfileIsolation(TenantIsolationContract):
         response = api.post("/api/v1/configuration-profiles/",
                             body(assign_to_all=False, assigned_users=[stranger.pk]),
                             format="json")
-        assert response.status_code == 400
+        assert response.status_code == 404
+        assert list(response.json()["error"]["fields"]) == ["assigned_users"]
 
 
 def test_api_crud(api, tenant):
@@ -112,7 +113,8 @@ def test_api_bad_input(api, overrides):
 
 def test_identifier_is_unique_per_tenant(api, other_api):
     assert api.post("/api/v1/configuration-profiles/", body(), format="json").status_code == 201
-    assert api.post("/api/v1/configuration-profiles/", body(), format="json").status_code == 400
+    taken = api.post("/api/v1/configuration-profiles/", body(), format="json")
+    assert taken.status_code == 409 and list(taken.json()["error"]["fields"]) == ["identifier"]
     assert other_api.post("/api/v1/configuration-profiles/", body(), format="json"
                           ).status_code == 201
 

@@ -76,7 +76,7 @@ def test_api_registration_rejects_bad_platform_and_disabled_user(api, ann):
     ann.is_active = False
     ann.save()
     assert api.post("/api/v1/registrations/", {"user": ann.pk, "platform": "ios"},
-                    format="json").status_code == 400
+                    format="json").status_code == 409
 
 
 def test_api_cancel_registration(api, ann):

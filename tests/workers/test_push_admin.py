@@ -124,9 +124,9 @@ def test_api_push_devices(api, other_api, tenant, push_settings, monkeypatch):
     monkeypatch.setattr(tasks.push_devices, "apply_async", lambda args, **kw: queued.append(args))
     body = {"devices": [channel.device_id]}
     assert api.post("/api/v1/push-attempts/push-devices/", body,
-                    format="json").status_code == 400       # no certificate yet
+                    format="json").status_code == 409       # no certificate yet
     assert other_api.post("/api/v1/push-attempts/push-devices/", body,
-                          format="json").status_code == 400  # not theirs
+                          format="json").status_code == 404  # not theirs
 
 
 def test_device_page_include_shows_last_push_and_flag(tenant, apns_ready, apns_server):

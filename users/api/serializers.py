@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.api.schema import StrictJsonInput
 from users.ldap.client import LdapConfigError, validate_server_url
 from users.models import LdapConnector
 
 
-class LdapConnectorSerializer(serializers.ModelSerializer):
+class LdapConnectorSerializer(StrictJsonInput, serializers.ModelSerializer):
     server_urls = serializers.ListField(
         child=serializers.CharField(max_length=500), min_length=1, max_length=10,
         help_text="ldap:// or ldaps:// URLs, tried in order.")

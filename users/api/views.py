@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -26,6 +26,7 @@ from users.services.ldap import (
 )
 
 NOT_CONFIGURED = "No LDAP connector is configured; PUT one to /api/v1/ldap-connector/."
+NOT_CONFIGURED_RESPONSE = OpenApiResponse(description="No connector yet.")
 
 
 class LdapConnectorViewSet(TenantScopedMixin, viewsets.GenericViewSet):
@@ -52,7 +53,7 @@ class LdapConnectorViewSet(TenantScopedMixin, viewsets.GenericViewSet):
             raise Http404(NOT_CONFIGURED)
         return connector
 
-    @extend_schema(responses={200: LdapConnectorSerializer})
+    @extend_schema(responses={200: LdapConnectorSerializer, 404: NOT_CONFIGURED_RESPONSE})
     def show(self, request):
         return Response(LdapConnectorSerializer(self.get_object()).data)
 
@@ -72,14 +73,16 @@ class LdapConnectorViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         return Response(LdapConnectorSerializer(connector).data,
                         status=status.HTTP_200_OK if existing else status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={200: ConnectionTestSerializer})
+    @extend_schema(request=None, responses={200: ConnectionTestSerializer,
+                                            404: NOT_CONFIGURED_RESPONSE})
     @action(detail=False, methods=["post"])
     def test(self, request):
         self.get_object()
         result = check_ldap_connection(self.tenant)
         return Response(ConnectionTestSerializer(result).data)
 
-    @extend_schema(request=None, responses={200: SyncOutcomeSerializer})
+    @extend_schema(request=None, responses={200: SyncOutcomeSerializer,
+                                            404: NOT_CONFIGURED_RESPONSE})
     @action(detail=False, methods=["post"])
     def sync(self, request):
         try:
