@@ -3,7 +3,7 @@ is refused with the error envelope, and every answer's status is one the schema 
 
 import pytest
 
-from mdm_server.filters import BIGINT_MAX
+from core.filters import BIGINT_MAX
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import sys
 import pytest
 from django.core.management import CommandError, call_command
 
-from core.config import BASE_DIR, ConfigError, load_config, parse_bind, public_url_for_bind
 from core import config as config_module
+from core.config import BASE_DIR, ConfigError, load_config, parse_bind, public_url_for_bind
 
 
 @pytest.fixture
