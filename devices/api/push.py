@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from core.api.errors import error_response
 from core.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
 from core.filters import IdFilter
+from core.origin import Origin
 from devices.models import (
     ApnsCertificate,
     AppPushCredentials,
@@ -153,7 +154,7 @@ class ApnsCertificateViewSet(_CurrentObjectViewSet):
             certificate = do_upload_apns_certificate(
                 self.tenant, data["certificate"], password=data.get("password") or None,
                 key_data=(data.get("private_key") or "").encode() or None, actor=self.actor,
-                request=request._request)
+                origin=Origin.of(request))
         except ApnsCertificateError as exc:
             return error_response("invalid", str(exc))
         return Response(ApnsCertificateSerializer(certificate).data)
@@ -179,7 +180,7 @@ class AppPushCredentialsViewSet(_CurrentObjectViewSet):
         data = params.validated_data
         try:
             saved = do_save_app_push_credentials(
-                self.tenant, actor=self.actor, request=request._request,
+                self.tenant, actor=self.actor, origin=Origin.of(request),
                 apns_key_id=data.get("apns_key_id"), apns_team_id=data.get("apns_team_id"),
                 apns_bundle_id=data.get("apns_bundle_id"),
                 apns_use_sandbox=data.get("apns_use_sandbox"),
@@ -210,7 +211,7 @@ class ReminderPolicyViewSet(_CurrentObjectViewSet):
         values = {"enabled": policy.enabled, "interval_minutes": policy.interval_minutes,
                   "max_reminders": policy.max_reminders, **params.validated_data}
         saved = do_save_reminder_policy(self.tenant, actor=self.actor,
-                                        request=request._request, **values)
+                                        origin=Origin.of(request), **values)
         return Response(ReminderPolicySerializer(saved).data)
 
 

@@ -188,7 +188,7 @@ def _refusals() -> tuple[type[Exception], ...]:
 
 
 def run_bulk_action(tenant, action_name: str, devices: Sequence[Device],
-                    missing: Sequence[int] = (), *, actor, request=None, pin: str | None = None,
+                    missing: Sequence[int] = (), *, actor, origin=None, pin: str | None = None,
                     preserve_data_plan: bool = True) -> BulkResult:
     """Apply a confirmed action to `devices` (loaded by `load_devices`: this tenant's)."""
 
@@ -202,7 +202,7 @@ def run_bulk_action(tenant, action_name: str, devices: Sequence[Device],
         outcome(DeviceOutcome(pk, f"device {pk}", NOT_FOUND, "no such device here"))
 
     if action_name == "push":  # batch service: Apple devices, Android ones skipped
-        refused = do_push_devices(tenant, devices, actor=actor, request=request)
+        refused = do_push_devices(tenant, devices, actor=actor, origin=origin)
         for device in devices:
             reason = refused.get(device.pk, "")
             state = DONE if not reason else SKIPPED if device.platform == "android" else FAILED
@@ -210,7 +210,7 @@ def run_bulk_action(tenant, action_name: str, devices: Sequence[Device],
         return result
     if action_name == "reregister":  # Apple: one batch (one invitation per owner)
         apple = [device for device in devices if device.platform != "android"]
-        refused = do_reregister_devices(tenant, apple, actor=actor, request=request)
+        refused = do_reregister_devices(tenant, apple, actor=actor, origin=origin)
         for device in apple:
             reason = refused.get(device.pk, "")
             outcome(DeviceOutcome(device.pk, str(device), FAILED if reason else DONE,
@@ -221,7 +221,7 @@ def run_bulk_action(tenant, action_name: str, devices: Sequence[Device],
             continue
         label = str(device)
         try:
-            detail = _one(tenant, action_name, device, actor=actor, request=request, pin=pin,
+            detail = _one(tenant, action_name, device, actor=actor, origin=origin, pin=pin,
                           preserve_data_plan=preserve_data_plan)
         except _Skip as exc:
             outcome(DeviceOutcome(device.pk, label, SKIPPED, str(exc)))
@@ -236,7 +236,7 @@ class _Skip(Exception):
     """Nothing to do for this device (the reason is admin-facing)."""
 
 
-def _one(tenant, action_name: str, device: Device, *, actor, request, pin,
+def _one(tenant, action_name: str, device: Device, *, actor, origin, pin,
          preserve_data_plan) -> str:
     from devices.android import actions as android
 
@@ -247,35 +247,35 @@ def _one(tenant, action_name: str, device: Device, *, actor, request, pin,
         if device.is_gone:
             raise _Skip(f"the device is {device.get_state_display().lower()}")
         command = do_enqueue_command(tenant, device, "DeviceInformation", {}, actor=actor,
-                                     channel=device_channel(device), request=request)
+                                     channel=device_channel(device), origin=origin)
         return f"command {command.command_uuid} queued"
     if action_name == "retire":
         if device.state == DeviceState.RETIRED:
             raise _Skip("already retired")
         if is_android:
-            return android.retire(tenant, device, actor=actor, request=request)
-        do_retire_device(tenant, device, actor=actor, request=request)
+            return android.retire(tenant, device, actor=actor, origin=origin)
+        do_retire_device(tenant, device, actor=actor, origin=origin)
         return "retired"
     if action_name == "wipe":
         if device.is_gone:
             raise _Skip(f"the device is already {device.get_state_display().lower()}")
         if is_android:
-            return android.wipe(tenant, device, actor=actor, request=request)
+            return android.wipe(tenant, device, actor=actor, origin=origin)
         payload: dict = {"PreserveDataPlan": preserve_data_plan}
         if device.platform == "macos":
             if not pin:
                 raise DeviceActionRefused("a Mac needs a six-digit Find My PIN to be erased")
             payload["PIN"] = pin
         command = do_enqueue_command(tenant, device, "EraseDevice", payload, actor=actor,
-                                     channel=device_channel(device), request=request)
+                                     channel=device_channel(device), origin=origin)
         return f"EraseDevice {command.command_uuid} queued"
     if action_name == "reregister":  # Android (Apple ones are done in one batch)
-        started = android.reregister(tenant, device, actor=actor, request=request)
+        started = android.reregister(tenant, device, actor=actor, origin=origin)
         return f"registration {started.registration_id} started"
     if action_name == "delete":
         if is_android:
-            android.delete(tenant, device, actor=actor, request=request)
+            android.delete(tenant, device, actor=actor, origin=origin)
         else:
-            do_delete_device(tenant, device, actor=actor, request=request)
+            do_delete_device(tenant, device, actor=actor, origin=origin)
         return "deleted"
     raise DeviceActionRefused(f"unknown action {action_name!r}")

@@ -20,11 +20,11 @@ def test_record_rolls_back_with_the_change(tenant, admin):
     assert AuditEvent.objects.count() == before
 
 
-def test_record_fields(tenant, admin, rf):
+def test_record_fields(tenant, admin):
     device = Device.objects.create(tenant=tenant, platform=Platform.IOS, name="Ann's iPhone")
-    request = rf.get("/", REMOTE_ADDR="203.0.113.7")
     event = record(tenant, AuditAction.DEVICE_REGISTERED, actor=admin, target=device,
-                   user=admin, device=device, detail={"platform": "ios"}, request=request)
+                   user=admin, device=device, detail={"platform": "ios"},
+                   origin=Origin(address="203.0.113.7", user_agent="Safari/605"))
     event.refresh_from_db()
     assert event.actor == admin and event.actor_label == "admin@acme.test"
     assert event.target_type == "devices.device" and event.target_label == "Ann's iPhone"

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from django.contrib.auth import authenticate
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.events import AuditAction
-from audit.record import client_ip, record
+from audit.record import record
+from core.origin import Origin
 from users.auth import DirectoryUnreachable
 from users.models import ApiToken, Tenant, User, UserRole
 from users.models.api_tokens import hash_token, new_raw_token
@@ -64,29 +64,30 @@ class SignInError(Exception):
     """Wrong credentials, disabled account, or too many attempts (message is user-facing)."""
 
 
-def sign_in(request: HttpRequest, tenant: Tenant, email: str, password: str, *,
-            require_admin: bool) -> User:
-    """Check credentials with rate limiting; audit failures and lockouts. Raises SignInError."""
-    ip = client_ip(request)
+def sign_in(tenant: Tenant, email: str, password: str, *, require_admin: bool,
+            origin: Origin | None = None) -> User:
+    """Check credentials with rate limiting (per account and per ``origin``'s address); audit
+    failures and lockouts. Raises SignInError. Starting the session (``login``) is the view's."""
+    ip = origin.address if origin else None
     if login_throttle.is_locked("login", tenant.id, email, ip):
-        record(tenant, AuditAction.LOGIN_LOCKED, actor=email[:200], request=request,
+        record(tenant, AuditAction.LOGIN_LOCKED, actor=email[:200], origin=origin,
                detail={"email": email[:254]})
         raise SignInError("Too many failed attempts. Wait 15 minutes and try again.")
     try:
-        user = authenticate(request, tenant=tenant, email=email, password=password)
+        user = authenticate(None, tenant=tenant, email=email, password=password)
     except DirectoryUnreachable as exc:
         # No password was checked, so the attempt does not count towards the lockout.
-        record(tenant, AuditAction.LOGIN_FAILED, actor=email[:200], request=request,
+        record(tenant, AuditAction.LOGIN_FAILED, actor=email[:200], origin=origin,
                detail={"email": email[:254], "reason": "directory unreachable",
                        "error": str(exc)[:500]})
         raise SignInError("Directory unreachable: your network password cannot be checked "
                           "right now. Try again later or contact your administrator.") from None
     if user is None or (require_admin and not user.is_tenant_admin):
         login_throttle.record_failure("login", tenant.id, email, ip)
-        record(tenant, AuditAction.LOGIN_FAILED, actor=email[:200], request=request,
+        record(tenant, AuditAction.LOGIN_FAILED, actor=email[:200], origin=origin,
                user=user, detail={"email": email[:254], "portal": "admin" if require_admin
                                   else "self-service"})
         raise SignInError("The email or password is not correct.")
     login_throttle.reset("login", tenant.id, email)
-    record(tenant, AuditAction.LOGIN_SUCCEEDED, actor=user, user=user, request=request)
+    record(tenant, AuditAction.LOGIN_SUCCEEDED, actor=user, user=user, origin=origin)
     return user
