@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
+from core.encryption import encrypt
 from enrollment.android.amapi import (
     AmapiError,
     AmapiNotConfigured,
@@ -37,6 +38,7 @@ from enrollment.android.policies import (
     policy_name,
 )
 from enrollment.models import AndroidEnrollmentToken, AndroidEnterprise
+from enrollment.models.android import PUSH_TOKEN_PURPOSE
 
 NOTIFICATION_TYPES = ["ENROLLMENT", "STATUS_REPORT", "COMMAND"]
 SIGNUP_STATE_TTL = dt.timedelta(hours=1)
@@ -60,9 +62,6 @@ def bound_enterprise_for(tenant) -> AndroidEnterprise | None:
 
 
 def _new_enterprise(tenant) -> AndroidEnterprise:
-    from core.encryption import encrypt
-    from enrollment.models.android import PUSH_TOKEN_PURPOSE
-
     push_token = secrets.token_urlsafe(32)
     return AndroidEnterprise.objects.create(
         tenant=tenant, push_endpoint_id=secrets.token_hex(12), push_token_hash=_hash(push_token),

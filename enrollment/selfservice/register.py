@@ -16,8 +16,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.origin import Origin
 from core.portal import end_user_required
+from enrollment.android.tokens import work_profile_link
 from enrollment.diagnostics import diagnose, latest_scep_rejections, steps
-from enrollment.models import Registration, RegistrationMethod
+from enrollment.models import AndroidOwnership, Registration, RegistrationMethod
 from enrollment.services.app_access import QR_MINIMUM_OS, do_create_qr_token
 from enrollment.services.pins import verify_pin
 from enrollment.services.policies import pin_required, policy_for
@@ -101,9 +102,6 @@ def registration_status(request: HttpRequest, tenant_slug: str,
 def _android_context(registration: Registration) -> dict:
     """The enrollment token's QR code (fully managed, scanned at the welcome screen) or the
     work-profile link, while the registration is open (enrollment/android/tokens.py)."""
-    from enrollment.android.tokens import work_profile_link
-    from enrollment.models import AndroidOwnership
-
     token = getattr(registration, "android_token", None)
     if token is None or token.revoked_at is not None or not registration.is_open:
         return {"android_token": None}

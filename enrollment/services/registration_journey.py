@@ -8,7 +8,14 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from enrollment.android.amapi import AmapiError
+from enrollment.android.binding import AndroidSetupError
+from enrollment.android.tokens import create_enrollment_token
+from enrollment.apple.links import profile_url
 from enrollment.models import Registration
+from enrollment.services.links import current_go_url
+from enrollment.services.pins import do_issue_pin
+from enrollment.services.policies import pin_required, policy_for
 from enrollment.services.registrations import do_start_registration
 
 
@@ -26,12 +33,6 @@ class StartResult:
 
 def start_registration(tenant, user, platform: str, method: str, *, actor, origin=None,
                        issue_pin: bool = False) -> StartResult:
-    # Imported here: these modules import the registration services themselves.
-    from enrollment.apple.links import profile_url
-    from enrollment.services.links import current_go_url
-    from enrollment.services.pins import do_issue_pin
-    from enrollment.services.policies import pin_required, policy_for
-
     with transaction.atomic():
         started = do_start_registration(tenant, user, platform, method, actor=actor,
                                         origin=origin)
@@ -54,10 +55,6 @@ def start_registration(tenant, user, platform: str, method: str, *, actor, origi
 def _android_token(registration, *, actor, origin):
     """The registration's AMAPI enrollment token, or None when Android Enterprise is not bound
     or Google failed (logged and on the Settings > Android page; the user can start again)."""
-    from enrollment.android.amapi import AmapiError
-    from enrollment.android.binding import AndroidSetupError
-    from enrollment.android.tokens import create_enrollment_token
-
     try:
         return create_enrollment_token(registration, actor=actor, origin=origin)
     except (AndroidSetupError, AmapiError) as exc:

@@ -19,7 +19,13 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
-from enrollment.models import OPEN_STATES, IssuedCertificate, Registration, RegistrationState
+from enrollment.models import (
+    OPEN_STATES,
+    Challenge,
+    IssuedCertificate,
+    Registration,
+    RegistrationState,
+)
 from enrollment.services.challenges import MintedChallenge, do_create_challenge
 from users.models import User
 
@@ -168,8 +174,6 @@ def do_cancel_registration(registration: Registration, *, actor, origin=None,
         RegistrationState.CANCELLED, now, reason[:200])
     locked.save(update_fields=["state", "ended_at", "failure_reason"])
     if locked.challenge_id:
-        from enrollment.models import Challenge
-
         Challenge.objects.filter(pk=locked.challenge_id, used_at__isnull=True).update(
             expires_at=now)
     record(locked.tenant, AuditAction.REGISTRATION_CANCELLED, actor=actor, target=locked,
