@@ -38,7 +38,10 @@ from devices.models import (
     EndedAndroidDeviceName,
 )
 from devices.models.devices import GONE_STATES
-from enrollment.android.amapi import AmapiClient, AmapiNotFound, client_for
+from enrollment.android.amapi import AmapiClient, AmapiNotFound, AmapiUnavailable, client_for
+from enrollment.models import RegistrationMethod
+from enrollment.services.registration_journey import start_registration
+from enrollment.services.registrations import do_cancel_registration
 
 COMMAND_TYPES = ("LOCK", "REBOOT", "RESET_PASSWORD")
 COMMAND_DURATION = dt.timedelta(minutes=10)  # AMAPI's default; expired commands vanish
@@ -220,9 +223,6 @@ class Reregistration:
 def reregister(tenant, device: Device, *, actor, origin=None) -> Reregistration:
     """Start a new registration for the device's owner; the entry shows Reset until the
     device enrolls again (then S22 decides: same entry on Android 9-, a new one on 10+)."""
-    from enrollment.models import RegistrationMethod
-    from enrollment.services.registration_journey import start_registration
-
     _android(device)
     if device.owner is None or not device.owner.is_active:
         raise AndroidActionRefused("The device has no active owner to register it again.")
@@ -231,9 +231,6 @@ def reregister(tenant, device: Device, *, actor, origin=None) -> Reregistration:
     if result.android_enrollment_token is None:
         # Google gave no token (down, or the binding is broken): nobody could enroll with
         # this registration, so it is withdrawn and the device keeps its state.
-        from enrollment.android.amapi import AmapiUnavailable
-        from enrollment.services.registrations import do_cancel_registration
-
         do_cancel_registration(result.registration, actor=actor, origin=origin,
                                reason="no Android enrollment token")
         raise AmapiUnavailable("Google issued no enrollment token; nothing changed. Try again "

@@ -19,6 +19,7 @@ from core.api.errors import error_response
 from core.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
 from core.filters import IdFilter
 from core.origin import Origin
+from devices import tasks
 from devices.models import (
     ApnsCertificate,
     AppPushCredentials,
@@ -229,8 +230,6 @@ class PushAttemptViewSet(TenantReadOnlyViewSet):
     @action(detail=False, methods=["post"], url_path="push-devices")
     def push_devices(self, request):
         """Push these Apple devices now (they check in and fetch their queued commands)."""
-        from devices.tasks import push_devices
-
         params = PushDevicesSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         wanted = set(params.validated_data["devices"])
@@ -240,7 +239,7 @@ class PushAttemptViewSet(TenantReadOnlyViewSet):
             return error_response("invalid", f"Unknown devices: {sorted(wanted - found)[:20]}")
         if apns_certificate(self.tenant) is None:
             return error_response("invalid", "Upload the APNs certificate first.")
-        push_devices.apply_async((sorted(found),), retry=False)
+        tasks.push_devices.apply_async((sorted(found),), retry=False)
         return Response({"queued": len(found)}, status=status.HTTP_202_ACCEPTED)
 
 

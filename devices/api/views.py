@@ -14,6 +14,7 @@ from core.api.errors import error_response
 from core.api.pagination import LargeListPagination
 from core.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
 from core.origin import Origin
+from devices.api.android import android_retire_response
 from devices.api.serializers import (
     AppleMdmSettingsSerializer,
     BulkActionSerializer,
@@ -28,8 +29,10 @@ from devices.filtersets import CommandFilterSet, DeviceFilterSet
 from devices.models import AppleChannel, Command, CommandStatus, Device
 from devices.services import bulk
 from devices.services.lifecycle import do_retire_device
+from devices.services.profiles import do_install_profile
 from enrollment.models import AppleMdmSettings
 from enrollment.services.apple_settings import apple_settings, do_save_apple_settings
+from profiles.models import ConfigurationProfile
 
 
 class DeviceViewSet(TenantReadOnlyViewSet):
@@ -72,9 +75,6 @@ class DeviceViewSet(TenantReadOnlyViewSet):
         return self.get_paginated_response(CommandSerializer(page, many=True).data)
 
     def _enqueue(self, request, device: Device) -> Response:
-        from devices.services.profiles import do_install_profile
-        from profiles.models import ConfigurationProfile
-
         params = EnqueueCommandSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         data = params.validated_data
@@ -109,7 +109,6 @@ class DeviceViewSet(TenantReadOnlyViewSet):
         check-in."""
         device = self.get_object()
         if device.platform == "android":  # AMAPI: see devices/android/actions.py
-            from devices.api.android import android_retire_response
             return android_retire_response(self.tenant, device, actor=self.actor,
                                            origin=Origin.of(request))
         do_retire_device(self.tenant, device, actor=self.actor, origin=Origin.of(request))

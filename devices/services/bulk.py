@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 from django.db.models import Prefetch
 
+from devices.android import actions as android_actions
+from devices.android.actions import AndroidActionRefused
 from devices.apple.commands import CommandRejected, do_enqueue_command
 from devices.models import AppleChannel, Device, DeviceState
 from devices.services.lifecycle import (
@@ -30,6 +32,9 @@ from devices.services.lifecycle import (
     do_reregister_devices,
     do_retire_device,
 )
+from enrollment.android.amapi import AmapiError
+from enrollment.android.binding import AndroidSetupError
+from enrollment.services.invitations import InvitationError
 
 MAX_DEVICES = 1000  # per request; the Devices page selects at most one page (50)
 MAX_ID = 2**63 - 1
@@ -177,14 +182,9 @@ class BulkResult:
         return f"{ACTIONS[self.action].verb}: {', '.join(parts)}."
 
 
-def _refusals() -> tuple[type[Exception], ...]:
-    from devices.android.actions import AndroidActionRefused
-    from enrollment.android.amapi import AmapiError
-    from enrollment.android.binding import AndroidSetupError
-    from enrollment.services.invitations import InvitationError
-
-    return (CommandRejected, DeviceActionRefused, AndroidActionRefused, AmapiError,
-            AndroidSetupError, InvitationError)
+# What a single-device service raises to refuse one device: that device fails, the rest go on.
+_REFUSALS = (CommandRejected, DeviceActionRefused, AndroidActionRefused, AmapiError,
+             AndroidSetupError, InvitationError)
 
 
 def run_bulk_action(tenant, action_name: str, devices: Sequence[Device],
@@ -197,7 +197,6 @@ def run_bulk_action(tenant, action_name: str, devices: Sequence[Device],
     assert all(device.tenant_id == tenant.id for device in devices)
     result = BulkResult(action_name)
     outcome = result.outcomes.append
-    refusals = _refusals()
     for pk in missing:
         outcome(DeviceOutcome(pk, f"device {pk}", NOT_FOUND, "no such device here"))
 
@@ -225,7 +224,7 @@ def run_bulk_action(tenant, action_name: str, devices: Sequence[Device],
                           preserve_data_plan=preserve_data_plan)
         except _Skip as exc:
             outcome(DeviceOutcome(device.pk, label, SKIPPED, str(exc)))
-        except refusals as exc:
+        except _REFUSALS as exc:
             outcome(DeviceOutcome(device.pk, label, FAILED, str(exc)))
         else:
             outcome(DeviceOutcome(device.pk, label, DONE, detail))
@@ -238,8 +237,6 @@ class _Skip(Exception):
 
 def _one(tenant, action_name: str, device: Device, *, actor, origin, pin,
          preserve_data_plan) -> str:
-    from devices.android import actions as android
-
     is_android = device.platform == "android"
     if action_name == "refresh":
         if is_android:
@@ -253,14 +250,14 @@ def _one(tenant, action_name: str, device: Device, *, actor, origin, pin,
         if device.state == DeviceState.RETIRED:
             raise _Skip("already retired")
         if is_android:
-            return android.retire(tenant, device, actor=actor, origin=origin)
+            return android_actions.retire(tenant, device, actor=actor, origin=origin)
         do_retire_device(tenant, device, actor=actor, origin=origin)
         return "retired"
     if action_name == "wipe":
         if device.is_gone:
             raise _Skip(f"the device is already {device.get_state_display().lower()}")
         if is_android:
-            return android.wipe(tenant, device, actor=actor, origin=origin)
+            return android_actions.wipe(tenant, device, actor=actor, origin=origin)
         payload: dict = {"PreserveDataPlan": preserve_data_plan}
         if device.platform == "macos":
             if not pin:
@@ -270,11 +267,11 @@ def _one(tenant, action_name: str, device: Device, *, actor, origin, pin,
                                      channel=device_channel(device), origin=origin)
         return f"EraseDevice {command.command_uuid} queued"
     if action_name == "reregister":  # Android (Apple ones are done in one batch)
-        started = android.reregister(tenant, device, actor=actor, origin=origin)
+        started = android_actions.reregister(tenant, device, actor=actor, origin=origin)
         return f"registration {started.registration_id} started"
     if action_name == "delete":
         if is_android:
-            android.delete(tenant, device, actor=actor, origin=origin)
+            android_actions.delete(tenant, device, actor=actor, origin=origin)
         else:
             do_delete_device(tenant, device, actor=actor, origin=origin)
         return "deleted"

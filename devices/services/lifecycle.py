@@ -14,8 +14,11 @@ from audit.events import AuditAction
 from audit.record import record, record_many
 from devices.apple.commands import cancel_pending_of_device
 from devices.models import AppleChannel, Device, DeviceState
+from devices.push.credentials import apns_certificate
+from devices.push.service import queue_push
 from enrollment.models import IssuedCertificate, Registration, RevocationReason
 from enrollment.services.certificates import do_revoke_certificate
+from enrollment.services.invitations import do_send_invitations
 from enrollment.services.registrations import do_complete_registration
 
 
@@ -110,8 +113,6 @@ def do_reregister_devices(tenant, devices: Sequence[Device], *, actor,
     invitation (one email, whatever the number of their devices) and the devices show Reset
     until the new registration arrives (then the same entry is re-registered, matched by UDID).
     Constant queries for any number of devices. Returns {device id: refusal} for the others."""
-    from enrollment.services.invitations import do_send_invitations
-
     refused = {d.pk: reason for d in devices if (reason := reregister_refusal(d))}
     chosen = [d for d in devices if d.pk not in refused]
     if not chosen:
@@ -148,9 +149,6 @@ def do_push_devices(tenant, devices: Sequence[Device], *, actor,
     """Wake these Apple devices (an MDM push: they check in and fetch their queue). The pushes
     leave after commit in one task; each attempt and its result shows on the device page.
     Constant queries for any number of devices. Returns {device id: refusal} for the others."""
-    from devices.push.credentials import apns_certificate
-    from devices.push.service import queue_push
-
     refused = {d.pk: reason for d in devices if (reason := push_refusal(d))}
     chosen = [d for d in devices if d.pk not in refused]
     if not chosen:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core.origin import Origin
 from core.pagination import IdsFirstPaginator
 from core.portal import admin_required, paginate, safe_next
+from devices.android.views import android_device_action
 from devices.apple.commands import CommandRejected, do_enqueue_command
 from devices.filtersets import DeviceFilterSet
 from devices.forms import (
@@ -25,6 +26,7 @@ from devices.forms import (
 from devices.models import Command, Device
 from devices.services import bulk
 from devices.services.lifecycle import do_retire_device
+from devices.services.profiles import do_install_profile
 from devices.services.timeline import device_history
 from enrollment.services.apple_settings import apple_settings, do_save_apple_settings
 
@@ -88,7 +90,6 @@ ACTIONS = {
 def device_action(request: HttpRequest, tenant_slug: str, device_id: int) -> HttpResponse:
     device = Device.objects.select_related("owner").get_in_tenant(request.tenant, pk=device_id)
     if device.platform == "android":  # AMAPI actions: devices/android/views.py
-        from devices.android.views import android_device_action
         return android_device_action(request, tenant_slug, device_id)
     name = request.POST.get("action", "")
     try:
@@ -120,8 +121,6 @@ def device_action(request: HttpRequest, tenant_slug: str, device_id: int) -> Htt
 
 
 def _install(request: HttpRequest, device: Device) -> HttpResponse:
-    from devices.services.profiles import do_install_profile
-
     form = InstallProfileForm(request.POST, tenant=request.tenant, prefix="install")
     if not form.is_valid():
         messages.error(request, "Choose a configuration profile.")
