@@ -11,6 +11,7 @@ from django.utils import timezone
 from audit.events import AuditAction
 from audit.record import record
 from core.origin import Origin
+from tenants.signals import tenant_created
 from users.auth import DirectoryUnreachable
 from users.models import ApiToken, Tenant, User, UserRole
 from users.models.api_tokens import hash_token, new_raw_token
@@ -28,8 +29,6 @@ def do_create_tenant(
     record(tenant, AuditAction.TENANT_CREATED, actor=actor, target=tenant)
     record(tenant, AuditAction.USER_CREATED, actor=actor, target=admin, user=admin,
            detail={"role": admin.role})
-    from tenants.signals import tenant_created
-
     tenant_created.send(sender=Tenant, tenant=tenant)
     return tenant, admin
 
