@@ -5,22 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
-from django.http import HttpRequest
 
 from audit.events import AuditAction
 from audit.models import AuditEvent
+from core.origin import Origin
 
 # Who acted: an object with ``audit_actor() -> (user or None, label)`` (users.User,
 # users.ApiToken), a str label ("system", "device:<udid>") or None.
 Actor = Any
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    """The caller's address. REMOTE_ADDR only: behind a proxy, set it from the proxy's header
-    in the WSGI server (gunicorn --forwarded-allow-ips) rather than trusting any header here."""
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
+# Where from: ``origin``, the Origin a view built from its request (core.origin), or None for
+# what the system does on its own. The event stores its address.
 
 
 def actor_fields(actor: Actor) -> dict:
@@ -57,7 +51,7 @@ def event(
     user=None,
     device=None,
     detail: dict | None = None,
-    request: HttpRequest | None = None,
+    origin: Origin | None = None,
 ) -> AuditEvent:
     """The event ``record`` writes, unsaved: for a caller that inserts it in one statement
     with the change it records (same transaction, same rule)."""
@@ -67,7 +61,7 @@ def event(
         user=user,
         device=device,
         detail=detail or {},
-        source_ip=client_ip(request),
+        source_ip=origin.address if origin else None,
         **actor_fields(actor),
         **_target_fields(target),
     )
@@ -75,11 +69,11 @@ def event(
 
 def record_many(tenant, action: AuditAction, targets: list[models.Model], *, actor: Actor = None,
                 user_of=None, detail_of=None, device_of=None,
-                request: HttpRequest | None = None) -> None:
+                origin: Origin | None = None) -> None:
     """One event per target in one INSERT (bulk work must not write audit rows one by one).
     `user_of(target)` / `detail_of(target)` / `device_of(target)` give each event's user,
     detail and device."""
-    actor_fields_, ip = actor_fields(actor), client_ip(request)
+    actor_fields_, ip = actor_fields(actor), origin.address if origin else None
     AuditEvent.objects.bulk_create([
         AuditEvent(tenant=tenant, action=action, source_ip=ip,
                    user=user_of(target) if user_of else None,

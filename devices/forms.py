@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 
 from devices.api.serializers import AppleMdmSettingsSerializer
+from devices.services.bulk import ACTIONS
+from profiles.models import ConfigurationProfile
 
 PIN_HELP = "macOS needs a six-digit Find My PIN; iOS ignores it."
 
@@ -62,8 +64,6 @@ class BulkActionForm(forms.Form):
                                             label="Keep the cellular data plan (iPhones, iPads)")
 
     def __init__(self, *args, needs_pin: bool = False, **kwargs):
-        from devices.services.bulk import ACTIONS
-
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [(a.name, a.label) for a in ACTIONS.values()]
         self.needs_pin = needs_pin
@@ -79,8 +79,6 @@ class InstallProfileForm(forms.Form):
     profile = forms.ModelChoiceField(queryset=None, empty_label=None)
 
     def __init__(self, *args, tenant, **kwargs):
-        from profiles.models import ConfigurationProfile
-
         super().__init__(*args, **kwargs)
         self.fields["profile"].queryset = ConfigurationProfile.objects.for_tenant(tenant)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from enrollment.models import Registration, RegistrationState
 
 STEPS = (
@@ -70,8 +71,6 @@ def diagnose(registration: Registration, scep_rejection: str | None = None) -> D
 
 def latest_scep_rejections(tenant, registration_ids: list[int]) -> dict[int, str]:
     """registration id -> reason of its latest SCEP refusal (one query for a whole page)."""
-    from audit.models import AuditEvent
-
     events = (AuditEvent.objects.for_tenant(tenant)
               .filter(action="scep.rejected", detail__registration_id__in=registration_ids)
               .order_by("created_at").values_list("detail", flat=True))

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from mdm_server.urls import device_protocol_patterns
 from tenants.tenancy import set_request_tenant
 
 
 class DeviceEndpointsMiddleware:
     def __init__(self, get_response):
-        from mdm_server.urls import device_protocol_patterns  # the URLconf imports the views
-
         self.get_response = get_response
         self.patterns = device_protocol_patterns
 

@@ -10,9 +10,16 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from core.platforms import Platform
-from devices.models import Device, DeviceState
+from devices.models import ApnsCertificate, Device, DeviceState
 from enrollment.filtersets import in_period, period_start
-from enrollment.models import Invitation, Registration, RegistrationState
+from enrollment.models import (
+    AndroidEnterprise,
+    CertificateAuthority,
+    Invitation,
+    Registration,
+    RegistrationState,
+)
+from users.models.ldap import LdapConnector, LdapSyncStatus
 
 EXPIRY_WARNING = dt.timedelta(days=30)
 
@@ -76,9 +83,6 @@ def registration_funnel(tenant, days: int) -> list[Bar]:
 
 
 def alerts(tenant) -> list[Alert]:
-    from enrollment.models import CertificateAuthority
-    from users.models.ldap import LdapConnector, LdapSyncStatus
-
     now = timezone.now()
     found: list[Alert] = []
     ca = CertificateAuthority.objects.for_tenant(tenant).filter(is_active=True).first()
@@ -86,9 +90,6 @@ def alerts(tenant) -> list[Alert]:
         found.append(Alert("bad", "No certificate authority: devices cannot enroll.", "ca"))
     elif ca.not_after - now < EXPIRY_WARNING:
         found.append(Alert("warn", f"The CA expires on {ca.not_after:%Y-%m-%d}.", "ca"))
-    from devices.models import ApnsCertificate
-    from enrollment.models import AndroidEnterprise
-
     apns = ApnsCertificate.objects.for_tenant(tenant).order_by("-uploaded_at").first()
     if apns is None:
         found.append(Alert("warn", "No APNs certificate: Apple devices cannot be pushed to.",

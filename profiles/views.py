@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.origin import Origin
 from core.portal import admin_required, paginate
 from profiles.forms import ConfigurationProfileForm
 from profiles.models import ConfigurationProfile
@@ -37,10 +38,10 @@ def profile_edit(request: HttpRequest, tenant_slug: str,
         try:
             if profile is None:
                 do_create_profile(request.tenant, actor=request.user, assigned_users=users,
-                                  request=request, **fields)
+                                  origin=Origin.of(request), **fields)
             else:
                 do_update_profile(request.tenant, profile, actor=request.user,
-                                  assigned_users=users, request=request, **fields)
+                                  assigned_users=users, origin=Origin.of(request), **fields)
         except InvalidPayload as exc:
             form.add_error("payload_plist", str(exc))
         else:
@@ -54,7 +55,7 @@ def profile_edit(request: HttpRequest, tenant_slug: str,
 @require_POST
 def profile_delete(request: HttpRequest, tenant_slug: str, profile_id: int) -> HttpResponse:
     profile = ConfigurationProfile.objects.get_in_tenant(request.tenant, pk=profile_id)
-    do_delete_profile(request.tenant, profile, actor=request.user, request=request)
+    do_delete_profile(request.tenant, profile, actor=request.user, origin=Origin.of(request))
     messages.success(request, f"Profile {profile.name} deleted. Devices keep it until you "
                               "remove it from them.")
     return redirect("portal:profiles", tenant_slug=tenant_slug)

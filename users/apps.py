@@ -8,6 +8,7 @@ class UsersConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
+        # In ready(): both import models, which cannot load while apps are populated.
         from tenants.tenancy import forget_tenant
         from users.models import Tenant
 

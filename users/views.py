@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.events import AuditAction
 from audit.record import record
+from core.origin import Origin
 from core.portal import admin_required, safe_next
 from users.forms import ApiTokenForm, NewPasswordForm, SignInForm
 from users.models import ApiToken, User
@@ -37,8 +38,9 @@ def _sign_in_view(request: HttpRequest, *, admin: bool, template: str, home: str
     form = SignInForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = sign_in(request, request.tenant, form.cleaned_data["email"],
-                           form.cleaned_data["password"], require_admin=admin)
+            user = sign_in(request.tenant, form.cleaned_data["email"],
+                           form.cleaned_data["password"], require_admin=admin,
+                           origin=Origin.of(request))
         except SignInError as exc:
             form.add_error(None, str(exc))
         else:
@@ -96,7 +98,7 @@ def change_temporary_password(request: HttpRequest, tenant_slug: str) -> HttpRes
     form = NewPasswordForm(user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         do_set_own_password(request.tenant, user, form.cleaned_data["new_password1"],
-                            request=request)
+                            origin=Origin.of(request))
         request.session.pop(PASSWORD_CHANGE_SESSION_KEY, None)
         login(request, user, backend="users.auth.TenantEmailBackend")
         return redirect(target or reverse(HOMES[portal], args=[tenant_slug]))
@@ -110,7 +112,7 @@ def change_temporary_password(request: HttpRequest, tenant_slug: str) -> HttpRes
 def sign_out(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     if request.user.is_authenticated and request.user.tenant_id == request.tenant.id:
         record(request.tenant, AuditAction.LOGOUT, actor=request.user, user=request.user,
-               request=request)
+               origin=Origin.of(request))
     logout(request)
     target = "portal:login" if request.resolver_match.namespace == "portal" else "selfservice:login"
     return redirect(target, tenant_slug=tenant_slug)

@@ -38,7 +38,10 @@ from devices.models import (
     EndedAndroidDeviceName,
 )
 from devices.models.devices import GONE_STATES
-from enrollment.android.amapi import AmapiClient, AmapiNotFound, client_for
+from enrollment.android.amapi import AmapiClient, AmapiNotFound, AmapiUnavailable, client_for
+from enrollment.models import RegistrationMethod
+from enrollment.services.registration_journey import start_registration
+from enrollment.services.registrations import do_cancel_registration
 
 COMMAND_TYPES = ("LOCK", "REBOOT", "RESET_PASSWORD")
 COMMAND_DURATION = dt.timedelta(minutes=10)  # AMAPI's default; expired commands vanish
@@ -66,7 +69,7 @@ def _client(android: AndroidDevice, client: AmapiClient | None) -> AmapiClient:
     return client or client_for(android.enterprise)
 
 
-def _set_state(tenant, device: Device, state: str, action: str, *, actor, request,
+def _set_state(tenant, device: Device, state: str, action: str, *, actor, origin,
                detail: dict) -> None:
     locked = Device.objects.for_tenant(tenant).select_for_update().get(pk=device.pk)
     previous = locked.state
@@ -74,11 +77,11 @@ def _set_state(tenant, device: Device, state: str, action: str, *, actor, reques
     locked.save(update_fields=["state"])
     device.state = state
     record(tenant, action, actor=actor, target=locked, device=locked, user=locked.owner,
-           request=request, detail={"previous_state": previous, "platform": "android",
-                                    **detail})
+           origin=origin, detail={"previous_state": previous, "platform": "android",
+                                  **detail})
 
 
-def _issue(tenant, device: Device, android: AndroidDevice, command: dict, *, actor, request,
+def _issue(tenant, device: Device, android: AndroidDevice, command: dict, *, actor, origin,
            client: AmapiClient | None) -> AndroidOperation:
     command = {"duration": f"{int(COMMAND_DURATION.total_seconds())}s", **command}
     operation = _client(android, client).issue_command(android.amapi_name, command)
@@ -88,7 +91,7 @@ def _issue(tenant, device: Device, android: AndroidDevice, command: dict, *, act
             command_type=command["type"], expires_at=timezone.now() + COMMAND_DURATION,
             created_by_label=str(getattr(actor, "email", None) or actor)[:200])
         record(tenant, AuditAction.ANDROID_COMMAND_ISSUED, actor=actor, target=device,
-               device=device, user=device.owner, request=request,
+               device=device, user=device.owner, origin=origin,
                detail={"command": command["type"], "operation": tracked.name})
         if operation.get("done"):
             finish_operation(tracked, failed_with=str((operation.get("error") or {})
@@ -96,7 +99,7 @@ def _issue(tenant, device: Device, android: AndroidDevice, command: dict, *, act
     return tracked
 
 
-def issue_command(tenant, device: Device, command_type: str, *, actor, request=None,
+def issue_command(tenant, device: Device, command_type: str, *, actor, origin=None,
                   new_password: str | None = None,
                   client: AmapiClient | None = None) -> AndroidOperation:
     """Lock, reboot or reset the password. The operation is followed through COMMAND
@@ -112,7 +115,7 @@ def issue_command(tenant, device: Device, command_type: str, *, actor, request=N
         command["newPassword"] = new_password or ""
         command["resetPasswordFlags"] = ["LOCK_NOW"] + (["REQUIRE_ENTRY"] if new_password
                                                         else [])
-    return _issue(tenant, device, android, command, actor=actor, request=request,
+    return _issue(tenant, device, android, command, actor=actor, origin=origin,
                   client=client)
 
 
@@ -138,7 +141,7 @@ def refresh_operation(operation: AndroidOperation, *, client: AmapiClient | None
     return False
 
 
-def retire(tenant, device: Device, *, actor, request=None,
+def retire(tenant, device: Device, *, actor, origin=None,
            client: AmapiClient | None = None) -> str:
     """Take management off (see module doc). Returns what was done on Google."""
     android = _android(device)
@@ -153,7 +156,7 @@ def retire(tenant, device: Device, *, actor, request=None,
             done = "disabled"
         elif android.ownership == "COMPANY_OWNED":
             _issue(tenant, device, android, {"type": "RELINQUISH_OWNERSHIP"}, actor=actor,
-                   request=request, client=api)
+                   origin=origin, client=api)
             done = "relinquish_ownership"
         else:
             api.delete_device(android.amapi_name)
@@ -162,11 +165,11 @@ def retire(tenant, device: Device, *, actor, request=None,
         done = "already gone from Google"
     with transaction.atomic():
         _set_state(tenant, device, DeviceState.RETIRED, AuditAction.DEVICE_RETIRED,
-                   actor=actor, request=request, detail={"google": done})
+                   actor=actor, origin=origin, detail={"google": done})
     return done
 
 
-def wipe(tenant, device: Device, *, actor, request=None,
+def wipe(tenant, device: Device, *, actor, origin=None,
          client: AmapiClient | None = None) -> str:
     android = _android(device)
     if device.state == DeviceState.WIPED:
@@ -176,7 +179,7 @@ def wipe(tenant, device: Device, *, actor, request=None,
     try:
         if android.ownership == "COMPANY_OWNED":
             _issue(tenant, device, android, {"type": "WIPE", "wipeParams": {
-                "wipeDataFlags": ["WIPE_EXTERNAL_STORAGE"]}}, actor=actor, request=request,
+                "wipeDataFlags": ["WIPE_EXTERNAL_STORAGE"]}}, actor=actor, origin=origin,
                 client=api)
             done = "wipe_command"
         else:
@@ -186,11 +189,11 @@ def wipe(tenant, device: Device, *, actor, request=None,
         done = "already gone from Google"
     with transaction.atomic():
         _set_state(tenant, device, DeviceState.WIPED, AuditAction.DEVICE_WIPED, actor=actor,
-                   request=request, detail={"google": done})
+                   origin=origin, detail={"google": done})
     return done
 
 
-def delete(tenant, device: Device, *, actor, request=None,
+def delete(tenant, device: Device, *, actor, origin=None,
            client: AmapiClient | None = None) -> None:
     """Delete on Google (which wipes a fully managed device or removes the work profile), then
     remove the entry here; the audit trail keeps its label."""
@@ -201,7 +204,7 @@ def delete(tenant, device: Device, *, actor, request=None,
     with transaction.atomic():
         locked = Device.objects.for_tenant(tenant).select_for_update().get(pk=device.pk)
         record(tenant, AuditAction.DEVICE_DELETED, actor=actor, target=locked, device=locked,
-               user=locked.owner, request=request,
+               user=locked.owner, origin=origin,
                detail={"amapi_name": android.amapi_name, "state": locked.state,
                        "serial_number": locked.serial_number, "platform": "android"})
         # A notification about it published before the delete may still arrive: it must not
@@ -217,30 +220,24 @@ class Reregistration:
     qr_payload: str | None
 
 
-def reregister(tenant, device: Device, *, actor, request=None) -> Reregistration:
+def reregister(tenant, device: Device, *, actor, origin=None) -> Reregistration:
     """Start a new registration for the device's owner; the entry shows Reset until the
     device enrolls again (then S22 decides: same entry on Android 9-, a new one on 10+)."""
-    from enrollment.models import RegistrationMethod
-    from enrollment.services.registration_journey import start_registration
-
     _android(device)
     if device.owner is None or not device.owner.is_active:
         raise AndroidActionRefused("The device has no active owner to register it again.")
     result = start_registration(tenant, device.owner, "android", RegistrationMethod.API,
-                                actor=actor, request=request)
+                                actor=actor, origin=origin)
     if result.android_enrollment_token is None:
         # Google gave no token (down, or the binding is broken): nobody could enroll with
         # this registration, so it is withdrawn and the device keeps its state.
-        from enrollment.android.amapi import AmapiUnavailable
-        from enrollment.services.registrations import do_cancel_registration
-
-        do_cancel_registration(result.registration, actor=actor, request=request,
+        do_cancel_registration(result.registration, actor=actor, origin=origin,
                                reason="no Android enrollment token")
         raise AmapiUnavailable("Google issued no enrollment token; nothing changed. Try again "
                                "later (Settings > Android shows the last error).")
     with transaction.atomic():
         _set_state(tenant, device, DeviceState.RESET, AuditAction.DEVICE_REREGISTER_REQUESTED,
-                   actor=actor, request=request,
+                   actor=actor, origin=origin,
                    detail={"registration_id": result.registration.pk})
     return Reregistration(result.registration.pk, result.android_enrollment_token,
                           result.android_qr_payload)

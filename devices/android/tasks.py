@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
+from devices.android import sync
 from devices.android.actions import refresh_operation
 from devices.models import (
     AndroidDevice,
@@ -44,15 +45,13 @@ PROCESSED_RETENTION = dt.timedelta(days=8)
              autoretry_for=(OperationalError, InterfaceError, IntegrityError),
              retry_backoff=True, retry_backoff_max=300, max_retries=10)
 def process_notification(self, enterprise_id: int, envelope: dict) -> dict:
-    from devices.android.sync import apply_notification
-
     enterprise = AndroidEnterprise.objects.select_related("tenant").filter(
         pk=enterprise_id).first()
     if enterprise is None:
         return {"outcome": "ignored", "reason": "no such enterprise"}
     try:
         parsed = PushEnvelope.from_dict(envelope)
-        return apply_notification(enterprise, parsed)
+        return sync.apply_notification(enterprise, parsed)
     except (BadNotification, KeyError) as exc:
         with transaction.atomic():
             record(enterprise.tenant, AuditAction.ANDROID_NOTIFICATION_REJECTED,
@@ -73,14 +72,12 @@ def reconcile_all() -> dict:
 
 @shared_task(name="android.reconcile_enterprise", bind=True, max_retries=5)
 def reconcile_enterprise(self, enterprise_id: int) -> dict:
-    from devices.android.sync import reconcile_enterprise as reconcile
-
     enterprise = AndroidEnterprise.objects.select_related("tenant").filter(
         pk=enterprise_id).exclude(enterprise_name="").first()
     if enterprise is None:
         return {"enterprise_id": enterprise_id, "status": "skipped", "error": "not bound"}
     try:
-        outcome = reconcile(enterprise)
+        outcome = sync.reconcile_enterprise(enterprise)
     except AmapiUnavailable as exc:
         raise self.retry(exc=exc, countdown=60 * (2 ** self.request.retries)) from exc
     except AmapiError as exc:

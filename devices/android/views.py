@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from core.origin import Origin
 from core.portal import admin_required
 from devices.android import actions
 from devices.models import Device
@@ -25,25 +26,26 @@ def android_device_action(request: HttpRequest, tenant_slug: str,
     device = Device.objects.select_related("owner", "android__enterprise").get_in_tenant(
         tenant, pk=device_id, platform="android")
     name = request.POST.get("action", "")
+    actor, origin = request.user, Origin.of(request)
     try:
         if name == "retire":
-            actions.retire(tenant, device, actor=request.user, request=request)
+            actions.retire(tenant, device, actor=actor, origin=origin)
             messages.success(request, f"{device} retired.")
         elif name == "wipe":
-            actions.wipe(tenant, device, actor=request.user, request=request)
+            actions.wipe(tenant, device, actor=actor, origin=origin)
             messages.success(request, f"{device} is being wiped.")
         elif name == "delete":
-            actions.delete(tenant, device, actor=request.user, request=request)
+            actions.delete(tenant, device, actor=actor, origin=origin)
             messages.success(request, f"{device} deleted.")
             return redirect("portal:devices", tenant_slug=tenant_slug)
         elif name == "reregister":
-            started = actions.reregister(tenant, device, actor=request.user, request=request)
+            started = actions.reregister(tenant, device, actor=actor, origin=origin)
             messages.success(request, f"Registration {started.registration_id} started for "
                                       f"{device.owner}: they enroll the device again from the "
                                       "self-service portal or the app.")
         elif name in COMMANDS:
             operation = actions.issue_command(
-                tenant, device, COMMANDS[name], actor=request.user, request=request,
+                tenant, device, COMMANDS[name], actor=actor, origin=origin,
                 new_password=request.POST.get("new_password") or None)
             messages.success(request, f"{operation.command_type} sent; its result shows below.")
         else:

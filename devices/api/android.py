@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from core.api.errors import error_response
 from core.api.schema import StrictJsonInput
 from core.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
+from core.origin import Origin
 from devices.android import actions
 from devices.api.serializers import DeviceSerializer
 from devices.filtersets import DeviceFilterSet
@@ -84,10 +85,10 @@ REFUSED = {409: OpenApiResponse(description="Does not apply in the current state
            502: OpenApiResponse(description="Google refused or failed; nothing changed here.")}
 
 
-def android_retire_response(tenant, device, *, actor, request) -> Response:
+def android_retire_response(tenant, device, *, actor, origin) -> Response:
     """POST /devices/<id>/retire/ for an Android device (the generic devices API)."""
     try:
-        actions.retire(tenant, device, actor=actor, request=request)
+        actions.retire(tenant, device, actor=actor, origin=origin)
     except (actions.AndroidActionRefused, AndroidSetupError, AmapiError) as exc:
         return _refused(exc)
     device.refresh_from_db()
@@ -105,7 +106,7 @@ class AndroidDeviceViewSet(TenantReadOnlyViewSet):
     def _do(self, request, func, **kwargs) -> Response:
         device = self.get_object()
         try:
-            func(self.tenant, device, actor=self.actor, request=request._request, **kwargs)
+            func(self.tenant, device, actor=self.actor, origin=Origin.of(request), **kwargs)
         except (actions.AndroidActionRefused, AndroidSetupError, AmapiError) as exc:
             return _refused(exc)
         device.refresh_from_db()
@@ -129,7 +130,7 @@ class AndroidDeviceViewSet(TenantReadOnlyViewSet):
         """Delete the device on Google and here (the audit trail keeps it)."""
         device = self.get_object()
         try:
-            actions.delete(self.tenant, device, actor=self.actor, request=request._request)
+            actions.delete(self.tenant, device, actor=self.actor, origin=Origin.of(request))
         except (actions.AndroidActionRefused, AmapiError) as exc:
             return _refused(exc)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -141,7 +142,7 @@ class AndroidDeviceViewSet(TenantReadOnlyViewSet):
         device = self.get_object()
         try:
             started = actions.reregister(self.tenant, device, actor=self.actor,
-                                         request=request._request)
+                                         origin=Origin.of(request))
         except (actions.AndroidActionRefused, AndroidSetupError, AmapiError) as exc:
             return _refused(exc)
         return Response({"registration_id": started.registration_id,
@@ -167,7 +168,7 @@ class AndroidDeviceViewSet(TenantReadOnlyViewSet):
         try:
             operation = actions.issue_command(
                 self.tenant, device, params.validated_data["type"], actor=self.actor,
-                request=request._request,
+                origin=Origin.of(request),
                 new_password=params.validated_data.get("new_password") or None)
         except (actions.AndroidActionRefused, AmapiError) as exc:
             return _refused(exc)
@@ -237,7 +238,7 @@ class AndroidEnterpriseViewSet(TenantScopedMixin, viewsets.GenericViewSet):
             return error_response("conflict", "service_account_key is required (none is "
                                               "stored yet).", status.HTTP_409_CONFLICT)
         saved = do_save_android_settings(
-            self.tenant, actor=self.actor, request=request._request,
+            self.tenant, actor=self.actor, origin=Origin.of(request),
             project_id=data.get("project_id", ""),
             service_account=data.get("service_account_key"),
             pubsub_topic=data.get("pubsub_topic", ""),
@@ -254,7 +255,7 @@ class AndroidEnterpriseViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         params = SignupSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         try:
-            url = start_signup(self.tenant, actor=self.actor, request=request._request,
+            url = start_signup(self.tenant, actor=self.actor, origin=Origin.of(request),
                                admin_email=params.validated_data.get("admin_email"))
         except (AndroidSetupError, AmapiError) as exc:
             return _refused(exc)
@@ -264,7 +265,7 @@ class AndroidEnterpriseViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     @action(detail=False, methods=["post"])
     def unbind(self, request):
         try:
-            unbind(self.tenant, actor=self.actor, request=request._request)
+            unbind(self.tenant, actor=self.actor, origin=Origin.of(request))
         except AndroidSetupError as exc:
             return _refused(exc)
         return Response(AndroidEnterpriseSerializer(enterprise_for(self.tenant)).data)

@@ -19,6 +19,8 @@ from core.api.errors import error_response
 from core.api.schema import StrictJsonInput
 from core.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
 from core.filters import IdFilter
+from core.origin import Origin
+from devices import tasks
 from devices.models import (
     ApnsCertificate,
     AppPushCredentials,
@@ -160,7 +162,7 @@ class ApnsCertificateViewSet(_CurrentObjectViewSet):
             certificate = do_upload_apns_certificate(
                 self.tenant, data["certificate"], password=data.get("password") or None,
                 key_data=(data.get("private_key") or "").encode() or None, actor=self.actor,
-                request=request._request)
+                origin=Origin.of(request))
         except ApnsCertificateError as exc:
             return error_response("invalid", str(exc))
         return Response(ApnsCertificateSerializer(certificate).data)
@@ -186,7 +188,7 @@ class AppPushCredentialsViewSet(_CurrentObjectViewSet):
         data = params.validated_data
         try:
             saved = do_save_app_push_credentials(
-                self.tenant, actor=self.actor, request=request._request,
+                self.tenant, actor=self.actor, origin=Origin.of(request),
                 apns_key_id=data.get("apns_key_id"), apns_team_id=data.get("apns_team_id"),
                 apns_bundle_id=data.get("apns_bundle_id"),
                 apns_use_sandbox=data.get("apns_use_sandbox"),
@@ -217,7 +219,7 @@ class ReminderPolicyViewSet(_CurrentObjectViewSet):
         values = {"enabled": policy.enabled, "interval_minutes": policy.interval_minutes,
                   "max_reminders": policy.max_reminders, **params.validated_data}
         saved = do_save_reminder_policy(self.tenant, actor=self.actor,
-                                        request=request._request, **values)
+                                        origin=Origin.of(request), **values)
         return Response(ReminderPolicySerializer(saved).data)
 
 
@@ -235,8 +237,6 @@ class PushAttemptViewSet(TenantReadOnlyViewSet):
     @action(detail=False, methods=["post"], url_path="push-devices")
     def push_devices(self, request):
         """Push these Apple devices now (they check in and fetch their queued commands)."""
-        from devices.tasks import push_devices
-
         params = PushDevicesSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         wanted = set(params.validated_data["devices"])
@@ -249,7 +249,7 @@ class PushAttemptViewSet(TenantReadOnlyViewSet):
         if apns_certificate(self.tenant) is None:
             return error_response("conflict", "Upload the APNs certificate first.",
                                   status.HTTP_409_CONFLICT)
-        push_devices.apply_async((sorted(found),), retry=False)
+        tasks.push_devices.apply_async((sorted(found),), retry=False)
         return Response({"queued": len(found)}, status=status.HTTP_202_ACCEPTED)
 
 

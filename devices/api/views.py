@@ -14,6 +14,8 @@ from core.api.errors import error_response
 from core.api.pagination import LargeListPagination
 from core.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
 from core.filters import refuse_loose_values
+from core.origin import Origin
+from devices.api.android import android_retire_response
 from devices.api.serializers import (
     AppleMdmSettingsSerializer,
     BulkActionSerializer,
@@ -28,8 +30,10 @@ from devices.filtersets import CommandFilterSet, DeviceFilterSet
 from devices.models import AppleChannel, Command, CommandStatus, Device
 from devices.services import bulk
 from devices.services.lifecycle import do_retire_device
+from devices.services.profiles import do_install_profile
 from enrollment.models import AppleMdmSettings
 from enrollment.services.apple_settings import apple_settings, do_save_apple_settings
+from profiles.models import ConfigurationProfile
 
 
 class DeviceViewSet(TenantReadOnlyViewSet):
@@ -72,9 +76,6 @@ class DeviceViewSet(TenantReadOnlyViewSet):
         return self.get_paginated_response(CommandSerializer(page, many=True).data)
 
     def _enqueue(self, request, device: Device) -> Response:
-        from devices.services.profiles import do_install_profile
-        from profiles.models import ConfigurationProfile
-
         params = EnqueueCommandSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         data = params.validated_data
@@ -91,11 +92,11 @@ class DeviceViewSet(TenantReadOnlyViewSet):
                 profile = ConfigurationProfile.objects.get_in_tenant(
                     self.tenant, pk=data["configuration_profile"])
                 command = do_install_profile(self.tenant, device, profile, actor=self.actor,
-                                             channel=channel, request=request._request)
+                                             channel=channel, origin=Origin.of(request))
             else:
                 command = do_enqueue_command(self.tenant, device, data["request_type"],
                                              data["payload"], actor=self.actor,
-                                             channel=channel, request=request._request)
+                                             channel=channel, origin=Origin.of(request))
         except Http404 as exc:
             return error_response("invalid", f"{exc}")
         except CommandRejected as exc:
@@ -112,10 +113,9 @@ class DeviceViewSet(TenantReadOnlyViewSet):
         check-in."""
         device = self.get_object()
         if device.platform == "android":  # AMAPI: see devices/android/actions.py
-            from devices.api.android import android_retire_response
             return android_retire_response(self.tenant, device, actor=self.actor,
-                                           request=request._request)
-        do_retire_device(self.tenant, device, actor=self.actor, request=request._request)
+                                           origin=Origin.of(request))
+        do_retire_device(self.tenant, device, actor=self.actor, origin=Origin.of(request))
         return Response(DeviceSerializer(device).data)
 
     @extend_schema(request=BulkActionSerializer, filters=False, responses={
@@ -139,7 +139,7 @@ class DeviceViewSet(TenantReadOnlyViewSet):
                                   " ".join([plan.headline, *plan.consequences]))
         result = bulk.run_bulk_action(
             self.tenant, data["action"], devices, missing, actor=self.actor,
-            request=request._request, pin=data.get("pin"),
+            origin=Origin.of(request), pin=data.get("pin"),
             preserve_data_plan=data["preserve_data_plan"])
         return Response(BulkResultSerializer({
             "action": result.action, "summary": result.summary(), **result.counts(),
@@ -168,7 +168,7 @@ class AppleMdmSettingsViewSet(TenantScopedMixin, viewsets.GenericViewSet):
                                             partial=request.method == "PATCH")
         params.is_valid(raise_exception=True)
         saved = do_save_apple_settings(self.tenant, actor=request.auth or request.user,
-                                       request=request._request, **params.validated_data)
+                                       origin=Origin.of(request), **params.validated_data)
         return Response(AppleMdmSettingsSerializer(saved).data)
 
 

@@ -94,7 +94,7 @@ def _actor(message: msg.ChannelMessage) -> str:
 class _Context:
     tenant: object
     issued: IssuedCertificate | None  # set by identify(), after the message is decoded
-    request: object = None
+    origin: object = None  # core.origin.Origin: where the request came from
     detail: dict = field(default_factory=dict)
     certificate: x509.Certificate | None = None  # what signed the body (not yet trusted)
 
@@ -107,19 +107,19 @@ class _Context:
 # --- entry points ----------------------------------------------------------------------------
 
 def serve_checkin(tenant, body: bytes, *, signature: str | None,
-                  forwarded_certificate: str | None, request=None) -> Reply:
+                  forwarded_certificate: str | None, origin=None) -> Reply:
     """One check-in request (PUT to the CheckInURL)."""
-    return _serve(tenant, body, signature, forwarded_certificate, request, _checkin)
+    return _serve(tenant, body, signature, forwarded_certificate, origin, _checkin)
 
 
 def serve_report(tenant, body: bytes, *, signature: str | None,
-                 forwarded_certificate: str | None, request=None) -> Reply:
+                 forwarded_certificate: str | None, origin=None) -> Reply:
     """One ServerURL request: a command result or Idle; the reply is the next command."""
-    return _serve(tenant, body, signature, forwarded_certificate, request, _report)
+    return _serve(tenant, body, signature, forwarded_certificate, origin, _report)
 
 
-def _serve(tenant, body, signature, forwarded_certificate, request, handler) -> Reply:
-    ctx = _Context(tenant, None, request)
+def _serve(tenant, body, signature, forwarded_certificate, origin, handler) -> Reply:
+    ctx = _Context(tenant, None, origin)
     try:
         ctx.certificate = store.presented_certificate(
             body, signature=signature, forwarded_certificate=forwarded_certificate)
@@ -127,10 +127,10 @@ def _serve(tenant, body, signature, forwarded_certificate, request, handler) -> 
     except store.RevokedCertificate as exc:
         device = exc.issued.device
         if device is not None and device.is_gone:  # retiring revokes: still Apple's 403
-            return _unrecognized(tenant, device, exc.issued, request)
-        return _identity_refused(tenant, exc, request)
+            return _unrecognized(tenant, device, exc.issued, origin)
+        return _identity_refused(tenant, exc, origin)
     except IdentityError as exc:
-        return _identity_refused(tenant, exc, request)
+        return _identity_refused(tenant, exc, origin)
     except msg.MessageError as exc:
         reason = ("missing_key" if isinstance(exc, msg.MissingKey) else
                   "unknown_message_type" if isinstance(exc, msg.UnknownMessageType) else
@@ -139,19 +139,19 @@ def _serve(tenant, body, signature, forwarded_certificate, request, handler) -> 
     except CheckinRefused as exc:
         return _refused(ctx, exc)
     except DeviceUnrecognized as exc:
-        return _unrecognized(tenant, exc.device, ctx.issued, request)
+        return _unrecognized(tenant, exc.device, ctx.issued, origin)
 
 
-def _identity_refused(tenant, exc: IdentityError, request) -> Reply:
-    record(tenant, AuditAction.DEVICE_IDENTITY_REJECTED, actor="mdm", request=request,
+def _identity_refused(tenant, exc: IdentityError, origin) -> Reply:
+    record(tenant, AuditAction.DEVICE_IDENTITY_REJECTED, actor="mdm", origin=origin,
            detail={"reason": exc.reason, "error": str(exc)[:200]})
     logger.info("MDM identity refused for tenant %s: %s", tenant.slug, exc)
     return Reply(400, b"The device identity could not be verified.\n")
 
 
-def _unrecognized(tenant, device: Device, issued: IssuedCertificate | None, request) -> Reply:
+def _unrecognized(tenant, device: Device, issued: IssuedCertificate | None, origin) -> Reply:
     record(tenant, AuditAction.DEVICE_UNRECOGNIZED, actor=f"device:{device.udid}",
-           target=device, device=device, request=request,
+           target=device, device=device, origin=origin,
            detail={"state": device.state, "certificate": issued.serial_hex if issued else ""})
     return Reply(403, unrecognized_device_body(), PLIST_CONTENT_TYPE)
 
@@ -159,7 +159,7 @@ def _unrecognized(tenant, device: Device, issued: IssuedCertificate | None, requ
 def _refused(ctx: _Context, exc: CheckinRefused) -> Reply:
     device = ctx.issued.device if ctx.issued else None
     serial = ctx.issued.serial_hex if ctx.issued else ""
-    record(ctx.tenant, exc.action, actor="mdm", request=ctx.request, device=device,
+    record(ctx.tenant, exc.action, actor="mdm", origin=ctx.origin, device=device,
            target=device, detail={"reason": exc.reason, "certificate": serial,
                                   **ctx.detail, **exc.detail})
     logger.info("MDM request refused for tenant %s: %s", ctx.tenant.slug, exc.reason)
@@ -245,7 +245,7 @@ def _authenticate(ctx: _Context, m: msg.Authenticate) -> Reply:
         cancel_pending(channel)
         AppleChannel.objects.filter(device=device, is_user_channel=True).update(enabled=False)
         record(ctx.tenant, AuditAction.DEVICE_AUTHENTICATED, actor=_actor(m), target=device,
-               device=device, user=registration.user, request=ctx.request,
+               device=device, user=registration.user, origin=ctx.origin,
                detail={"registration_id": registration.pk, "certificate": issued.serial_hex,
                        "new_certificate": fresh})
     return Reply()
@@ -332,7 +332,7 @@ def _token_update(ctx: _Context, m: msg.TokenUpdate, channel: AppleChannel) -> R
                                                  AppleChannel.UNLOCK_TOKEN_PURPOSE)
     channel.save()
     enrolled = do_enroll_device(registration, device, actor=_actor(m),
-                                        request=ctx.request)
+                                        origin=ctx.origin)
     if enrolled:
         _on_enrolled(ctx.tenant, device, channel, registration.user, m)
     elif device.state == DeviceState.PENDING:
@@ -367,7 +367,7 @@ def _check_out(ctx: _Context, m: msg.CheckOut, channel: AppleChannel) -> Reply:
         device.state = DeviceState.INACTIVE
         device.save(update_fields=["state"])
         record(ctx.tenant, AuditAction.DEVICE_INACTIVE, actor=_actor(m), target=device,
-               device=device, user=device.owner, request=ctx.request,
+               device=device, user=device.owner, origin=ctx.origin,
                detail={"reason": "checkout"})
     return Reply()
 
@@ -401,7 +401,7 @@ def _user_channel_decision(device: Device, m: msg.ChannelMessage) -> str | None:
 
 def _decline(ctx: _Context, device: Device, m: msg.ChannelMessage, reason: str) -> Reply:
     record(ctx.tenant, AuditAction.USER_CHANNEL_DECLINED, actor=_actor(m), target=device,
-           device=device, user=device.owner, request=ctx.request,
+           device=device, user=device.owner, origin=ctx.origin,
            detail={"reason": reason, "message_type": m.raw.get("MessageType"),
                    "user_id": m.user_channel_user, "user_short_name": m.user_short_name})
     return Reply(410, b"User channel declined.\n")
@@ -436,7 +436,7 @@ def _user_token_update(ctx: _Context, m: msg.TokenUpdate, device_channel: AppleC
         from devices.services.profiles import queue_enrollment_profiles
 
         record(ctx.tenant, AuditAction.USER_CHANNEL_ACCEPTED, actor=_actor(m), target=device,
-               device=device, user=device.owner, request=ctx.request,
+               device=device, user=device.owner, origin=ctx.origin,
                detail={"user_id": channel.user_guid, "user_short_name": channel.user_short_name})
         queue_enrollment_profiles(ctx.tenant, device, channel, device.owner, ["user"],
                                   actor="system")
@@ -452,7 +452,7 @@ def _set_bootstrap_token(ctx: _Context, m: msg.SetBootstrapToken,
         encrypt(token, AppleChannel.BOOTSTRAP_TOKEN_PURPOSE) if token else None)
     channel.save(update_fields=["bootstrap_token_encrypted"])
     record(ctx.tenant, AuditAction.BOOTSTRAP_TOKEN_ESCROWED, actor=_actor(m),
-           target=channel.device, device=channel.device, request=ctx.request,
+           target=channel.device, device=channel.device, origin=ctx.origin,
            detail={"removed": not token})
     return Reply()
 

@@ -174,7 +174,7 @@ def _enqueue(device: Device, channel: AppleChannel, request_type: str,
 @transaction.atomic
 def do_enqueue_command(tenant, device: Device, request_type: str,
                        payload: Mapping[str, Any] | None = None, *, actor,
-                       channel: AppleChannel | None = None, request=None) -> Command:
+                       channel: AppleChannel | None = None, origin=None) -> Command:
     """Queue one command for ``device`` (its device channel unless ``channel``), audited."""
     assert device.tenant_id == tenant.id
     if device.platform not in ("ios", "macos"):
@@ -186,9 +186,9 @@ def do_enqueue_command(tenant, device: Device, request_type: str,
     command = _enqueue(device, channel, request_type, payload or {},
                        actor_fields(actor)["actor_label"])
     record(tenant, AuditAction.COMMAND_QUEUED, actor=actor, target=command, device=device,
-           request=request, detail={"request_type": request_type,
-                                    "command_uuid": command.command_uuid,
-                                    "channel": channel.channel_id})
+           origin=origin, detail={"request_type": request_type,
+                                  "command_uuid": command.command_uuid,
+                                  "channel": channel.channel_id})
     from devices.push.service import push_after_commit  # late: push imports this module
 
     push_after_commit([channel.pk])  # wake the device once committed (one task per commit)

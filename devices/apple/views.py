@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from core.origin import Origin
 from devices.apple.checkin import Reply, serve_checkin, serve_report
 from devices.apple.store import client_cert_meta_key
 
@@ -29,7 +30,7 @@ def _adapt(request: HttpRequest, serve) -> HttpResponse:
     return _respond(serve(request.tenant, body,
                           signature=request.META.get("HTTP_MDM_SIGNATURE"),
                           forwarded_certificate=request.META.get(meta_key) if meta_key else None,
-                          request=request))
+                          origin=Origin.of(request)))
 
 
 @csrf_exempt

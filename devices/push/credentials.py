@@ -27,7 +27,7 @@ from enrollment.services.apple_settings import do_save_apple_settings
 
 @transaction.atomic
 def do_upload_apns_certificate(tenant, data: bytes, *, actor, password: str | None = None,
-                               key_data: bytes | None = None, request=None) -> ApnsCertificate:
+                               key_data: bytes | None = None, origin=None) -> ApnsCertificate:
     """Store the MDM push certificate (PKCS#12 or PEM) and make its topic the tenant's push
     topic. Raises apns.ApnsCertificateError (user-facing) for an unusable file."""
     parsed = apns.load_push_certificate(data, password=password, key_data=key_data)
@@ -47,11 +47,11 @@ def do_upload_apns_certificate(tenant, data: bytes, *, actor, password: str | No
     certificate.uploaded_by_label = actor_fields(actor)["actor_label"]
     certificate.expiry_warned_at = None
     certificate.save()
-    do_save_apple_settings(tenant, actor=actor, request=request, push_topic=parsed.topic)
+    do_save_apple_settings(tenant, actor=actor, origin=origin, push_topic=parsed.topic)
     record(tenant, AuditAction.APNS_CERTIFICATE_UPLOADED, actor=actor, target=certificate,
-           request=request, detail={"topic": parsed.topic, "serial_number": parsed.serial_number,
-                                    "not_after": parsed.not_after.isoformat(),
-                                    "previous_topic": previous_topic})
+           origin=origin, detail={"topic": parsed.topic, "serial_number": parsed.serial_number,
+                                  "not_after": parsed.not_after.isoformat(),
+                                  "previous_topic": previous_topic})
     return certificate
 
 
@@ -66,7 +66,7 @@ def app_push_credentials(tenant) -> AppPushCredentials:
 
 
 @transaction.atomic
-def do_save_app_push_credentials(tenant, *, actor, request=None, apns_key_id=None,
+def do_save_app_push_credentials(tenant, *, actor, origin=None, apns_key_id=None,
                                  apns_team_id=None, apns_bundle_id=None, apns_key_pem=None,
                                  apns_use_sandbox=None, fcm_service_account=None
                                  ) -> AppPushCredentials:
@@ -95,10 +95,10 @@ def do_save_app_push_credentials(tenant, *, actor, request=None, apns_key_id=Non
         changed.append("fcm_service_account")
     credentials.save()
     record(tenant, AuditAction.APP_PUSH_CREDENTIALS_SAVED, actor=actor, target=credentials,
-           request=request, detail={"changed": changed,
-                                    "apns_key_id": credentials.apns_key_id,
-                                    "apns_bundle_id": credentials.apns_bundle_id,
-                                    "fcm_project_id": credentials.fcm_project_id})
+           origin=origin, detail={"changed": changed,
+                                  "apns_key_id": credentials.apns_key_id,
+                                  "apns_bundle_id": credentials.apns_bundle_id,
+                                  "fcm_project_id": credentials.fcm_project_id})
     return credentials
 
 

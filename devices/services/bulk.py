@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 from django.db.models import Prefetch
 
+from devices.android import actions as android_actions
+from devices.android.actions import AndroidActionRefused
 from devices.apple.commands import CommandRejected, do_enqueue_command
 from devices.models import AppleChannel, Device, DeviceState
 from devices.services.lifecycle import (
@@ -30,6 +32,9 @@ from devices.services.lifecycle import (
     do_reregister_devices,
     do_retire_device,
 )
+from enrollment.android.amapi import AmapiError
+from enrollment.android.binding import AndroidSetupError
+from enrollment.services.invitations import InvitationError
 
 MAX_DEVICES = 1000  # per request; the Devices page selects at most one page (50)
 MAX_ID = 2**63 - 1
@@ -177,18 +182,13 @@ class BulkResult:
         return f"{ACTIONS[self.action].verb}: {', '.join(parts)}."
 
 
-def _refusals() -> tuple[type[Exception], ...]:
-    from devices.android.actions import AndroidActionRefused
-    from enrollment.android.amapi import AmapiError
-    from enrollment.android.binding import AndroidSetupError
-    from enrollment.services.invitations import InvitationError
-
-    return (CommandRejected, DeviceActionRefused, AndroidActionRefused, AmapiError,
-            AndroidSetupError, InvitationError)
+# What a single-device service raises to refuse one device: that device fails, the rest go on.
+_REFUSALS = (CommandRejected, DeviceActionRefused, AndroidActionRefused, AmapiError,
+             AndroidSetupError, InvitationError)
 
 
 def run_bulk_action(tenant, action_name: str, devices: Sequence[Device],
-                    missing: Sequence[int] = (), *, actor, request=None, pin: str | None = None,
+                    missing: Sequence[int] = (), *, actor, origin=None, pin: str | None = None,
                     preserve_data_plan: bool = True) -> BulkResult:
     """Apply a confirmed action to `devices` (loaded by `load_devices`: this tenant's)."""
 
@@ -197,12 +197,11 @@ def run_bulk_action(tenant, action_name: str, devices: Sequence[Device],
     assert all(device.tenant_id == tenant.id for device in devices)
     result = BulkResult(action_name)
     outcome = result.outcomes.append
-    refusals = _refusals()
     for pk in missing:
         outcome(DeviceOutcome(pk, f"device {pk}", NOT_FOUND, "no such device here"))
 
     if action_name == "push":  # batch service: Apple devices, Android ones skipped
-        refused = do_push_devices(tenant, devices, actor=actor, request=request)
+        refused = do_push_devices(tenant, devices, actor=actor, origin=origin)
         for device in devices:
             reason = refused.get(device.pk, "")
             state = DONE if not reason else SKIPPED if device.platform == "android" else FAILED
@@ -210,7 +209,7 @@ def run_bulk_action(tenant, action_name: str, devices: Sequence[Device],
         return result
     if action_name == "reregister":  # Apple: one batch (one invitation per owner)
         apple = [device for device in devices if device.platform != "android"]
-        refused = do_reregister_devices(tenant, apple, actor=actor, request=request)
+        refused = do_reregister_devices(tenant, apple, actor=actor, origin=origin)
         for device in apple:
             reason = refused.get(device.pk, "")
             outcome(DeviceOutcome(device.pk, str(device), FAILED if reason else DONE,
@@ -221,11 +220,11 @@ def run_bulk_action(tenant, action_name: str, devices: Sequence[Device],
             continue
         label = str(device)
         try:
-            detail = _one(tenant, action_name, device, actor=actor, request=request, pin=pin,
+            detail = _one(tenant, action_name, device, actor=actor, origin=origin, pin=pin,
                           preserve_data_plan=preserve_data_plan)
         except _Skip as exc:
             outcome(DeviceOutcome(device.pk, label, SKIPPED, str(exc)))
-        except refusals as exc:
+        except _REFUSALS as exc:
             outcome(DeviceOutcome(device.pk, label, FAILED, str(exc)))
         else:
             outcome(DeviceOutcome(device.pk, label, DONE, detail))
@@ -236,10 +235,8 @@ class _Skip(Exception):
     """Nothing to do for this device (the reason is admin-facing)."""
 
 
-def _one(tenant, action_name: str, device: Device, *, actor, request, pin,
+def _one(tenant, action_name: str, device: Device, *, actor, origin, pin,
          preserve_data_plan) -> str:
-    from devices.android import actions as android
-
     is_android = device.platform == "android"
     if action_name == "refresh":
         if is_android:
@@ -247,35 +244,35 @@ def _one(tenant, action_name: str, device: Device, *, actor, request, pin,
         if device.is_gone:
             raise _Skip(f"the device is {device.get_state_display().lower()}")
         command = do_enqueue_command(tenant, device, "DeviceInformation", {}, actor=actor,
-                                     channel=device_channel(device), request=request)
+                                     channel=device_channel(device), origin=origin)
         return f"command {command.command_uuid} queued"
     if action_name == "retire":
         if device.state == DeviceState.RETIRED:
             raise _Skip("already retired")
         if is_android:
-            return android.retire(tenant, device, actor=actor, request=request)
-        do_retire_device(tenant, device, actor=actor, request=request)
+            return android_actions.retire(tenant, device, actor=actor, origin=origin)
+        do_retire_device(tenant, device, actor=actor, origin=origin)
         return "retired"
     if action_name == "wipe":
         if device.is_gone:
             raise _Skip(f"the device is already {device.get_state_display().lower()}")
         if is_android:
-            return android.wipe(tenant, device, actor=actor, request=request)
+            return android_actions.wipe(tenant, device, actor=actor, origin=origin)
         payload: dict = {"PreserveDataPlan": preserve_data_plan}
         if device.platform == "macos":
             if not pin:
                 raise DeviceActionRefused("a Mac needs a six-digit Find My PIN to be erased")
             payload["PIN"] = pin
         command = do_enqueue_command(tenant, device, "EraseDevice", payload, actor=actor,
-                                     channel=device_channel(device), request=request)
+                                     channel=device_channel(device), origin=origin)
         return f"EraseDevice {command.command_uuid} queued"
     if action_name == "reregister":  # Android (Apple ones are done in one batch)
-        started = android.reregister(tenant, device, actor=actor, request=request)
+        started = android_actions.reregister(tenant, device, actor=actor, origin=origin)
         return f"registration {started.registration_id} started"
     if action_name == "delete":
         if is_android:
-            android.delete(tenant, device, actor=actor, request=request)
+            android_actions.delete(tenant, device, actor=actor, origin=origin)
         else:
-            do_delete_device(tenant, device, actor=actor, request=request)
+            do_delete_device(tenant, device, actor=actor, origin=origin)
         return "deleted"
     raise DeviceActionRefused(f"unknown action {action_name!r}")

@@ -14,19 +14,22 @@ from audit.events import AuditAction
 from audit.record import record, record_many
 from devices.apple.commands import cancel_pending_of_device
 from devices.models import AppleChannel, Device, DeviceState
+from devices.push.credentials import apns_certificate
+from devices.push.service import queue_push
 from enrollment.models import IssuedCertificate, Registration, RevocationReason
 from enrollment.services.certificates import do_revoke_certificate
+from enrollment.services.invitations import do_send_invitations
 from enrollment.services.registrations import do_complete_registration
 
 
 @transaction.atomic
 def do_enroll_device(registration: Registration, device: Device, *, actor,
-                     request=None) -> bool:
+                     origin=None) -> bool:
     """The device enrolled through ``registration``: the registration completes (enrollment's
     side), then the device becomes Active and belongs to the registration's user. Returns
     False when the registration was already complete. Audited twice: "Registration completed"
     (the registration) and "Device registered" or "re-registered" (the device)."""
-    if not do_complete_registration(registration, device, actor=actor, request=request):
+    if not do_complete_registration(registration, device, actor=actor, origin=origin):
         return False
     was_enrolled = device.enrolled_at is not None
     device.state, device.owner_id = DeviceState.ACTIVE, registration.user_id
@@ -34,13 +37,13 @@ def do_enroll_device(registration: Registration, device: Device, *, actor,
     device.save(update_fields=["state", "owner", "enrolled_at"])
     record(registration.tenant, AuditAction.DEVICE_REREGISTERED if was_enrolled
            else AuditAction.DEVICE_REGISTERED, actor=actor, target=device,
-           user=registration.user, device=device, request=request,
+           user=registration.user, device=device, origin=origin,
            detail={"registration_id": registration.pk, "platform": registration.platform})
     return True
 
 
 @transaction.atomic
-def do_retire_device(tenant, device: Device, *, actor, request=None) -> bool:
+def do_retire_device(tenant, device: Device, *, actor, origin=None) -> bool:
     """Retire once (False when already retired): channels disabled, queue cancelled, identity
     certificates revoked. The device's next MDM request gets Apple's 403 and it unenrolls."""
     locked = Device.objects.for_tenant(tenant).select_for_update().get(pk=device.pk)
@@ -55,10 +58,10 @@ def do_retire_device(tenant, device: Device, *, actor, request=None) -> bool:
     certificates = IssuedCertificate.objects.for_tenant(tenant).filter(
         device=locked, revoked_at__isnull=True)
     for certificate in certificates:
-        do_revoke_certificate(tenant, certificate, actor=actor, request=request,
+        do_revoke_certificate(tenant, certificate, actor=actor, origin=origin,
                               reason=RevocationReason.CESSATION)
     record(tenant, AuditAction.DEVICE_RETIRED, actor=actor, target=locked, device=locked,
-           user=locked.owner, request=request, detail={"previous_state": previous})
+           user=locked.owner, origin=origin, detail={"previous_state": previous})
     return True
 
 
@@ -75,7 +78,7 @@ def device_channel(device: Device) -> AppleChannel | None:
 
 
 @transaction.atomic
-def do_delete_device(tenant, device: Device, *, actor, request=None) -> None:
+def do_delete_device(tenant, device: Device, *, actor, origin=None) -> None:
     """Remove an Apple device's entry. A device still managed is retired first (its identity is
     revoked, so it unenrolls at its next check-in instead of talking to a missing entry). Its
     command queue and push attempts go with it; the audit trail keeps every event (they lose
@@ -87,9 +90,9 @@ def do_delete_device(tenant, device: Device, *, actor, request=None) -> None:
         raise DeviceActionRefused("Android devices are deleted through Google.")
     previous = locked.state
     if locked.state != DeviceState.RETIRED:
-        do_retire_device(tenant, locked, actor=actor, request=request)
+        do_retire_device(tenant, locked, actor=actor, origin=origin)
     record(tenant, AuditAction.DEVICE_DELETED, actor=actor, target=locked, device=None,
-           user=locked.owner, request=request,
+           user=locked.owner, origin=origin,
            detail={"device_id": locked.pk, "platform": locked.platform,
                    "state": previous, "udid": locked.udid,
                    "serial_number": locked.serial_number, "name": locked.name,
@@ -105,18 +108,16 @@ def reregister_refusal(device: Device) -> str | None:
 
 @transaction.atomic
 def do_reregister_devices(tenant, devices: Sequence[Device], *, actor,
-                          request=None) -> dict[int, str]:
+                          origin=None) -> dict[int, str]:
     """Ask the owners of these Apple devices to enroll them again: each owner gets a fresh
     invitation (one email, whatever the number of their devices) and the devices show Reset
     until the new registration arrives (then the same entry is re-registered, matched by UDID).
     Constant queries for any number of devices. Returns {device id: refusal} for the others."""
-    from enrollment.services.invitations import do_send_invitations
-
     refused = {d.pk: reason for d in devices if (reason := reregister_refusal(d))}
     chosen = [d for d in devices if d.pk not in refused]
     if not chosen:
         return refused
-    sent = do_send_invitations(tenant, [d.owner for d in chosen], actor=actor, request=request)
+    sent = do_send_invitations(tenant, [d.owner for d in chosen], actor=actor, origin=origin)
     invitation_of = {s.invitation.user_id: s.invitation.pk for s in sent}
     previous = {d.pk: d.state for d in chosen}
     Device.objects.for_tenant(tenant).filter(pk__in=list(previous)).update(
@@ -124,7 +125,7 @@ def do_reregister_devices(tenant, devices: Sequence[Device], *, actor,
     for d in chosen:
         d.state = DeviceState.RESET
     record_many(tenant, AuditAction.DEVICE_REREGISTER_REQUESTED, chosen, actor=actor,
-                request=request, user_of=lambda d: d.owner, device_of=lambda d: d,
+                origin=origin, user_of=lambda d: d.owner, device_of=lambda d: d,
                 detail_of=lambda d: {"previous_state": previous[d.pk], "platform": d.platform,
                                      "invitation_id": invitation_of.get(d.owner_id)})
     return refused
@@ -144,13 +145,10 @@ def push_refusal(device: Device) -> str | None:
 
 @transaction.atomic
 def do_push_devices(tenant, devices: Sequence[Device], *, actor,
-                    request=None) -> dict[int, str]:
+                    origin=None) -> dict[int, str]:
     """Wake these Apple devices (an MDM push: they check in and fetch their queue). The pushes
     leave after commit in one task; each attempt and its result shows on the device page.
     Constant queries for any number of devices. Returns {device id: refusal} for the others."""
-    from devices.push.credentials import apns_certificate
-    from devices.push.service import queue_push
-
     refused = {d.pk: reason for d in devices if (reason := push_refusal(d))}
     chosen = [d for d in devices if d.pk not in refused]
     if not chosen:
@@ -161,7 +159,7 @@ def do_push_devices(tenant, devices: Sequence[Device], *, actor,
                    else "the APNs certificate has expired")
         return {**refused, **{d.pk: problem for d in chosen}}
     channel_ids = [device_channel(d).pk for d in chosen]
-    record_many(tenant, AuditAction.DEVICE_PUSH_REQUESTED, chosen, actor=actor, request=request,
+    record_many(tenant, AuditAction.DEVICE_PUSH_REQUESTED, chosen, actor=actor, origin=origin,
                 user_of=lambda d: d.owner, device_of=lambda d: d,
                 detail_of=lambda d: {"channel": device_channel(d).channel_id})
     transaction.on_commit(lambda: queue_push(channel_ids, reason="manual"))

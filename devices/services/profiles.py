@@ -18,12 +18,12 @@ def render_profile(tenant, profile: ConfigurationProfile, platform: str) -> byte
 
 
 def do_install_profile(tenant, device, profile: ConfigurationProfile, *, actor, channel=None,
-                       request=None):
+                       origin=None):
     """Queue InstallProfile of ``profile`` (signed) on the device, or on ``channel``."""
     assert profile.tenant_id == tenant.id
     return do_enqueue_command(tenant, device, "InstallProfile",
                               {"Payload": render_profile(tenant, profile, device.platform)},
-                              actor=actor, channel=channel, request=request)
+                              actor=actor, channel=channel, origin=origin)
 
 
 def queue_enrollment_profiles(tenant, device, channel, user, scopes: Iterable[str], *,

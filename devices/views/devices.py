@@ -9,8 +9,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.origin import Origin
 from core.pagination import IdsFirstPaginator
 from core.portal import admin_required, paginate, safe_next
+from devices.android.views import android_device_action
 from devices.apple.commands import CommandRejected, do_enqueue_command
 from devices.filtersets import DeviceFilterSet
 from devices.forms import (
@@ -24,6 +26,7 @@ from devices.forms import (
 from devices.models import Command, Device
 from devices.services import bulk
 from devices.services.lifecycle import do_retire_device
+from devices.services.profiles import do_install_profile
 from devices.services.timeline import device_history
 from enrollment.services.apple_settings import apple_settings, do_save_apple_settings
 
@@ -87,12 +90,11 @@ ACTIONS = {
 def device_action(request: HttpRequest, tenant_slug: str, device_id: int) -> HttpResponse:
     device = Device.objects.select_related("owner").get_in_tenant(request.tenant, pk=device_id)
     if device.platform == "android":  # AMAPI actions: devices/android/views.py
-        from devices.android.views import android_device_action
         return android_device_action(request, tenant_slug, device_id)
     name = request.POST.get("action", "")
     try:
         if name == "retire":
-            do_retire_device(request.tenant, device, actor=request.user, request=request)
+            do_retire_device(request.tenant, device, actor=request.user, origin=Origin.of(request))
             messages.success(request, f"{device} retired.")
         elif name == "install_profile":
             return _install(request, device)
@@ -109,7 +111,7 @@ def device_action(request: HttpRequest, tenant_slug: str, device_id: int) -> Htt
                 payload = (form.command_payload() if hasattr(form, "command_payload")
                            else {"Identifier": form.cleaned_data["identifier"]})
             do_enqueue_command(request.tenant, device, request_type, payload,
-                               actor=request.user, request=request)
+                               actor=request.user, origin=Origin.of(request))
             messages.success(request, done)
         else:
             raise Http404("Unknown action.")
@@ -119,14 +121,12 @@ def device_action(request: HttpRequest, tenant_slug: str, device_id: int) -> Htt
 
 
 def _install(request: HttpRequest, device: Device) -> HttpResponse:
-    from devices.services.profiles import do_install_profile
-
     form = InstallProfileForm(request.POST, tenant=request.tenant, prefix="install")
     if not form.is_valid():
         messages.error(request, "Choose a configuration profile.")
     else:
         do_install_profile(request.tenant, device, form.cleaned_data["profile"],
-                           actor=request.user, request=request)
+                           actor=request.user, origin=Origin.of(request))
         messages.success(request, f"Installation of {form.cleaned_data['profile']} queued.")
     return redirect("portal:device", tenant_slug=request.tenant.slug, device_id=device.pk)
 
@@ -140,7 +140,7 @@ def apple_mdm_settings(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     if request.method == "POST":
         form = AppleSettingsForm(request.POST)
         if form.is_valid():
-            do_save_apple_settings(request.tenant, actor=request.user, request=request,
+            do_save_apple_settings(request.tenant, actor=request.user, origin=Origin.of(request),
                                    **form.cleaned_data)
             messages.success(request, "Apple MDM settings saved.")
             return redirect("portal:apple-settings", tenant_slug=tenant_slug)
@@ -171,7 +171,7 @@ def device_bulk_action(request: HttpRequest, tenant_slug: str) -> HttpResponse:
             "plan": plan, "form": form, "next": back,
         }, status=400 if form.is_bound else 200)
     result = bulk.run_bulk_action(
-        request.tenant, action, devices, missing, actor=request.user, request=request,
+        request.tenant, action, devices, missing, actor=request.user, origin=Origin.of(request),
         pin=form.cleaned_data["pin"], preserve_data_plan=form.cleaned_data["preserve_data_plan"])
     messages.success(request, result.summary())
     problems = result.problems()

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from core.origin import Origin
 from core.portal import admin_required
 from devices.models import PushAttempt
 from devices.push.apns import ApnsCertificateError
@@ -88,7 +89,8 @@ def apns_settings(request: HttpRequest, tenant_slug: str) -> HttpResponse:
                 certificate = do_upload_apns_certificate(
                     request.tenant, _read(form.cleaned_data["certificate"]),
                     password=form.cleaned_data["password"] or None,
-                    key_data=_read(key) if key else None, actor=request.user, request=request)
+                    key_data=_read(key) if key else None, actor=request.user,
+                    origin=Origin.of(request))
             except (ApnsCertificateError, forms.ValidationError) as exc:
                 form.add_error("certificate", exc.messages if hasattr(exc, "messages")
                                else str(exc))
@@ -114,7 +116,7 @@ def app_push_settings(request: HttpRequest, tenant_slug: str) -> HttpResponse:
             data = form.cleaned_data
             try:
                 do_save_app_push_credentials(
-                    request.tenant, actor=request.user, request=request,
+                    request.tenant, actor=request.user, origin=Origin.of(request),
                     apns_key_id=data["apns_key_id"], apns_team_id=data["apns_team_id"],
                     apns_bundle_id=data["apns_bundle_id"], apns_key_pem=data["apns_key"],
                     apns_use_sandbox=data["apns_use_sandbox"],
@@ -138,7 +140,7 @@ def reminder_settings(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     if request.method == "POST":
         form = ReminderPolicyForm(request.POST)
         if form.is_valid():
-            do_save_reminder_policy(request.tenant, actor=request.user, request=request,
+            do_save_reminder_policy(request.tenant, actor=request.user, origin=Origin.of(request),
                                     **form.cleaned_data)
             messages.success(request, "Reminder cadence saved.")
             return redirect("portal:push-reminders", tenant_slug=tenant_slug)

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
+from core.encryption import encrypt
 from enrollment.android.amapi import (
     AmapiError,
     AmapiNotConfigured,
@@ -37,6 +38,7 @@ from enrollment.android.policies import (
     policy_name,
 )
 from enrollment.models import AndroidEnrollmentToken, AndroidEnterprise
+from enrollment.models.android import PUSH_TOKEN_PURPOSE
 
 NOTIFICATION_TYPES = ["ENROLLMENT", "STATUS_REPORT", "COMMAND"]
 SIGNUP_STATE_TTL = dt.timedelta(hours=1)
@@ -60,9 +62,6 @@ def bound_enterprise_for(tenant) -> AndroidEnterprise | None:
 
 
 def _new_enterprise(tenant) -> AndroidEnterprise:
-    from core.encryption import encrypt
-    from enrollment.models.android import PUSH_TOKEN_PURPOSE
-
     push_token = secrets.token_urlsafe(32)
     return AndroidEnterprise.objects.create(
         tenant=tenant, push_endpoint_id=secrets.token_hex(12), push_token_hash=_hash(push_token),
@@ -89,7 +88,7 @@ def parse_service_account(raw: str) -> dict:
 
 
 @transaction.atomic
-def do_save_android_settings(tenant, *, actor, request=None, project_id: str,
+def do_save_android_settings(tenant, *, actor, origin=None, project_id: str,
                              service_account: dict | None = None, pubsub_topic: str = "",
                              default_ownership: str | None = None,
                              agent_app_package: str = "") -> AndroidEnterprise:
@@ -104,10 +103,10 @@ def do_save_android_settings(tenant, *, actor, request=None, project_id: str,
         enterprise.default_ownership = default_ownership
     enterprise.save()
     record(tenant, AuditAction.ANDROID_SETTINGS_SAVED, actor=actor, target=enterprise,
-           request=request, detail={"project_id": enterprise.project_id,
-                                    "service_account": enterprise.service_account_email,
-                                    "service_account_replaced": service_account is not None,
-                                    "pubsub_topic": enterprise.pubsub_topic})
+           origin=origin, detail={"project_id": enterprise.project_id,
+                                  "service_account": enterprise.service_account_email,
+                                  "service_account_replaced": service_account is not None,
+                                  "pubsub_topic": enterprise.pubsub_topic})
     return enterprise
 
 
@@ -116,7 +115,7 @@ def callback_url(tenant, state: str) -> str:
     return f"{settings.MDM_PUBLIC_URL}{path}?{urlencode({'state': state})}"
 
 
-def start_signup(tenant, *, actor, request=None, admin_email: str | None = None) -> str:
+def start_signup(tenant, *, actor, origin=None, admin_email: str | None = None) -> str:
     """Ask Google for a sign-up URL whose callback carries a fresh one-time state; returns the
     URL to send the admin to."""
     enterprise = enterprise_for(tenant)
@@ -139,19 +138,19 @@ def start_signup(tenant, *, actor, request=None, admin_email: str | None = None)
         locked.save(update_fields=["signup_url_name", "signup_state_hash", "signup_started_at",
                                    "last_error", "updated_at"])
         record(tenant, AuditAction.ANDROID_SIGNUP_STARTED, actor=actor, target=locked,
-               request=request, detail={"signup_url_name": signup.name})
+               origin=origin, detail={"signup_url_name": signup.name})
     return signup.url
 
 
-def _refuse_signup(tenant, enterprise, reason: str, message: str, *, actor, request):
+def _refuse_signup(tenant, enterprise, reason: str, message: str, *, actor, origin):
     with transaction.atomic():
         record(tenant, AuditAction.ANDROID_SIGNUP_REJECTED, actor=actor, target=enterprise,
-               request=request, detail={"reason": reason})
+               origin=origin, detail={"reason": reason})
     raise AndroidSetupError(message)
 
 
 def complete_signup(tenant, *, state: str | None, enterprise_token: str | None, actor,
-                    request=None) -> AndroidEnterprise:
+                    origin=None) -> AndroidEnterprise:
     """Google's callback: check the one-time state, then create the enterprise once.
 
     A repeated callback with the state that already bound the enterprise answers with the
@@ -165,17 +164,17 @@ def complete_signup(tenant, *, state: str | None, enterprise_token: str | None, 
         _refuse_signup(tenant, enterprise, "bad_state" if state else "missing_state",
                        "This sign-up link is not valid (its state is missing or does not match "
                        "the sign-up started here). Start the binding again from Settings > "
-                       "Android.", actor=actor, request=request)
+                       "Android.", actor=actor, origin=origin)
     if enterprise.is_bound:
         return enterprise  # the same callback again: already done
     if enterprise.signup_started_at and \
             timezone.now() - enterprise.signup_started_at > SIGNUP_STATE_TTL:
         _refuse_signup(tenant, enterprise, "expired_state", "This sign-up took too long and "
-                       "expired. Start the binding again.", actor=actor, request=request)
+                       "expired. Start the binding again.", actor=actor, origin=origin)
     if not enterprise_token:
         _refuse_signup(tenant, enterprise, "missing_enterprise_token", "Google did not return "
                        "an enterprise token (was the sign-up cancelled?). Start again.",
-                       actor=actor, request=request)
+                       actor=actor, origin=origin)
     body: dict = {"enabledNotificationTypes": NOTIFICATION_TYPES}
     if enterprise.pubsub_topic:
         body["pubsubTopic"] = enterprise.pubsub_topic
@@ -194,7 +193,7 @@ def complete_signup(tenant, *, state: str | None, enterprise_token: str | None, 
         locked.company_policy_name = policy_name(locked.enterprise_name, COMPANY_POLICY_ID)
         locked.save()
         record(tenant, AuditAction.ANDROID_ENTERPRISE_BOUND, actor=actor, target=locked,
-               request=request, detail={"enterprise": locked.enterprise_name})
+               origin=origin, detail={"enterprise": locked.enterprise_name})
     apply_enterprise_configuration(locked, topic=False)
     return locked
 
@@ -224,7 +223,7 @@ def apply_enterprise_configuration(enterprise: AndroidEnterprise, *, topic: bool
     return error
 
 
-def unbind(tenant, *, actor, request=None, delete_on_google: bool = True) -> str:
+def unbind(tenant, *, actor, origin=None, delete_on_google: bool = True) -> str:
     """Forget the enterprise (and delete it on Google when asked). Open enrollment tokens stop
     working. Returns Google's error message when the delete failed ("" otherwise); the local
     binding is removed either way so the admin can bind again."""
@@ -251,5 +250,5 @@ def unbind(tenant, *, actor, request=None, delete_on_google: bool = True) -> str
         locked.bound_at, locked.last_error = None, error[:500]
         locked.save()
         record(tenant, AuditAction.ANDROID_ENTERPRISE_UNBOUND, actor=actor, target=locked,
-               request=request, detail={"enterprise": old_name, "google_error": error})
+               origin=origin, detail={"enterprise": old_name, "google_error": error})
     return error

@@ -47,7 +47,7 @@ def work_profile_link(token_value: str) -> str:
     return f"{WORK_PROFILE_ENROLL_URL}?{urlencode({'et': token_value})}"
 
 
-def create_enrollment_token(registration: Registration, *, actor, request=None,
+def create_enrollment_token(registration: Registration, *, actor, origin=None,
                             ownership: str | None = None) -> AndroidEnrollmentToken:
     """Create (on Google) and store the registration's token. Raises AndroidSetupError when no
     enterprise is bound, AmapiError when Google refuses."""
@@ -76,7 +76,7 @@ def create_enrollment_token(registration: Registration, *, actor, request=None,
             policy_name=created.get("policyName", policy), ownership=ownership,
             one_time_only=True, expires_at=timezone.now() + remaining)
         record(tenant, AuditAction.ANDROID_TOKEN_CREATED, actor=actor, target=registration,
-               user=registration.user, request=request,
+               user=registration.user, origin=origin,
                detail={"token": token.name, "ownership": ownership, "policy": policy,
                        "duration_seconds": int(remaining.total_seconds())})
     return token

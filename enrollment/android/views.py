@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core import jobs
+from core.origin import Origin
 from core.portal import admin_required
 from enrollment.android.amapi import AmapiError
 from enrollment.android.binding import (
@@ -86,7 +87,8 @@ def android_settings(request: HttpRequest, tenant_slug: str) -> HttpResponse:
                 form.add_error("service_account", "Upload the service-account key.")
             else:
                 saved = do_save_android_settings(
-                    tenant, actor=request.user, request=request, project_id=data["project_id"],
+                    tenant, actor=request.user, origin=Origin.of(request),
+                    project_id=data["project_id"],
                     service_account=data["service_account"],
                     pubsub_topic=data["pubsub_topic"],
                     default_ownership=data["default_ownership"],
@@ -108,9 +110,9 @@ def _act(request: HttpRequest, action: str) -> HttpResponse:
     tenant = request.tenant
     try:
         if action == "signup":
-            return redirect(start_signup(tenant, actor=request.user, request=request))
+            return redirect(start_signup(tenant, actor=request.user, origin=Origin.of(request)))
         if action == "unbind":
-            error = unbind(tenant, actor=request.user, request=request,
+            error = unbind(tenant, actor=request.user, origin=Origin.of(request),
                            delete_on_google=request.POST.get("delete_on_google") == "on")
             if error:
                 messages.warning(request, f"Unbound here; Google refused the delete: {error}")
@@ -140,7 +142,7 @@ def android_signup_callback(request: HttpRequest, tenant_slug: str) -> HttpRespo
     try:
         enterprise = complete_signup(request.tenant, state=request.GET.get("state"),
                                      enterprise_token=request.GET.get("enterpriseToken"),
-                                     actor=request.user, request=request)
+                                     actor=request.user, origin=Origin.of(request))
     except (AndroidSetupError, AmapiError) as exc:
         return render(request, "android/callback_error.html", {"message": str(exc)},
                       status=400)

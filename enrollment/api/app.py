@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from audit.events import AuditAction
 from audit.record import record
 from core.api.schema import StrictJsonInput
+from core.origin import Origin
 from enrollment.api.registrations import RegistrationSerializer
 from enrollment.models import OPEN_STATES, Registration, RegistrationMethod
 from enrollment.services.app_access import (
@@ -130,21 +131,22 @@ class AppRegisterView(APIView):
             with transaction.atomic():
                 pin_check = data.get("pin_check")
                 if pin_check is not None and not spend_pin(tenant, user, pin_check,
-                                                           request=request._request):
+                                                           origin=Origin.of(request)):
                     raise AppAccessRefused("pin_refused", PinCheck(PinOutcome.NO_PIN).message)
                 if data.get("password_to_set"):  # with the PIN it needed, or not at all
                     do_set_registration_password(tenant, user, data["password_to_set"],
-                                                 request=request._request)
+                                                 origin=Origin.of(request))
                 if method == RegistrationMethod.QR:
                     user = redeem_qr_token(tenant, data["qr_token"])
                 result = start_registration(tenant, user, data["platform"], method, actor=user,
-                                            request=request)
+                                            origin=Origin.of(request))
                 opened = open_app_session(tenant, user, data["platform"], data["os_version"],
                                           result.registration)
         except AppAccessRefused as exc:
             record(tenant, AuditAction.APP_REGISTRATION_REFUSED, actor="agent-app",
-                   request=request, detail={"code": exc.code, "platform": data["platform"],
-                                            "os_version": data["os_version"]})
+                   origin=Origin.of(request),
+                   detail={"code": exc.code, "platform": data["platform"],
+                           "os_version": data["os_version"]})
             http = status.HTTP_400_BAD_REQUEST if exc.code.startswith(("os_", "bad_")) \
                 else status.HTTP_403_FORBIDDEN
             return _refuse(exc.code, str(exc), http)
@@ -157,15 +159,15 @@ class AppRegisterView(APIView):
             return peek_qr_token(tenant, data["qr_token"]), RegistrationMethod.QR
         if data.get("password"):
             try:
-                user = sign_in(request._request, tenant, data["email"], data["password"],
-                               require_admin=False)
+                user = sign_in(tenant, data["email"], data["password"], require_admin=False,
+                               origin=Origin.of(request))
             except SignInError as exc:
                 raise AppAccessRefused("invalid_credentials", str(exc)) from None
             return user, RegistrationMethod.IN_APP
         user = tenant.users.filter(email__iexact=data["email"], is_active=True).first()
         # Checked now, spent with the registration: a refusal below (a new password the
         # policy rejects, say) leaves the PIN for the user's next try.
-        check = verify_pin(tenant, user, data["pin"], request=request._request,
+        check = verify_pin(tenant, user, data["pin"], origin=Origin.of(request),
                            email=data["email"], consume=False)
         if not check.ok:
             raise AppAccessRefused("pin_refused", check.message)
@@ -177,7 +179,7 @@ class AppRegisterView(APIView):
             if not data.get("pin"):
                 raise AppAccessRefused("pin_required", "Enter the one-time PIN from your "
                                                        "invitation email.")
-            check = verify_pin(tenant, user, data["pin"], request=request._request,
+            check = verify_pin(tenant, user, data["pin"], origin=Origin.of(request),
                                consume=False)
             if not check.ok:
                 raise AppAccessRefused("pin_refused", check.message)
@@ -227,17 +229,17 @@ class AppReregisterView(APIView):
         with transaction.atomic():
             previous = session.registration
             if previous is not None and previous.state in OPEN_STATES:
-                do_cancel_registration(previous, actor=session.user, request=request,
+                do_cancel_registration(previous, actor=session.user, origin=Origin.of(request),
                                        reason="re-registered from the app")
             result = start_registration(tenant, session.user, session.platform,
                                         RegistrationMethod.IN_APP, actor=session.user,
-                                        request=request)
+                                        origin=Origin.of(request))
             result.registration.supersedes = previous
             result.registration.save(update_fields=["supersedes"])
             session.registration = result.registration
             session.save(update_fields=["registration"])
             record(tenant, AuditAction.REGISTRATION_REREGISTER_REQUESTED, actor=session.user,
-                   target=result.registration, user=session.user, request=request,
+                   target=result.registration, user=session.user, origin=Origin.of(request),
                    detail={"previous_registration": previous.pk if previous else None,
                            "device": previous.device_id if previous else None})
         return Response(_payload(result.registration, result.profile_url, None, result),

@@ -16,6 +16,7 @@ from core.api.errors import error_response
 from core.api.schema import StrictJsonInput
 from core.api.viewsets import TenantScopedMixin
 from core.filters import IdFilter
+from core.origin import Origin
 from enrollment.models import (
     CURRENT_LINK_FORMAT,
     Invitation,
@@ -114,7 +115,7 @@ class RegistrationPolicyViewSet(TenantScopedMixin, viewsets.GenericViewSet):
                                               partial=True)
         params.is_valid(raise_exception=True)
         policy = do_save_registration_policy(self.tenant, params.validated_data,
-                                             actor=self.actor, request=request._request)
+                                             actor=self.actor, origin=Origin.of(request))
         return Response(RegistrationPolicySerializer(policy).data)
 
 
@@ -126,7 +127,7 @@ class RegistrationLinkViewSet(TenantScopedMixin, mixins.ListModelMixin, viewsets
 
     @extend_schema(request=None, responses={201: RegistrationLinkSerializer})
     def create(self, request):
-        link = do_generate_link(self.tenant, actor=self.actor, request=request._request)
+        link = do_generate_link(self.tenant, actor=self.actor, origin=Origin.of(request))
         return Response(RegistrationLinkSerializer(link).data, status=status.HTTP_201_CREATED)
 
 
@@ -153,7 +154,7 @@ class UserInvitationViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         user = User.objects.get_in_tenant(self.tenant, pk=user_id)
         try:
             sent = do_send_invitations(self.tenant, [user], actor=self.actor,
-                                       request=request._request)[0]
+                                       origin=Origin.of(request))[0]
         except InvitationError as exc:
             return error_response("conflict", str(exc), status.HTTP_409_CONFLICT)
         return Response({"id": sent.invitation.pk, "user": user.pk, "url": sent.url,

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from core.api.errors import Conflict
 from core.api.schema import StrictJsonInput
 from core.api.viewsets import TenantScopedMixin
+from core.origin import Origin
 from core.platforms import Platform
 from enrollment.filtersets import RegistrationFilterSet
 from enrollment.models import Registration, RegistrationMethod
@@ -78,14 +79,14 @@ class RegistrationViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.Retri
         if not user.is_active:
             raise Conflict({"user": ["This user is disabled."]})
         result = start_registration(self.tenant, user, params.validated_data["platform"],
-                                    RegistrationMethod.API, actor=self.actor, request=request,
-                                    issue_pin=True)
+                                    RegistrationMethod.API, actor=self.actor,
+                                    origin=Origin.of(request), issue_pin=True)
         return Response(started_payload(result), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: RegistrationSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         registration = self.get_object()
-        do_cancel_registration(registration, actor=self.actor, request=request)
+        do_cancel_registration(registration, actor=self.actor, origin=Origin.of(request))
         registration.refresh_from_db()
         return Response(RegistrationSerializer(registration).data)

@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
+from core.origin import Origin
 from enrollment.api.serializers import (
     CertificateAuthoritySerializer,
     ChallengeSerializer,
@@ -41,7 +42,7 @@ class CertificateAuthorityViewSet(TenantReadOnlyViewSet):
     def generate(self, request):
         params = GenerateCASerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        ca = do_generate_ca(self.tenant, actor=self.actor, request=request._request,
+        ca = do_generate_ca(self.tenant, actor=self.actor, origin=Origin.of(request),
                             **params.validated_data)
         return Response(CertificateAuthoritySerializer(ca).data, status=status.HTTP_201_CREATED)
 
@@ -51,7 +52,7 @@ class CertificateAuthorityViewSet(TenantReadOnlyViewSet):
         params = ImportCASerializer(data=request.data)
         params.is_valid(raise_exception=True)
         ca = do_import_ca(self.tenant, params.validated_data["key_pair"], actor=self.actor,
-                          request=request._request)
+                          origin=Origin.of(request))
         return Response(CertificateAuthoritySerializer(ca).data, status=status.HTTP_201_CREATED)
 
 
@@ -69,7 +70,7 @@ class IssuedCertificateViewSet(TenantReadOnlyViewSet):
         params = RevokeSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         do_revoke_certificate(self.tenant, certificate, actor=self.actor,
-                              request=request._request,
+                              origin=Origin.of(request),
                               reason=params.validated_data["reason"])
         return Response(IssuedCertificateSerializer(certificate).data)
 
@@ -88,7 +89,7 @@ class ChallengeViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.Retrieve
         ttl = params.validated_data.get("ttl_minutes")
         minted = do_create_challenge(
             self.tenant, actor=self.actor, purpose=params.validated_data.get("purpose", ""),
-            ttl=dt.timedelta(minutes=ttl) if ttl else None, request=request._request)
+            ttl=dt.timedelta(minutes=ttl) if ttl else None, origin=Origin.of(request))
         data = {**ChallengeSerializer(minted.challenge).data, "challenge": minted.raw,
                 "scep_url": scep_url(self.tenant)}
         return Response(data, status=status.HTTP_201_CREATED)

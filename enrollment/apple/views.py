@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from core.origin import Origin
 from enrollment.apple.profile import (
     CONTENT_TYPE,
     ProfileNotConfigured,
@@ -28,7 +29,7 @@ def enrollment_profile(request: HttpRequest, tenant_slug: str, token: str) -> Ht
     try:
         check_ready(tenant)
         with transaction.atomic():  # a profile we fail to build does not spend the token
-            registration, minted = do_claim_profile(tenant, token, request=request)
+            registration, minted = do_claim_profile(tenant, token, origin=Origin.of(request))
             body = render_registration_profile(tenant, registration, minted.raw)
     except ProfileNotConfigured as exc:
         return render(request, TEMPLATE, {"reason": exc.reason}, status=503)

@@ -47,8 +47,8 @@ class ScepReply:
 
 
 def _reject(tenant, ca: KeyPair, reply_to: ReplyTo, fail_info: FailInfo, reason: str,
-            request=None, detail: dict | None = None) -> ScepReply:
-    record(tenant, AuditAction.SCEP_REJECTED, actor="scep", request=request, detail={
+            origin=None, detail: dict | None = None) -> ScepReply:
+    record(tenant, AuditAction.SCEP_REJECTED, actor="scep", origin=origin, detail={
         "reason": reason, "fail_info": fail_info.name, "transaction_id": reply_to.transaction_id,
         **(detail or {}),
     })
@@ -90,7 +90,7 @@ def _resent(tenant, msg: PKIMessage, creq: CertificationRequest) -> IssuedCertif
 
 
 def _issue(tenant, authority: CertificateAuthority, ca: KeyPair, msg: PKIMessage,
-           creq: CertificationRequest, request) -> IssuedCertificate:
+           creq: CertificationRequest, origin) -> IssuedCertificate:
     """Policies, signature, then one write: the grant spent, the certificate, its registration
     step and its audit event, all or nothing (`depot.store`). A challenge that cannot be spent
     is found by that write, after signing: a refusal costs one signature more, every accepted
@@ -100,7 +100,7 @@ def _issue(tenant, authority: CertificateAuthority, ca: KeyPair, msg: PKIMessage
     renewal = issued.renewed_from_id is not None
     audited = audit_event(
         tenant, AuditAction.CERTIFICATE_RENEWED if renewal else AuditAction.CERTIFICATE_ISSUED,
-        actor="scep", target=issued, device=issued.device, request=request, detail={
+        actor="scep", target=issued, device=issued.device, origin=origin, detail={
             "serial": issued.serial_hex, "subject": issued.subject,
             "renewed_from": issued.renewed_from_id,
         })  # the depot adds the challenge's id and purpose
@@ -110,12 +110,12 @@ def _issue(tenant, authority: CertificateAuthority, ca: KeyPair, msg: PKIMessage
 
 
 def _enroll(tenant, authority: CertificateAuthority, ca: KeyPair, msg: PKIMessage,
-            request) -> ScepReply:
+            origin) -> ScepReply:
     creq = decrypt_request(msg, ca.key, ca.certificate)
     try:
         for attempt in range(1, depot.MAX_SERIAL_ATTEMPTS + 1):
             try:
-                issued = _issue(tenant, authority, ca, msg, creq, request)
+                issued = _issue(tenant, authority, ca, msg, creq, origin)
                 break
             except depot.SerialCollision as exc:
                 logger.warning("SCEP serial collision for tenant %s: %s", tenant.slug, exc)
@@ -125,12 +125,12 @@ def _enroll(tenant, authority: CertificateAuthority, ca: KeyPair, msg: PKIMessag
     except PolicyRejection as exc:
         if exc.reason == "challenge reused" and (resent := _resent(tenant, msg, creq)):
             return _success(msg, resent, ca)
-        return _reject(tenant, ca, msg.reply_to, exc.fail_info, exc.reason, request,
+        return _reject(tenant, ca, msg.reply_to, exc.fail_info, exc.reason, origin,
                        {"message_type": msg.message_type.name, **exc.detail})
     return _success(msg, issued, ca)
 
 
-def _poll(tenant, ca: KeyPair, msg: PKIMessage, request) -> ScepReply:
+def _poll(tenant, ca: KeyPair, msg: PKIMessage, origin) -> ScepReply:
     """CertPoll: we never answer PENDING, so only a lost reply brings a client here. The
     certificate goes back only to the key it was issued for, the key that signs the poll."""
     issued = (IssuedCertificate.objects.for_tenant(tenant)
@@ -138,28 +138,28 @@ def _poll(tenant, ca: KeyPair, msg: PKIMessage, request) -> ScepReply:
               .order_by("-created_at").first())
     if issued is None:
         return _reject(tenant, ca, msg.reply_to, FailInfo.BAD_CERT_ID,
-                       "poll for an unknown transaction", request)
+                       "poll for an unknown transaction", origin)
     if not _issued_for(issued, msg.signer_cert.public_key()):
         return _reject(tenant, ca, msg.reply_to, FailInfo.BAD_CERT_ID,
-                       "poll signed by another key than the certificate's", request,
+                       "poll signed by another key than the certificate's", origin,
                        {"certificate_id": issued.pk})
     return _success(msg, issued, ca)
 
 
 def handle_pki_operation(tenant, authority: CertificateAuthority, body: bytes,
-                         request=None) -> ScepReply:
+                         origin=None) -> ScepReply:
     ca = key_pair(authority)
     msg = None
     try:
         msg = parse_pki_message(body)
         if msg.message_type in (MessageType.PKCS_REQ, MessageType.RENEWAL_REQ):
-            return _enroll(tenant, authority, ca, msg, request)
+            return _enroll(tenant, authority, ca, msg, origin)
         if msg.message_type == MessageType.CERT_POLL:
-            return _poll(tenant, ca, msg, request)
+            return _poll(tenant, ca, msg, origin)
         return _reject(tenant, ca, msg.reply_to, FailInfo.BAD_REQUEST,
-                       f"unsupported message type {msg.message_type.name}", request)
+                       f"unsupported message type {msg.message_type.name}", origin)
     except UnparseableMessage as exc:
-        record(tenant, AuditAction.SCEP_REJECTED, actor="scep", request=request,
+        record(tenant, AuditAction.SCEP_REJECTED, actor="scep", origin=origin,
                detail={"reason": "unparseable", "error": str(exc)[:200]})
         return ScepReply(400, "text/plain", b"Malformed SCEP message.\n")
     except ScepError as exc:
@@ -169,4 +169,4 @@ def handle_pki_operation(tenant, authority: CertificateAuthority, body: bytes,
         if reply_to is None:  # the parser promises reply_to on these; be safe anyway
             return ScepReply(400, "text/plain", b"Malformed SCEP message.\n")
         return _reject(tenant, ca, reply_to, exc.fail_info or FailInfo.BAD_REQUEST,
-                       str(exc)[:200], request)
+                       str(exc)[:200], origin)

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from core.origin import Origin
 from enrollment.scep.capabilities import CA_CAPS_CONTENT_TYPE, get_ca_caps, get_ca_cert_response
 from enrollment.scep.errors import UnparseableMessage
 from enrollment.scep.service import handle_pki_operation
@@ -66,5 +67,5 @@ def scep(request: HttpRequest, tenant_slug: str) -> HttpResponse:
             body = decode_message_param(value)
         except UnparseableMessage:
             return _plain(400, "The message parameter is not valid base64.")
-    reply = handle_pki_operation(tenant, authority, body, request)
+    reply = handle_pki_operation(tenant, authority, body, Origin.of(request))
     return HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)

@@ -14,9 +14,11 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.origin import Origin
 from core.portal import end_user_required
+from enrollment.android.tokens import work_profile_link
 from enrollment.diagnostics import diagnose, latest_scep_rejections, steps
-from enrollment.models import Registration, RegistrationMethod
+from enrollment.models import AndroidOwnership, Registration, RegistrationMethod
 from enrollment.services.app_access import QR_MINIMUM_OS, do_create_qr_token
 from enrollment.services.pins import verify_pin
 from enrollment.services.policies import pin_required, policy_for
@@ -50,14 +52,14 @@ def register(request: HttpRequest, tenant_slug: str) -> HttpResponse:
             if not pin_form.is_valid():
                 return _confirm(request, platform, pin_form, status=400)
             check = verify_pin(request.tenant, user, pin_form.cleaned_data["pin"],
-                               request=request)
+                               origin=Origin.of(request))
             if not check.ok:
                 pin_form.add_error("pin", check.message)
                 return _confirm(request, platform, pin_form, status=400)
             request.session[PIN_OK_SESSION_KEY] = user.pk
         result = start_registration(request.tenant, user, platform,
                                     RegistrationMethod.SELF_SERVICE, actor=user,
-                                    request=request)
+                                    origin=Origin.of(request))
         if result.profile_url:
             urls = request.session.get(PROFILE_URLS_SESSION_KEY, {})
             urls[str(result.registration.pk)] = result.profile_url
@@ -100,9 +102,6 @@ def registration_status(request: HttpRequest, tenant_slug: str,
 def _android_context(registration: Registration) -> dict:
     """The enrollment token's QR code (fully managed, scanned at the welcome screen) or the
     work-profile link, while the registration is open (enrollment/android/tokens.py)."""
-    from enrollment.android.tokens import work_profile_link
-    from enrollment.models import AndroidOwnership
-
     token = getattr(registration, "android_token", None)
     if token is None or token.revoked_at is not None or not registration.is_open:
         return {"android_token": None}
@@ -117,7 +116,7 @@ def _android_context(registration: Registration) -> dict:
 @end_user_required
 @require_POST
 def app_qr(request: HttpRequest, tenant_slug: str) -> HttpResponse:
-    minted = do_create_qr_token(request.tenant, request.user, request=request)
+    minted = do_create_qr_token(request.tenant, request.user, origin=Origin.of(request))
     image = qrcode.make(minted.payload, image_factory=qrcode.image.svg.SvgPathImage,
                         box_size=8)
     return render(request, "selfservice/app_qr.html", {

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from audit.events import AuditAction
 from audit.record import record
+from core.origin import Origin
 from enrollment.selfservice.flow import PHONE_PLATFORMS, GoFlow, next_step
 from enrollment.selfservice.forms import GoPinForm, GoSetPasswordForm, GoSignInForm
 from enrollment.selfservice.register import PIN_OK_SESSION_KEY
@@ -42,7 +43,7 @@ def _resolve(request: HttpRequest, version: str, token: str):
     if resolved.problem is not LinkProblem.OK:
         if resolved.link is not None:
             record(resolved.link.tenant, AuditAction.REGISTRATION_LINK_REJECTED, actor="anonymous",
-                   target=resolved.link, request=request,
+                   target=resolved.link, origin=Origin.of(request),
                    detail={"reason": resolved.problem.value, "version": str(version)[:10]})
         return None, link_gone(request)
     request.tenant = resolved.link.tenant
@@ -86,8 +87,9 @@ def go(request: HttpRequest, version: str, token: str) -> HttpResponse:
     form = GoSignInForm(request.POST or None, initial={"email": flow.email})
     if request.method == "POST" and form.is_valid():
         try:
-            user = sign_in(request, link.tenant, form.cleaned_data["email"],
-                           form.cleaned_data["password"], require_admin=False)
+            user = sign_in(link.tenant, form.cleaned_data["email"],
+                           form.cleaned_data["password"], require_admin=False,
+                           origin=Origin.of(request))
         except SignInError as exc:
             form.add_error(None, str(exc))
         else:
@@ -103,7 +105,7 @@ def go_invitation(request: HttpRequest, version: str, token: str, invitation: st
     link, gone = _resolve(request, version, token)
     if gone:
         return gone
-    opened = do_open_invitation(link.tenant, invitation, request=request)
+    opened = do_open_invitation(link.tenant, invitation, origin=Origin.of(request))
     flow = GoFlow.load(request.session, link)
     if opened is not None:
         flow.email = opened.user.email
@@ -127,7 +129,7 @@ def go_pin(request: HttpRequest, version: str, token: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
         user = User.objects.for_tenant(link.tenant).filter(email__iexact=email).first()
-        check = verify_pin(link.tenant, user, form.cleaned_data["pin"], request=request,
+        check = verify_pin(link.tenant, user, form.cleaned_data["pin"], origin=Origin.of(request),
                            email=email)
         if check.ok:
             flow.proved_pin(user)
@@ -150,7 +152,7 @@ def go_set_password(request: HttpRequest, version: str, token: str) -> HttpRespo
     form = GoSetPasswordForm(user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         do_set_registration_password(link.tenant, user, form.cleaned_data["new_password1"],
-                                     request=request)
+                                     origin=Origin.of(request))
         flow.proved_password(user)
         flow.save(request.session)
         return _continue(request, link, flow)
@@ -177,14 +179,14 @@ def _continue(request: HttpRequest, link, flow: GoFlow) -> HttpResponse:
 def _finish(request: HttpRequest, link, flow: GoFlow, user: User) -> HttpResponse:
     tenant = link.tenant
     if flow.pin_user == user.pk:  # a password sign-in was audited by `sign_in` already
-        record(tenant, AuditAction.LOGIN_SUCCEEDED, actor=user, user=user, request=request,
-               detail={"via": "registration link PIN"})
+        record(tenant, AuditAction.LOGIN_SUCCEEDED, actor=user, user=user,
+               origin=Origin.of(request), detail={"via": "registration link PIN"})
     platform = flow.platform or device_kind(request.headers.get("User-Agent", ""))
     login(request, user, backend=BACKEND)
     if flow.pin_user == user.pk:
         request.session[PIN_OK_SESSION_KEY] = user.pk  # the register page need not ask again
     if flow.invitation_id:
-        do_use_invitation(tenant, flow.invitation_id, user, request=request)
+        do_use_invitation(tenant, flow.invitation_id, user, origin=Origin.of(request))
     GoFlow.clear(request.session)
     target = reverse("selfservice:register", kwargs={"tenant_slug": tenant.slug})
     return redirect(f"{target}?{urlencode({'platform': platform})}")

@@ -38,7 +38,7 @@ def app_register_url(tenant) -> str:
 
 
 @transaction.atomic
-def do_create_qr_token(tenant, user, *, request=None) -> MintedQr:
+def do_create_qr_token(tenant, user, *, origin=None) -> MintedQr:
     """A new single-use QR token; earlier unused ones of this user stop working."""
     now = timezone.now()
     AppQrToken.objects.for_tenant(tenant).filter(user=user, used_at__isnull=True,
@@ -47,7 +47,7 @@ def do_create_qr_token(tenant, user, *, request=None) -> MintedQr:
     token = AppQrToken.objects.create(tenant=tenant, user=user, token_hash=_hash(raw),
                                       expires_at=now + QR_TOKEN_TTL)
     record(tenant, AuditAction.QR_TOKEN_CREATED, actor=user, target=token, user=user,
-           request=request, detail={"expires_at": token.expires_at.isoformat()})
+           origin=origin, detail={"expires_at": token.expires_at.isoformat()})
     return MintedQr(token, f"{app_register_url(tenant)}?qr={raw}")
 
 

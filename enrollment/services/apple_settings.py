@@ -16,14 +16,14 @@ def apple_settings(tenant) -> AppleMdmSettings:
 
 
 @transaction.atomic
-def do_save_apple_settings(tenant, *, actor, request=None, **values) -> AppleMdmSettings:
+def do_save_apple_settings(tenant, *, actor, origin=None, **values) -> AppleMdmSettings:
     settings, _ = AppleMdmSettings.objects.select_for_update().get_or_create(tenant=tenant)
     changed = sorted(k for k, v in values.items() if getattr(settings, k) != v)
     for key, value in values.items():
         setattr(settings, key, value)
     settings.save()
     record(tenant, AuditAction.APPLE_SETTINGS_SAVED, actor=actor, target=settings,
-           request=request, detail={"changed": changed, "push_topic": settings.push_topic,
-                                    "sign_enrollment_profiles":
-                                        settings.sign_enrollment_profiles})
+           origin=origin, detail={"changed": changed, "push_topic": settings.push_topic,
+                                  "sign_enrollment_profiles":
+                                      settings.sign_enrollment_profiles})
     return settings

@@ -36,19 +36,19 @@ def _store(tenant, pair: KeyPair, source: str) -> CertificateAuthority:
 @transaction.atomic
 def do_generate_ca(tenant, *, actor, common_name: str | None = None,
                    organization: str | None = None, years: int = 10,
-                   request=None) -> CertificateAuthority:
+                   origin=None) -> CertificateAuthority:
     pair = generate_ca(common_name or f"{tenant.name} MDM CA", organization or tenant.name,
                        years=years)
     ca = _store(tenant, pair, CertificateAuthority.Source.GENERATED)
-    record(tenant, AuditAction.CA_CREATED, actor=actor, target=ca, request=request,
+    record(tenant, AuditAction.CA_CREATED, actor=actor, target=ca, origin=origin,
            detail={"fingerprint_sha256": ca.fingerprint_sha256})
     return ca
 
 
 @transaction.atomic
-def do_import_ca(tenant, pair: KeyPair, *, actor, request=None) -> CertificateAuthority:
+def do_import_ca(tenant, pair: KeyPair, *, actor, origin=None) -> CertificateAuthority:
     ca = _store(tenant, pair, CertificateAuthority.Source.IMPORTED)
-    record(tenant, AuditAction.CA_IMPORTED, actor=actor, target=ca, request=request,
+    record(tenant, AuditAction.CA_IMPORTED, actor=actor, target=ca, origin=origin,
            detail={"fingerprint_sha256": ca.fingerprint_sha256,
                    "chain": [subject_text(cert.subject) for cert in pair.chain]})
     return ca

@@ -12,7 +12,7 @@ from enrollment.models import IssuedCertificate, RevocationReason
 
 @transaction.atomic
 def do_revoke_certificate(tenant, certificate: IssuedCertificate, *, actor,
-                          reason: str = RevocationReason.UNSPECIFIED, request=None) -> bool:
+                          reason: str = RevocationReason.UNSPECIFIED, origin=None) -> bool:
     """Revoke once; a second call is a no-op that returns False. Either way ``certificate``
     ends up showing the stored revocation (a concurrent caller's, when it came first)."""
     locked = IssuedCertificate.objects.for_tenant(tenant).select_for_update().get(
@@ -26,6 +26,6 @@ def do_revoke_certificate(tenant, certificate: IssuedCertificate, *, actor,
     locked.save(update_fields=["revoked_at", "revocation_reason"])
     certificate.revoked_at, certificate.revocation_reason = locked.revoked_at, reason
     record(tenant, AuditAction.CERTIFICATE_REVOKED, actor=actor, target=locked,
-           device=locked.device, request=request,
+           device=locked.device, origin=origin,
            detail={"serial": locked.serial_hex, "reason": reason})
     return True

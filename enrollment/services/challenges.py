@@ -29,7 +29,7 @@ class MintedChallenge:
 
 @transaction.atomic
 def do_create_challenge(tenant, *, actor, purpose: str = "",
-                        ttl: dt.timedelta | None = None, request=None) -> MintedChallenge:
+                        ttl: dt.timedelta | None = None, origin=None) -> MintedChallenge:
     ttl = ttl or dt.timedelta(minutes=settings.MDM_SCEP_CHALLENGE_TTL_MINUTES)
     raw = secrets.token_urlsafe(24)
     challenge = Challenge.objects.create(
@@ -37,7 +37,7 @@ def do_create_challenge(tenant, *, actor, purpose: str = "",
         purpose=purpose[:100], created_by=actor if isinstance(actor, User) else None,
     )
     record(tenant, AuditAction.CHALLENGE_CREATED, actor=actor, target=challenge,
-           request=request,
+           origin=origin,
            detail={"expires_at": challenge.expires_at.isoformat(), "purpose": purpose[:100]})
     return MintedChallenge(challenge, raw)
 

@@ -68,7 +68,7 @@ def selfservice_url(tenant) -> str:
 
 
 @transaction.atomic
-def do_send_invitations(tenant, users: Iterable[User], *, actor, request=None,
+def do_send_invitations(tenant, users: Iterable[User], *, actor, origin=None,
                         temporary_passwords: Mapping[int, str] | None = None
                         ) -> list[SentInvitation]:
     """Invite `users` (all of `tenant`, active) to register their devices.
@@ -109,13 +109,13 @@ def do_send_invitations(tenant, users: Iterable[User], *, actor, request=None,
                    created_at=now, expires_at=expires_at)
         for user in unique])
 
-    record_many(tenant, AuditAction.INVITATION_SENT, invitations, actor=actor, request=request,
+    record_many(tenant, AuditAction.INVITATION_SENT, invitations, actor=actor, origin=origin,
                 user_of=lambda invitation: invitation.user,
                 detail_of=lambda invitation: {"email": invitation.user.email,
                                               "pin": invitation.pin is not None,
                                               "expires_at": expires_at.isoformat()})
     if replaced:
-        record(tenant, AuditAction.INVITATION_REVOKED, actor=actor, request=request,
+        record(tenant, AuditAction.INVITATION_REVOKED, actor=actor, origin=origin,
                detail={"replaced": replaced, "reason": "resent"})
 
     sent = []
@@ -135,15 +135,15 @@ def do_send_invitations(tenant, users: Iterable[User], *, actor, request=None,
 
 
 @transaction.atomic
-def do_create_and_invite_users(tenant, rows: Sequence[UserRow], *, actor, request=None,
+def do_create_and_invite_users(tenant, rows: Sequence[UserRow], *, actor, origin=None,
                                label: str = "row") -> CreateUsersResult:
     """Add local end users and invite them: both or neither. S12: a temporary password the
     admin chose may go to the corporate email with the invitation."""
-    result = do_create_users(tenant, rows, actor=actor, request=request, label=label)
+    result = do_create_users(tenant, rows, actor=actor, origin=origin, label=label)
     if result.ok:
         temporary = {user.pk: row.password for user, row in zip(result.users, rows, strict=True)
                      if row.password and row.temporary_password}
-        do_send_invitations(tenant, result.users, actor=actor, request=request,
+        do_send_invitations(tenant, result.users, actor=actor, origin=origin,
                             temporary_passwords=temporary)
     return result
 
@@ -211,7 +211,7 @@ def find_invitation(tenant, raw_token: str) -> Invitation | None:
 
 
 @transaction.atomic
-def do_open_invitation(tenant, raw_token: str, *, request=None) -> Invitation | None:
+def do_open_invitation(tenant, raw_token: str, *, origin=None) -> Invitation | None:
     """The invitation link was opened: record it once (audited). Returns the invitation (any
     status; an expired one is marked expired) or None for an unknown token."""
     invitation = find_invitation(tenant, raw_token)
@@ -227,12 +227,12 @@ def do_open_invitation(tenant, raw_token: str, *, request=None) -> Invitation | 
         invitation.status, invitation.opened_at = InvitationStatus.OPENED, now
         invitation.save(update_fields=["status", "opened_at"])
         record(tenant, AuditAction.INVITATION_OPENED, actor=invitation.user, target=invitation,
-               user=invitation.user, request=request)
+               user=invitation.user, origin=origin)
     return invitation
 
 
 @transaction.atomic
-def do_use_invitation(tenant, invitation_id: int, user: User, *, request=None) -> bool:
+def do_use_invitation(tenant, invitation_id: int, user: User, *, origin=None) -> bool:
     """The invited user finished signing in through the invitation link."""
     invitation = (Invitation.objects.for_tenant(tenant).select_for_update()
                   .filter(pk=invitation_id, user=user, status__in=LIVE_INVITATION_STATES,
@@ -244,7 +244,7 @@ def do_use_invitation(tenant, invitation_id: int, user: User, *, request=None) -
     invitation.opened_at = invitation.opened_at or now
     invitation.save(update_fields=["status", "used_at", "opened_at"])
     record(tenant, AuditAction.INVITATION_USED, actor=user, target=invitation, user=user,
-           request=request)
+           origin=origin)
     return True
 
 

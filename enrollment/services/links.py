@@ -56,7 +56,7 @@ def current_go_url(tenant) -> str:
 
 
 @transaction.atomic
-def do_generate_link(tenant, *, actor, request=None) -> RegistrationLink:
+def do_generate_link(tenant, *, actor, origin=None) -> RegistrationLink:
     """A new link in the current format; the previous live link is revoked (audited)."""
     now = timezone.now()
     for old in (RegistrationLink.objects.for_tenant(tenant).select_for_update()
@@ -64,12 +64,12 @@ def do_generate_link(tenant, *, actor, request=None) -> RegistrationLink:
         old.revoked_at = now
         old.save(update_fields=["revoked_at"])
         record(tenant, AuditAction.REGISTRATION_LINK_REVOKED, actor=actor, target=old,
-               request=request, detail={"format_version": old.format_version})
+               origin=origin, detail={"format_version": old.format_version})
     link = RegistrationLink.objects.create(
         tenant=tenant, token=secrets.token_urlsafe(18), format_version=CURRENT_LINK_FORMAT,
         created_by=actor if isinstance(actor, User) else None)
     record(tenant, AuditAction.REGISTRATION_LINK_CREATED, actor=actor, target=link,
-           request=request, detail={"format_version": link.format_version})
+           origin=origin, detail={"format_version": link.format_version})
     return link
 
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from audit.events import AuditAction
-from audit.record import client_ip, record
+from audit.record import record
 from enrollment.models import RegistrationPin, RegistrationPolicy
 from enrollment.services.policies import policy_for
 from users.models import User
@@ -95,7 +95,7 @@ def revoke_live_pins(tenant, user_ids, *, now=None) -> int:
 
 
 @transaction.atomic
-def do_issue_pin(tenant, user: User, *, actor, request=None) -> IssuedPin:
+def do_issue_pin(tenant, user: User, *, actor, origin=None) -> IssuedPin:
     """Issue a new PIN for one user (revoking the previous one), audited."""
     if user.tenant_id != tenant.id:
         raise ValueError("user of another tenant")
@@ -104,7 +104,7 @@ def do_issue_pin(tenant, user: User, *, actor, request=None) -> IssuedPin:
     issued = build_pins(tenant, [user], policy, actor=actor)[user.pk]
     issued.pin.save()
     record(tenant, AuditAction.PIN_ISSUED, actor=actor, target=issued.pin, user=user,
-           request=request, detail={"expires_at": issued.expires_at.isoformat()})
+           origin=origin, detail={"expires_at": issued.expires_at.isoformat()})
     return issued
 
 
@@ -144,7 +144,7 @@ PIN_MESSAGES = {
 }
 
 
-def verify_pin(tenant, user: User | None, pin: str, *, request=None, email: str = "",
+def verify_pin(tenant, user: User | None, pin: str, *, origin=None, email: str = "",
                consume: bool = True) -> PinCheck:
     """Check `pin` for `user` (None for an unknown email: answered like a wrong PIN).
 
@@ -155,15 +155,15 @@ def verify_pin(tenant, user: User | None, pin: str, *, request=None, email: str 
     locks it (audited `pin.locked`).
     """
     account = user.email if user is not None else (email or "?")
-    ip = client_ip(request)
+    ip = origin.address if origin else None
     if login_throttle.is_locked(THROTTLE_SCOPE, tenant.id, account, ip):
         return PinCheck(PinOutcome.THROTTLED)
     if user is None or user.tenant_id != tenant.id or not user.is_active:
         login_throttle.record_failure(THROTTLE_SCOPE, tenant.id, account, ip)
-        record(tenant, AuditAction.PIN_FAILED, actor=account[:200], request=request,
+        record(tenant, AuditAction.PIN_FAILED, actor=account[:200], origin=origin,
                detail={"email": account[:254], "reason": "unknown account"})
         return PinCheck(PinOutcome.NO_PIN)
-    check = _check_and_consume(tenant, user, pin, request, consume=consume)
+    check = _check_and_consume(tenant, user, pin, origin, consume=consume)
     if check.ok:
         login_throttle.reset(THROTTLE_SCOPE, tenant.id, account)
     elif check.outcome in (PinOutcome.WRONG, PinOutcome.LOCKED, PinOutcome.NO_PIN):
@@ -171,7 +171,7 @@ def verify_pin(tenant, user: User | None, pin: str, *, request=None, email: str 
     return check
 
 
-def spend_pin(tenant, user: User, check: PinCheck, *, request=None) -> bool:
+def spend_pin(tenant, user: User, check: PinCheck, *, origin=None) -> bool:
     """Spend the PIN of a ``verify_pin(consume=False)`` check, inside the caller's transaction;
     False when it was spent, replaced or locked meanwhile."""
     spent = (RegistrationPin.objects.for_tenant(tenant)
@@ -179,44 +179,44 @@ def spend_pin(tenant, user: User, check: PinCheck, *, request=None) -> bool:
              .update(used_at=timezone.now()))
     if spent:
         record(tenant, AuditAction.PIN_VERIFIED, actor=user, target=check.pin, user=user,
-               request=request)
+               origin=origin)
     return bool(spent)
 
 
 @transaction.atomic
-def _check_and_consume(tenant, user: User, pin: str, request, *,
+def _check_and_consume(tenant, user: User, pin: str, origin, *,
                        consume: bool = True) -> PinCheck:
     current = (RegistrationPin.objects.for_tenant(tenant).select_for_update()
                .filter(user=user, used_at=None, revoked_at=None).order_by("-created_at").first())
     now = timezone.now()
     if current is None:
-        record(tenant, AuditAction.PIN_FAILED, actor=user, user=user, request=request,
+        record(tenant, AuditAction.PIN_FAILED, actor=user, user=user, origin=origin,
                detail={"reason": "no live PIN"})
         return PinCheck(PinOutcome.NO_PIN)
     if current.locked_at is not None:
         record(tenant, AuditAction.PIN_FAILED, actor=user, target=current, user=user,
-               request=request, detail={"reason": "locked"})
+               origin=origin, detail={"reason": "locked"})
         return PinCheck(PinOutcome.LOCKED, 0, current)
     if current.expires_at <= now:
         record(tenant, AuditAction.PIN_FAILED, actor=user, target=current, user=user,
-               request=request, detail={"reason": "expired"})
+               origin=origin, detail={"reason": "expired"})
         return PinCheck(PinOutcome.EXPIRED, None, current)
     candidate = (pin or "").strip()
     if candidate.isdigit() and len(candidate) <= 32 and pin_matches(candidate, current.pin_hash):
         check = PinCheck(PinOutcome.OK, None, current)
         if consume:
-            spend_pin(tenant, user, check, request=request)
+            spend_pin(tenant, user, check, origin=origin)
         return check
     current.failed_attempts += 1
     left = max(current.max_attempts - current.failed_attempts, 0)
     fields = ["failed_attempts"]
     record(tenant, AuditAction.PIN_FAILED, actor=user, target=current, user=user,
-           request=request, detail={"reason": "wrong PIN", "attempts_left": left})
+           origin=origin, detail={"reason": "wrong PIN", "attempts_left": left})
     if left == 0:
         current.locked_at = now
         fields.append("locked_at")
         record(tenant, AuditAction.PIN_LOCKED, actor=user, target=current, user=user,
-               request=request, detail={"failed_attempts": current.failed_attempts})
+               origin=origin, detail={"failed_attempts": current.failed_attempts})
     current.save(update_fields=fields)
     return PinCheck(PinOutcome.LOCKED if left == 0 else PinOutcome.WRONG, left, current)
 
@@ -228,7 +228,7 @@ def has_live_pin(tenant, user: User) -> bool:
 
 
 @transaction.atomic
-def do_set_registration_password(tenant, user: User, password: str, *, request=None) -> None:
+def do_set_registration_password(tenant, user: User, password: str, *, origin=None) -> None:
     """S16: after a correct PIN (or a temporary password) the user sets their own password.
     The caller has validated it with Django's password validators."""
     if user.tenant_id != tenant.id or user.source == "ldap":
@@ -237,4 +237,4 @@ def do_set_registration_password(tenant, user: User, password: str, *, request=N
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password"])
     record(tenant, AuditAction.REGISTRATION_PASSWORD_SET, actor=user, target=user, user=user,
-           request=request)
+           origin=origin)

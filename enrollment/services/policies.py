@@ -25,7 +25,7 @@ def policy_for(tenant) -> RegistrationPolicy:
 
 
 @transaction.atomic
-def do_save_registration_policy(tenant, values: dict, *, actor, request=None
+def do_save_registration_policy(tenant, values: dict, *, actor, origin=None
                                 ) -> RegistrationPolicy:
     """Apply validated `values` (a subset of POLICY_FIELDS); audits what changed."""
     policy = policy_for(tenant)
@@ -39,7 +39,7 @@ def do_save_registration_policy(tenant, values: dict, *, actor, request=None
     policy.save()
     if changed:
         record(tenant, AuditAction.REGISTRATION_POLICY_SAVED, actor=actor, target=policy,
-               request=request, detail={"changed": changed})
+               origin=origin, detail={"changed": changed})
     return policy
 
 

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from enrollment.android.amapi import AmapiError
+from enrollment.android.binding import AndroidSetupError
+from enrollment.android.tokens import create_enrollment_token
+from enrollment.apple.links import profile_url
 from enrollment.models import Registration
+from enrollment.services.links import current_go_url
+from enrollment.services.pins import do_issue_pin
+from enrollment.services.policies import pin_required, policy_for
 from enrollment.services.registrations import do_start_registration
 
 
@@ -24,21 +31,15 @@ class StartResult:
     android_qr_payload: str | None = None
 
 
-def start_registration(tenant, user, platform: str, method: str, *, actor, request=None,
+def start_registration(tenant, user, platform: str, method: str, *, actor, origin=None,
                        issue_pin: bool = False) -> StartResult:
-    # Imported here: these modules import the registration services themselves.
-    from enrollment.apple.links import profile_url
-    from enrollment.services.links import current_go_url
-    from enrollment.services.pins import do_issue_pin
-    from enrollment.services.policies import pin_required, policy_for
-
     with transaction.atomic():
         started = do_start_registration(tenant, user, platform, method, actor=actor,
-                                        request=request)
+                                        origin=origin)
         pin = None
         if issue_pin and pin_required(policy_for(tenant), user):
-            pin = do_issue_pin(tenant, user, actor=actor, request=request).raw
-    android = (_android_token(started.registration, actor=actor, request=request)
+            pin = do_issue_pin(tenant, user, actor=actor, origin=origin).raw
+    android = (_android_token(started.registration, actor=actor, origin=origin)
                if platform == "android" else None)
     return StartResult(
         registration=started.registration,
@@ -51,15 +52,11 @@ def start_registration(tenant, user, platform: str, method: str, *, actor, reque
     )
 
 
-def _android_token(registration, *, actor, request):
+def _android_token(registration, *, actor, origin):
     """The registration's AMAPI enrollment token, or None when Android Enterprise is not bound
     or Google failed (logged and on the Settings > Android page; the user can start again)."""
-    from enrollment.android.amapi import AmapiError
-    from enrollment.android.binding import AndroidSetupError
-    from enrollment.android.tokens import create_enrollment_token
-
     try:
-        return create_enrollment_token(registration, actor=actor, request=request)
+        return create_enrollment_token(registration, actor=actor, origin=origin)
     except (AndroidSetupError, AmapiError) as exc:
         logging.getLogger(__name__).warning("no Android enrollment token for %s: %s",
                                             registration, exc)

@@ -19,7 +19,13 @@ from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.record import record
-from enrollment.models import OPEN_STATES, IssuedCertificate, Registration, RegistrationState
+from enrollment.models import (
+    OPEN_STATES,
+    Challenge,
+    IssuedCertificate,
+    Registration,
+    RegistrationState,
+)
 from enrollment.services.challenges import MintedChallenge, do_create_challenge
 from users.models import User
 
@@ -46,7 +52,7 @@ class StartedRegistration:
 
 @transaction.atomic
 def do_start_registration(tenant, user: User, platform: str, method: str, *, actor,
-                          request=None) -> StartedRegistration:
+                          origin=None) -> StartedRegistration:
     assert user.tenant_id == tenant.id
     token = secrets.token_urlsafe(32) if platform in APPLE_PLATFORMS else None
     registration = Registration.objects.create(
@@ -56,7 +62,7 @@ def do_start_registration(tenant, user: User, platform: str, method: str, *, act
         created_by=actor if isinstance(actor, User) else None,
     )
     record(tenant, AuditAction.REGISTRATION_STARTED, actor=actor, target=registration,
-           user=user, request=request, detail={"platform": platform, "method": method})
+           user=user, origin=origin, detail={"platform": platform, "method": method})
     return StartedRegistration(registration, token)
 
 
@@ -70,7 +76,7 @@ class ProfileUnavailable(Exception):
 
 
 @transaction.atomic
-def do_claim_profile(tenant, raw_token: str, *, request=None
+def do_claim_profile(tenant, raw_token: str, *, origin=None
                      ) -> tuple[Registration, MintedChallenge]:
     """Redeem the one-time download token: mint the registration's SCEP challenge, valid for
     the profile window (the registration now ends with it), and mark the profile downloaded."""
@@ -96,7 +102,7 @@ def do_claim_profile(tenant, raw_token: str, *, request=None
     registration.save(update_fields=["challenge", "state", "profile_downloaded_at",
                                      "expires_at"])
     record(tenant, AuditAction.PROFILE_DOWNLOADED, actor=registration.user,
-           target=registration, user=registration.user, request=request)
+           target=registration, user=registration.user, origin=origin)
     return registration, minted
 
 
@@ -125,7 +131,7 @@ def registration_for_certificate(issued: IssuedCertificate) -> Registration | No
 
 
 @transaction.atomic
-def do_complete_registration(registration: Registration, device, *, actor, request=None) -> bool:
+def do_complete_registration(registration: Registration, device, *, actor, origin=None) -> bool:
     """The registration's side of a device enrolling (Apple: first device-channel TokenUpdate;
     Android: its ENROLLMENT notification): enrolled, bound to ``device``, and another open or
     enrolled registration of the same device superseded. Returns False when it was already
@@ -150,14 +156,14 @@ def do_complete_registration(registration: Registration, device, *, actor, reque
     # The registration's own trail ends here (as it does when it expires, is cancelled or is
     # superseded); the device's event is the device's side of the same moment.
     record(locked.tenant, AuditAction.REGISTRATION_ENROLLED, actor=actor, target=locked,
-           user=locked.user, device=device, request=request,
+           user=locked.user, device=device, origin=origin,
            detail={"registration_id": locked.pk, "platform": locked.platform})
     registration.refresh_from_db()
     return True
 
 
 @transaction.atomic
-def do_cancel_registration(registration: Registration, *, actor, request=None,
+def do_cancel_registration(registration: Registration, *, actor, origin=None,
                            reason: str = "cancelled") -> bool:
     """Stop an open registration (S19); its challenge stops working. False if not open."""
     locked = Registration.objects.select_for_update().get(pk=registration.pk)
@@ -168,10 +174,8 @@ def do_cancel_registration(registration: Registration, *, actor, request=None,
         RegistrationState.CANCELLED, now, reason[:200])
     locked.save(update_fields=["state", "ended_at", "failure_reason"])
     if locked.challenge_id:
-        from enrollment.models import Challenge
-
         Challenge.objects.filter(pk=locked.challenge_id, used_at__isnull=True).update(
             expires_at=now)
     record(locked.tenant, AuditAction.REGISTRATION_CANCELLED, actor=actor, target=locked,
-           user=locked.user, request=request, detail={"reason": reason[:200]})
+           user=locked.user, origin=origin, detail={"reason": reason[:200]})
     return True

@@ -49,7 +49,7 @@ def reminder_policy(tenant) -> ReminderPolicy:
 
 @transaction.atomic
 def do_save_reminder_policy(tenant, *, actor, enabled: bool, interval_minutes: int,
-                            max_reminders: int, request=None) -> ReminderPolicy:
+                            max_reminders: int, origin=None) -> ReminderPolicy:
     if interval_minutes < 1 or max_reminders < 0:
         raise ValueError("interval_minutes must be >= 1 and max_reminders >= 0")
     policy, _ = ReminderPolicy.objects.select_for_update().get_or_create(tenant=tenant)
@@ -57,8 +57,8 @@ def do_save_reminder_policy(tenant, *, actor, enabled: bool, interval_minutes: i
     policy.max_reminders = max_reminders
     policy.save()
     record(tenant, AuditAction.REMINDER_POLICY_SAVED, actor=actor, target=policy,
-           request=request, detail={"enabled": enabled, "interval_minutes": interval_minutes,
-                                    "max_reminders": max_reminders})
+           origin=origin, detail={"enabled": enabled, "interval_minutes": interval_minutes,
+                                  "max_reminders": max_reminders})
     return policy
 
 

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.origin import Origin
 from core.portal import admin_required, paginate
 from enrollment.filtersets import IssuedCertificateFilterSet
 from enrollment.forms import GenerateCAForm, ImportCAForm, RevokeForm
@@ -29,7 +30,7 @@ def certificate_authority(request: HttpRequest, tenant_slug: str) -> HttpRespons
     if request.method == "POST" and request.POST.get("action") == "generate":
         generate_form = GenerateCAForm(request.POST)
         if generate_form.is_valid():
-            do_generate_ca(tenant, actor=request.user, request=request,
+            do_generate_ca(tenant, actor=request.user, origin=Origin.of(request),
                            **generate_form.cleaned_data)
             messages.success(request, "A new CA was generated and now issues certificates.")
             return redirect("portal:ca", tenant_slug=tenant_slug)
@@ -37,7 +38,8 @@ def certificate_authority(request: HttpRequest, tenant_slug: str) -> HttpRespons
     elif request.method == "POST" and request.POST.get("action") == "import":
         import_form = ImportCAForm(request.POST, request.FILES)
         if import_form.is_valid():
-            do_import_ca(tenant, import_form.key_pair, actor=request.user, request=request)
+            do_import_ca(tenant, import_form.key_pair, actor=request.user,
+                         origin=Origin.of(request))
             messages.success(request, "The CA was imported and now issues certificates.")
             return redirect("portal:ca", tenant_slug=tenant_slug)
         status = 400
@@ -77,7 +79,7 @@ def revoke_certificate(request: HttpRequest, tenant_slug: str, certificate_id: i
     if not form.is_valid():
         messages.error(request, "Choose a revocation reason.")
     elif do_revoke_certificate(request.tenant, certificate, actor=request.user,
-                               request=request,
+                               origin=Origin.of(request),
                                reason=form.cleaned_data["reason"]):
         messages.success(request, f"Certificate {certificate} revoked.")
     else:

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from core.origin import Origin
 from core.portal import admin_required
 from enrollment.models import CURRENT_LINK_FORMAT, RegistrationLink, RegistrationPolicy
 from enrollment.services.links import do_generate_link, go_url, live_link
@@ -35,7 +36,7 @@ def registration_settings(request: HttpRequest, tenant_slug: str) -> HttpRespons
     form = RegistrationPolicyForm(instance=policy)
     status = 200
     if request.method == "POST" and request.POST.get("action") == "regenerate":
-        do_generate_link(tenant, actor=request.user, request=request)
+        do_generate_link(tenant, actor=request.user, origin=Origin.of(request))
         messages.success(request, "A new registration URL was generated; the old one no "
                                   "longer works.")
         return redirect("portal:registration-settings", tenant_slug=tenant_slug)
@@ -44,7 +45,7 @@ def registration_settings(request: HttpRequest, tenant_slug: str) -> HttpRespons
             pk=policy.pk))
         if form.is_valid():
             do_save_registration_policy(tenant, form.cleaned_data, actor=request.user,
-                                        request=request)
+                                        origin=Origin.of(request))
             messages.success(request, "Registration settings saved.")
             return redirect("portal:registration-settings", tenant_slug=tenant_slug)
         status = 400

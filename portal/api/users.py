@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from core.api.errors import Conflict
 from core.api.schema import StrictJsonInput
 from core.api.viewsets import TenantModelViewSet
+from core.origin import Origin
 from enrollment.services.invitations import do_create_and_invite_users
 from portal.filtersets import UserFilterSet, with_registered
 from users.csv_import import UserRow
@@ -70,7 +71,7 @@ class UserViewSet(TenantModelViewSet):
                       temporary_password=data["temporary_password"],
                       require_pin=data["require_registration_pin"])
         create = do_create_and_invite_users if data["send_invitation"] else do_create_users
-        result = create(self.tenant, [row], actor=self.actor, request=request)
+        result = create(self.tenant, [row], actor=self.actor, origin=Origin.of(request))
         if not result.ok:
             taken = [e for e in result.errors if "already has an account" in e]
             if taken:
@@ -91,4 +92,4 @@ class UserViewSet(TenantModelViewSet):
                 or serializer.validated_data.get("role", "admin") != "admin"):
             raise PermissionDenied("You cannot disable or demote yourself.")
         do_update_user(self.tenant, serializer.instance, actor=self.actor,
-                       request=self.request, **serializer.validated_data)
+                       origin=Origin.of(self.request), **serializer.validated_data)

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.origin import Origin
 from core.portal import admin_required, paginate, safe_next
 from devices.models import Device
 from enrollment.models import Registration
@@ -48,13 +49,14 @@ def user_bulk_action(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     if action == "invite":
 
         active = [user for user in users if user.is_active]
-        sent = do_send_invitations(request.tenant, active, actor=request.user, request=request)
+        sent = do_send_invitations(request.tenant, active, actor=request.user,
+                                   origin=Origin.of(request))
         messages.success(request, f"Invitations sent to {len(sent)} user(s).")
         if len(active) < len(users):
             messages.warning(request, f"{len(users) - len(active)} disabled user(s) skipped.")
     else:
         changed = do_set_users_active(request.tenant, users, action == "enable",
-                                      actor=request.user, request=request)
+                                      actor=request.user, origin=Origin.of(request))
         messages.success(request, f"{changed} user(s) {action}d.")
     return redirect(safe_next(request, f"/t/{tenant_slug}/admin/users/"))
 
@@ -85,7 +87,7 @@ def user_add(request: HttpRequest, tenant_slug: str) -> HttpResponse:
             create = (do_create_and_invite_users if options.cleaned_data["send_invitation"]
                       else do_create_users)
             result = create(request.tenant, _rows_from_formset(formset), actor=request.user,
-                            request=request)
+                            origin=Origin.of(request))
             if result.ok:
                 return _created(request, tenant_slug, result.users,
                                 options.cleaned_data["send_invitation"])
@@ -110,8 +112,8 @@ def user_import(request: HttpRequest, tenant_slug: str) -> HttpResponse:
         if not errors:
             invite = csv_form.cleaned_data["send_invitation"]
             create = do_create_and_invite_users if invite else do_create_users
-            result = create(request.tenant, parsed.rows, actor=request.user, request=request,
-                            label="line")
+            result = create(request.tenant, parsed.rows, actor=request.user,
+                            origin=Origin.of(request), label="line")
             if result.ok:
                 return _created(request, tenant_slug, result.users, invite)
             errors = result.errors

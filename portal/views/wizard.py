@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from audit.events import AuditAction
 from audit.record import record
+from core.origin import Origin
 from core.portal import admin_required
 from enrollment.models import Invitation
 from enrollment.services.apple_settings import apple_settings, do_save_apple_settings
@@ -56,7 +57,7 @@ class InviteForm(forms.Form):
         self.fields["users"].initial = [user.pk for user in candidates]
 
 
-def _advance(tenant: Tenant, current: str, actor, request) -> str:
+def _advance(tenant: Tenant, current: str, actor, origin: Origin) -> str:
     index = STEP_NAMES.index(current)
     if index + 1 < len(STEP_NAMES):
         tenant.setup_step = STEP_NAMES[index + 1]
@@ -64,7 +65,7 @@ def _advance(tenant: Tenant, current: str, actor, request) -> str:
         return tenant.setup_step
     tenant.setup_completed_at = timezone.now()
     tenant.save(update_fields=["setup_completed_at"])
-    record(tenant, AuditAction.SETUP_COMPLETED, actor=actor, target=tenant, request=request)
+    record(tenant, AuditAction.SETUP_COMPLETED, actor=actor, target=tenant, origin=origin)
     return ""
 
 
@@ -87,7 +88,7 @@ def wizard(request: HttpRequest, tenant_slug: str, step: str | None = None) -> H
 
 def _next(request, tenant, step) -> HttpResponse:
     with transaction.atomic():
-        following = _advance(tenant, step, request.user, request)
+        following = _advance(tenant, step, request.user, Origin.of(request))
     if not following:
         messages.success(request, "Setup complete. Welcome!")
         return redirect("portal:dashboard", tenant_slug=tenant.slug)
@@ -108,7 +109,7 @@ def _organization(request, tenant, step):
                 tenant.name = form.cleaned_data["name"]
                 tenant.save(update_fields=["name"])
                 record(tenant, AuditAction.TENANT_UPDATED, actor=request.user, target=tenant,
-                       request=request, detail={"name": tenant.name})
+                       origin=Origin.of(request), detail={"name": tenant.name})
         return _next(request, tenant, step)
     return _page(request, step, {"form": form}, 400 if form.errors else 200)
 
@@ -119,7 +120,7 @@ def _apple(request, tenant, step):
                      initial={"push_topic": apple_settings(tenant).push_topic})
     if request.method == "POST" and form.is_valid():
         if form.cleaned_data["push_topic"]:
-            do_save_apple_settings(tenant, actor=request.user, request=request,
+            do_save_apple_settings(tenant, actor=request.user, origin=Origin.of(request),
                                    push_topic=form.cleaned_data["push_topic"])
         return _next(request, tenant, step)
     return _page(request, step, {"form": form}, 400 if form.errors else 200)
@@ -147,7 +148,7 @@ def _users(request, tenant, step):
                     if form.cleaned_data.get("email")]
             if not rows:
                 return _next(request, tenant, step)
-            result = do_create_users(tenant, rows, actor=request.user, request=request)
+            result = do_create_users(tenant, rows, actor=request.user, origin=Origin.of(request))
             if result.ok:
                 return _next(request, tenant, step)
             errors = result.errors
@@ -167,7 +168,7 @@ def _invite(request, tenant, step):
         chosen = [user for user in candidates if user.pk in set(form.cleaned_data["users"])]
         if chosen:
 
-            do_send_invitations(tenant, chosen, actor=request.user, request=request)
+            do_send_invitations(tenant, chosen, actor=request.user, origin=Origin.of(request))
             messages.success(request, f"Invitations sent to {len(chosen)} user(s).")
         return _next(request, tenant, step)
     return _page(request, step, {"form": form, "candidates": candidates,

@@ -7,6 +7,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
 from core.api.viewsets import TenantModelViewSet
+from core.origin import Origin
 from profiles.api.serializers import ConfigurationProfileSerializer
 from profiles.models import ConfigurationProfile
 from profiles.services.configuration import (
@@ -40,7 +41,7 @@ class ConfigurationProfileViewSet(TenantModelViewSet, mixins.DestroyModelMixin):
         users = data.pop("assigned_users", [])
         try:
             profile = do_create_profile(self.tenant, actor=self.actor, assigned_users=users,
-                                        request=request._request, **data)
+                                        origin=Origin.of(request), **data)
         except InvalidPayload as exc:
             raise serializers.ValidationError({"payload_plist": [str(exc)]}) from None
         return Response(self.get_serializer(profile).data, status=status.HTTP_201_CREATED)
@@ -54,12 +55,12 @@ class ConfigurationProfileViewSet(TenantModelViewSet, mixins.DestroyModelMixin):
         users = data.pop("assigned_users", None)
         try:
             profile = do_update_profile(self.tenant, profile, actor=self.actor,
-                                        assigned_users=users, request=request._request, **data)
+                                        assigned_users=users, origin=Origin.of(request), **data)
         except InvalidPayload as exc:
             raise serializers.ValidationError({"payload_plist": [str(exc)]}) from None
         return Response(self.get_serializer(profile).data)
 
     def destroy(self, request, *args, **kwargs):
         do_delete_profile(self.tenant, self.get_object(), actor=self.actor,
-                          request=request._request)
+                          origin=Origin.of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

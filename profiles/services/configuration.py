@@ -55,7 +55,7 @@ def _check_builds(profile: ConfigurationProfile) -> None:
 
 
 @transaction.atomic
-def do_create_profile(tenant, *, actor, assigned_users: Iterable = (), request=None,
+def do_create_profile(tenant, *, actor, assigned_users: Iterable = (), origin=None,
                       **fields) -> ConfigurationProfile:
     fields["payload_plist"] = normalise_payload_plist(fields["payload_plist"])
     profile = ConfigurationProfile(tenant=tenant, profile_uuid=uuid.uuid4(), **fields)
@@ -63,13 +63,13 @@ def do_create_profile(tenant, *, actor, assigned_users: Iterable = (), request=N
     profile.save()
     profile.assigned_users.set([u for u in assigned_users if u.tenant_id == tenant.id])
     record(tenant, AuditAction.CONFIG_PROFILE_CREATED, actor=actor, target=profile,
-           request=request, detail={"identifier": profile.identifier, "scope": profile.scope})
+           origin=origin, detail={"identifier": profile.identifier, "scope": profile.scope})
     return profile
 
 
 @transaction.atomic
 def do_update_profile(tenant, profile: ConfigurationProfile, *, actor, assigned_users=None,
-                      request=None, **fields) -> ConfigurationProfile:
+                      origin=None, **fields) -> ConfigurationProfile:
     assert profile.tenant_id == tenant.id
     if "payload_plist" in fields:
         fields["payload_plist"] = normalise_payload_plist(fields["payload_plist"])
@@ -82,15 +82,15 @@ def do_update_profile(tenant, profile: ConfigurationProfile, *, actor, assigned_
         profile.assigned_users.set([u for u in assigned_users if u.tenant_id == tenant.id])
         changed.append("assigned_users")
     record(tenant, AuditAction.CONFIG_PROFILE_UPDATED, actor=actor, target=profile,
-           request=request, detail={"changed": changed})
+           origin=origin, detail={"changed": changed})
     return profile
 
 
 @transaction.atomic
-def do_delete_profile(tenant, profile: ConfigurationProfile, *, actor, request=None) -> None:
+def do_delete_profile(tenant, profile: ConfigurationProfile, *, actor, origin=None) -> None:
     assert profile.tenant_id == tenant.id
     record(tenant, AuditAction.CONFIG_PROFILE_DELETED, actor=actor, target=profile,
-           request=request, detail={"identifier": profile.identifier})
+           origin=origin, detail={"identifier": profile.identifier})
     profile.delete()
 
 

@@ -6,6 +6,7 @@ from django.db import transaction
 from audit.events import AuditAction
 from audit.models import AuditEvent
 from audit.record import record
+from core.origin import Origin
 from core.platforms import Platform
 from devices.models import Device
 from tests.base.tenancy import TenantIsolationContract
@@ -19,16 +20,22 @@ def test_record_rolls_back_with_the_change(tenant, admin):
     assert AuditEvent.objects.count() == before
 
 
-def test_record_fields(tenant, admin, rf):
+def test_record_fields(tenant, admin):
     device = Device.objects.create(tenant=tenant, platform=Platform.IOS, name="Ann's iPhone")
-    request = rf.get("/", REMOTE_ADDR="203.0.113.7")
     event = record(tenant, AuditAction.DEVICE_REGISTERED, actor=admin, target=device,
-                   user=admin, device=device, detail={"platform": "ios"}, request=request)
+                   user=admin, device=device, detail={"platform": "ios"},
+                   origin=Origin(address="203.0.113.7", user_agent="Safari/605"))
     event.refresh_from_db()
     assert event.actor == admin and event.actor_label == "admin@acme.test"
     assert event.target_type == "devices.device" and event.target_label == "Ann's iPhone"
     assert event.device == device and event.source_ip == "203.0.113.7"
     assert event.detail == {"platform": "ios"}
+
+
+def test_origin_of_a_request_keeps_address_and_user_agent(rf):
+    request = rf.get("/", REMOTE_ADDR="203.0.113.7", HTTP_USER_AGENT="Safari/605")
+    assert Origin.of(request) == Origin(address="203.0.113.7", user_agent="Safari/605")
+    assert Origin.of(rf.get("/", REMOTE_ADDR="")) == Origin(address=None, user_agent="")
 
 
 def test_api_lists_filters_and_paginates(api, tenant, admin, django_assert_max_num_queries):

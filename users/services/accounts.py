@@ -8,11 +8,12 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.events import AuditAction
-from audit.record import client_ip, record
+from audit.record import record
+from core.origin import Origin
+from tenants.signals import tenant_created
 from users.auth import DirectoryUnreachable
 from users.models import ApiToken, Tenant, User, UserRole, UserSource
 from users.models.api_tokens import hash_token, new_raw_token
@@ -30,8 +31,6 @@ def do_create_tenant(
     record(tenant, AuditAction.TENANT_CREATED, actor=actor, target=tenant)
     record(tenant, AuditAction.USER_CREATED, actor=actor, target=admin, user=admin,
            detail={"role": admin.role})
-    from tenants.signals import tenant_created
-
     tenant_created.send(sender=Tenant, tenant=tenant)
     return tenant, admin
 
@@ -66,31 +65,32 @@ class SignInError(Exception):
     """Wrong credentials, disabled account, or too many attempts (message is user-facing)."""
 
 
-def sign_in(request: HttpRequest, tenant: Tenant, email: str, password: str, *,
-            require_admin: bool) -> User:
-    """Check credentials with rate limiting; audit failures and lockouts. Raises SignInError."""
-    ip = client_ip(request)
+def sign_in(tenant: Tenant, email: str, password: str, *, require_admin: bool,
+            origin: Origin | None = None) -> User:
+    """Check credentials with rate limiting (per account and per ``origin``'s address); audit
+    failures and lockouts. Raises SignInError. Starting the session (``login``) is the view's."""
+    ip = origin.address if origin else None
     if login_throttle.is_locked("login", tenant.id, email, ip):
-        record(tenant, AuditAction.LOGIN_LOCKED, actor=email[:200], request=request,
+        record(tenant, AuditAction.LOGIN_LOCKED, actor=email[:200], origin=origin,
                detail={"email": email[:254]})
         raise SignInError("Too many failed attempts. Wait 15 minutes and try again.")
     try:
-        user = authenticate(request, tenant=tenant, email=email, password=password)
+        user = authenticate(None, tenant=tenant, email=email, password=password)
     except DirectoryUnreachable as exc:
         # No password was checked, so the attempt does not count towards the lockout.
-        record(tenant, AuditAction.LOGIN_FAILED, actor=email[:200], request=request,
+        record(tenant, AuditAction.LOGIN_FAILED, actor=email[:200], origin=origin,
                detail={"email": email[:254], "reason": "directory unreachable",
                        "error": str(exc)[:500]})
         raise SignInError("Directory unreachable: your network password cannot be checked "
                           "right now. Try again later or contact your administrator.") from None
     if user is None or (require_admin and not user.is_tenant_admin):
         login_throttle.record_failure("login", tenant.id, email, ip)
-        record(tenant, AuditAction.LOGIN_FAILED, actor=email[:200], request=request,
+        record(tenant, AuditAction.LOGIN_FAILED, actor=email[:200], origin=origin,
                user=user, detail={"email": email[:254], "portal": "admin" if require_admin
                                   else "self-service"})
         raise SignInError("The email or password is not correct.")
     login_throttle.reset("login", tenant.id, email)
-    record(tenant, AuditAction.LOGIN_SUCCEEDED, actor=user, user=user, request=request)
+    record(tenant, AuditAction.LOGIN_SUCCEEDED, actor=user, user=user, origin=origin)
     return user
 
 
@@ -104,7 +104,7 @@ def check_new_password(user: User, password: str) -> None:
 
 @transaction.atomic
 def do_set_own_password(tenant: Tenant, user: User, password: str, *,
-                        request: HttpRequest | None = None) -> None:
+                        origin: Origin | None = None) -> None:
     """The user replaced their temporary password (portal sign-in). The caller has checked
     it with `check_new_password`."""
     if user.tenant_id != tenant.id or not user.password_change_due:
@@ -113,7 +113,7 @@ def do_set_own_password(tenant: Tenant, user: User, password: str, *,
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password"])
     record(tenant, AuditAction.PASSWORD_CHANGED, actor=user, target=user, user=user,
-           request=request, detail={"replaced": "temporary password"})
+           origin=origin, detail={"replaced": "temporary password"})
 
 
 @dataclass(frozen=True)

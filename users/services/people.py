@@ -77,7 +77,7 @@ def check_rows(tenant, rows: Sequence[UserRow], label: str = "row") -> list[str]
     return errors
 
 
-def do_create_users(tenant, rows: Sequence[UserRow], *, actor, request=None,
+def do_create_users(tenant, rows: Sequence[UserRow], *, actor, origin=None,
                     label: str = "row") -> CreateUsersResult:
     """Create local end users from validated rows, all or none. To invite them in the same
     transaction: enrollment.services.invitations.do_create_and_invite_users."""
@@ -85,7 +85,7 @@ def do_create_users(tenant, rows: Sequence[UserRow], *, actor, request=None,
     if errors or not rows:
         return CreateUsersResult(errors=errors or ["No users to add."])
     try:
-        users = _create_users(tenant, rows, actor=actor, request=request)
+        users = _create_users(tenant, rows, actor=actor, origin=origin)
     except IntegrityError:  # a concurrent request created one of these addresses meanwhile
         return CreateUsersResult(errors=[f"{label}s: an address already has an account "
                                          "(created meanwhile by another request)"])
@@ -93,7 +93,7 @@ def do_create_users(tenant, rows: Sequence[UserRow], *, actor, request=None,
 
 
 @transaction.atomic
-def _create_users(tenant, rows: Sequence[UserRow], *, actor, request) -> list[User]:
+def _create_users(tenant, rows: Sequence[UserRow], *, actor, origin) -> list[User]:
     users = User.objects.bulk_create([
         User(tenant=tenant, email=row.email.strip().lower(), first_name=row.first_name,
              last_name=row.last_name, role=UserRole.USER, source=UserSource.LOCAL,
@@ -102,7 +102,7 @@ def _create_users(tenant, rows: Sequence[UserRow], *, actor, request) -> list[Us
              require_registration_pin=row.require_pin)
         for row in rows
     ], batch_size=1000)
-    record_many(tenant, AuditAction.USER_CREATED, users, actor=actor, request=request,
+    record_many(tenant, AuditAction.USER_CREATED, users, actor=actor, origin=origin,
                 user_of=lambda user: user,
                 detail_of=lambda user: {"source": "local",
                                         "temporary_password": user.must_change_password})
@@ -111,7 +111,7 @@ def _create_users(tenant, rows: Sequence[UserRow], *, actor, request) -> list[Us
 
 @transaction.atomic
 def do_set_users_active(tenant, users: Sequence[User], active: bool, *, actor,
-                        request=None) -> int:
+                        origin=None) -> int:
     ids = [user.pk for user in users if user.is_active != active and user.pk != getattr(
         actor, "pk", None)]
     changed = User.objects.for_tenant(tenant).filter(pk__in=ids).update(is_active=active)
@@ -119,13 +119,13 @@ def do_set_users_active(tenant, users: Sequence[User], active: bool, *, actor,
         chosen = set(ids)
         record_many(tenant, AuditAction.USER_UPDATED,
                     [user for user in users if user.pk in chosen], actor=actor,
-                    request=request, user_of=lambda user: user,
+                    origin=origin, user_of=lambda user: user,
                     detail_of=lambda user: {"is_active": active})
     return changed
 
 
 @transaction.atomic
-def do_update_user(tenant, user: User, *, actor, request=None, **changes) -> User:
+def do_update_user(tenant, user: User, *, actor, origin=None, **changes) -> User:
     allowed = {"first_name", "last_name", "role", "is_active", "require_registration_pin"}
     fields = sorted(name for name in set(changes) & allowed
                     if getattr(user, name) != changes[name])
@@ -135,5 +135,5 @@ def do_update_user(tenant, user: User, *, actor, request=None, **changes) -> Use
         setattr(user, name, changes[name])
     user.save(update_fields=fields)
     record(tenant, AuditAction.USER_UPDATED, actor=actor, target=user, user=user,
-           request=request, detail={name: changes[name] for name in fields})
+           origin=origin, detail={name: changes[name] for name in fields})
     return user

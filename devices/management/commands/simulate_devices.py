@@ -15,8 +15,10 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from devices.simulator.android import simulate_android
 from devices.simulator.apple_fleet import enroll_apple_devices, start_registrations
 from devices.simulator.summary import Summary
+from enrollment.services.apple_settings import apple_settings, do_save_apple_settings
 from users.models import Tenant
 
 
@@ -43,8 +45,6 @@ class Command(BaseCommand):
         if wait:
             self._wait_for(server, wait)
         if platform == "android":
-            from devices.simulator.android import simulate_android
-
             summary = simulate_android(tenant_obj, count, server, progress=self._progress)
             self._report(summary)
             return
@@ -66,8 +66,6 @@ class Command(BaseCommand):
         raise CommandError(f"{server} did not answer /healthz within {seconds} s.")
 
     def _ensure_push_topic(self, tenant) -> None:
-        from enrollment.services.apple_settings import apple_settings, do_save_apple_settings
-
         if not apple_settings(tenant).push_topic:
             topic = f"com.apple.mgmt.External.{uuid.uuid4()}"
             do_save_apple_settings(tenant, actor="simulate_devices", push_topic=topic)
