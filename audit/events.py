@@ -84,6 +84,10 @@ class AuditAction(models.TextChoices):
     APNS_CERTIFICATE_UPLOADED = "push.apns_certificate_uploaded", "APNs MDM certificate uploaded"
     APNS_CERTIFICATE_EXPIRING = "push.apns_certificate_expiring", \
         "APNs MDM certificate expires soon"
+    APNS_TOPIC_CHANGE_REFUSED = "push.apns_topic_change_refused", \
+        "APNs topic change refused (not confirmed)"
+    APNS_TOPIC_CHANGE_CONFIRMED = "push.apns_topic_change_confirmed", \
+        "APNs topic change confirmed"
     APP_PUSH_CREDENTIALS_SAVED = "push.app_credentials_saved", "App push credentials saved"
     PUSH_TOKEN_INVALID = "push.token_invalid", "Push token rejected (device flagged)"
     PUSHES_FAILED = "push.failed", "Pushes not delivered"

@@ -3,12 +3,14 @@ service account (upload, audited; secrets encrypted at rest), and the per-proces
 built from them.
 
 Uploading the MDM certificate also sets the Apple MDM push topic that enrollment profiles
-carry (`enrollment.services.apple_settings.do_save_apple_settings`).
+carry (`enrollment.services.apple_settings.do_save_apple_settings`); a certificate of another
+topic is installed only when the admin confirms that every Apple device enrolls again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 
@@ -19,23 +21,77 @@ from django.utils import timezone
 from audit.events import AuditAction
 from audit.record import actor_fields, record
 from core.encryption import decrypt, encrypt
-from devices.models import ApnsCertificate, AppPushCredentials
+from core.platforms import Platform
+from devices.models import ApnsCertificate, AppPushCredentials, Device
+from devices.models.devices import GONE_STATES
 from devices.models.push import EXPIRY_WARNING
 from devices.push import apns, fcm
 from enrollment.services.apple_settings import do_save_apple_settings
 
 
-@transaction.atomic
-def do_upload_apns_certificate(tenant, data: bytes, *, actor, password: str | None = None,
-                               key_data: bytes | None = None, request=None) -> ApnsCertificate:
-    """Store the MDM push certificate (PKCS#12 or PEM) and make its topic the tenant's push
-    topic. Raises apns.ApnsCertificateError (user-facing) for an unusable file."""
-    parsed = apns.load_push_certificate(data, password=password, key_data=key_data)
-    if parsed.not_after <= timezone.now():
+class TopicChangeRequired(apns.ApnsCertificateError):
+    """The certificate has another topic than the current one: every Apple device would have
+    to enroll again, so the admin must confirm."""
+
+    audit_action = AuditAction.APNS_TOPIC_CHANGE_REFUSED
+
+    def __init__(self, current_topic: str, new_topic: str, apple_devices: int):
+        self.current_topic, self.new_topic = current_topic, new_topic
+        self.apple_devices = apple_devices
+        self.audit_detail = {"topic": new_topic, "previous_topic": current_topic,
+                             "apple_devices": apple_devices}
+        super().__init__(
+            f"This certificate's topic ({new_topic}) is not the current one ({current_topic}): "
+            f"all {apple_devices} Apple device(s) would have to enroll again. To renew, use "
+            f"Renew on the current certificate in Apple's Push Certificates Portal (same Apple "
+            f"ID); to change the topic anyway, confirm it.")
+
+
+def _refusals_audited(service):
+    """A refusal (topic change not confirmed) rolls the service's transaction back, then is
+    audited in its own: nothing is written but the event."""
+
+    @functools.wraps(service)
+    def audited(tenant, *args, actor, request=None, **kwargs):
+        try:
+            return service(tenant, *args, actor=actor, request=request, **kwargs)
+        except TopicChangeRequired as refusal:
+            with transaction.atomic():
+                record(tenant, refusal.audit_action, actor=actor, request=request,
+                       detail=refusal.audit_detail)
+            raise
+
+    return audited
+
+
+def apple_device_count(tenant) -> int:
+    """Apple devices still managed (not retired or wiped): those a new topic would lose. One
+    COUNT on the (tenant, platform, state) index."""
+    return (Device.objects.for_tenant(tenant)
+            .filter(platform__in=(Platform.IOS, Platform.MACOS))
+            .exclude(state__in=GONE_STATES).count())
+
+
+def _refuse_expired(not_after) -> None:
+    if not_after <= timezone.now():
         raise apns.ApnsCertificateError("This certificate has expired: renew it in Apple's "
                                         "Push Certificates Portal.")
+
+
+def _install(tenant, parsed: apns.PushCertificate, *, actor, confirm_topic_change: bool,
+             request, source: str) -> ApnsCertificate:
+    """Make `parsed` the tenant's push certificate (renewed in place when the topic is the
+    same) and its topic the enrollment profiles' push topic."""
+    _refuse_expired(parsed.not_after)
     current = ApnsCertificate.objects.for_tenant(tenant).select_for_update().first()
     previous_topic = current.topic if current else None
+    if previous_topic and previous_topic != parsed.topic:
+        apple_devices = apple_device_count(tenant)
+        if not confirm_topic_change:
+            raise TopicChangeRequired(previous_topic, parsed.topic, apple_devices)
+        record(tenant, AuditAction.APNS_TOPIC_CHANGE_CONFIRMED, actor=actor, target=current,
+               request=request, detail={"topic": parsed.topic, "previous_topic": previous_topic,
+                                        "apple_devices": apple_devices})
     certificate = current or ApnsCertificate(tenant=tenant)
     certificate.certificate_pem = parsed.certificate_pem.decode()
     certificate.private_key_encrypted = encrypt(parsed.private_key_pem,
@@ -51,8 +107,22 @@ def do_upload_apns_certificate(tenant, data: bytes, *, actor, password: str | No
     record(tenant, AuditAction.APNS_CERTIFICATE_UPLOADED, actor=actor, target=certificate,
            request=request, detail={"topic": parsed.topic, "serial_number": parsed.serial_number,
                                     "not_after": parsed.not_after.isoformat(),
-                                    "previous_topic": previous_topic})
+                                    "previous_topic": previous_topic, "source": source})
     return certificate
+
+
+@_refusals_audited
+@transaction.atomic
+def do_upload_apns_certificate(tenant, data: bytes, *, actor, password: str | None = None,
+                               key_data: bytes | None = None, confirm_topic_change: bool = False,
+                               request=None) -> ApnsCertificate:
+    """Store the MDM push certificate (PKCS#12 or PEM) and make its topic the tenant's push
+    topic. A certificate of another topic than the current one is refused
+    (TopicChangeRequired, audited) unless `confirm_topic_change`. Raises
+    apns.ApnsCertificateError (user-facing) for an unusable file."""
+    parsed = apns.load_push_certificate(data, password=password, key_data=key_data)
+    return _install(tenant, parsed, actor=actor, request=request, source="upload",
+                    confirm_topic_change=confirm_topic_change)
 
 
 def apns_certificate(tenant) -> ApnsCertificate | None:
