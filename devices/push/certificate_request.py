@@ -56,6 +56,14 @@ def public_key_sha256(public_key) -> str:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).hexdigest()
 
 
+def certificate_key_sha256(certificate: x509.Certificate) -> str | None:
+    """`public_key_sha256` of a certificate's key; None when its key cannot be read."""
+    try:
+        return public_key_sha256(certificate.public_key())
+    except (*DECODE_ERRORS, UnsupportedAlgorithm):
+        return None
+
+
 def new_push_csr(key: rsa.RSAPrivateKey, *, common_name: str, email: str = "") -> bytes:
     """The push certificate's CSR (DER), shaped as Keychain Access makes them."""
     names = [x509.NameAttribute(NameOID.COMMON_NAME,
@@ -79,7 +87,7 @@ def _split_der(data: bytes) -> list[bytes]:
     """Concatenated DER certificates (`cat AppleWWDRCAG3.cer AppleIncRootCertificate.cer`)."""
     parts, offset = [], 0
     while offset < len(data):
-        if data[offset] != 0x30 or offset + 2 > len(data):
+        if offset + 2 > len(data) or data[offset] != 0x30:
             raise ValueError("not DER")
         first = data[offset + 1]
         if first < 0x80:
@@ -233,8 +241,8 @@ def load_vendor_certificate(data: bytes, *, password: str | None = None,
     if not isinstance(key, rsa.RSAPrivateKey):
         raise VendorCertificateError("The vendor key must be an RSA key.")
     wanted = public_key_sha256(key.public_key())
-    vendor = next((cert for cert in certificates
-                   if public_key_sha256(cert.public_key()) == wanted), None)
+    vendor = next((cert for cert in certificates if certificate_key_sha256(cert) == wanted),
+                  None)
     if vendor is None:
         raise VendorCertificateError("The private key does not belong to the vendor "
                                      "certificate.")

@@ -142,9 +142,9 @@ def _install_requested(tenant, issued: x509.Certificate, *, actor, confirm_topic
     """Apple's certificate for a request made here, joined to the request's key."""
     apns.topic_of(issued)  # the vendor certificate or another certificate: say so first
     _refuse_expired(issued.not_valid_after_utc)
-    key_id = certificate_request.public_key_sha256(issued.public_key())
+    key_id = certificate_request.certificate_key_sha256(issued) or ""
     pending = (ApnsCertificateRequest.objects.for_tenant(tenant)
-               .filter(public_key_sha256=key_id).select_for_update().first())
+               .filter(public_key_sha256=key_id).select_for_update().first()) if key_id else None
     if pending is None:
         raise NoMatchingRequest(issued, key_id)
     key_pem = decrypt(bytes(pending.private_key_encrypted), ApnsCertificateRequest.KEY_PURPOSE)
