@@ -88,6 +88,17 @@ class AuditAction(models.TextChoices):
     APNS_CERTIFICATE_UPLOADED = "push.apns_certificate_uploaded", "APNs MDM certificate uploaded"
     APNS_CERTIFICATE_EXPIRING = "push.apns_certificate_expiring", \
         "APNs MDM certificate expires soon"
+    APNS_CERTIFICATE_REQUEST_CREATED = "push.apns_request_created", \
+        "APNs certificate request created"
+    MDM_VENDOR_CERTIFICATE_SAVED = "push.vendor_certificate_saved", "MDM vendor certificate saved"
+    APNS_CERTIFICATE_MATCHED = "push.apns_certificate_matched", \
+        "Apple's push certificate matched its request"
+    APNS_CERTIFICATE_UNMATCHED = "push.apns_certificate_unmatched", \
+        "APNs certificate refused: it matches no request"
+    APNS_TOPIC_CHANGE_REFUSED = "push.apns_topic_change_refused", \
+        "APNs topic change refused (not confirmed)"
+    APNS_TOPIC_CHANGE_CONFIRMED = "push.apns_topic_change_confirmed", \
+        "APNs topic change confirmed"
     APP_PUSH_CREDENTIALS_SAVED = "push.app_credentials_saved", "App push credentials saved"
     PUSH_TOKEN_INVALID = "push.token_invalid", "Push token rejected (device flagged)"
     PUSHES_FAILED = "push.failed", "Pushes not delivered"

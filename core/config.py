@@ -59,6 +59,11 @@ class Config:
     cache_key_prefix: str
     public_url_origin: str = "set by MDM_PUBLIC_URL"  # or how it was derived from MDM_BIND
     bind: Bind | None = None
+    # This deployment's MDM vendor certificate (PEM: certificate, Apple's WWDR intermediate,
+    # Apple Root CA) and its key: signs push certificate requests of tenants without their own.
+    vendor_certificate_file: Path | None = None
+    vendor_key_file: Path | None = None
+    vendor_key_password: str = ""
     extra: dict = field(default_factory=dict)
 
 
@@ -299,6 +304,19 @@ def _encryption_key(env: dict, mode: Mode, data_dir: Path) -> bytes:
     return key
 
 
+def _vendor_files(env: dict) -> tuple[Path | None, Path | None]:
+    certificate = env.get("MDM_VENDOR_CERTIFICATE_FILE", "").strip()
+    key = env.get("MDM_VENDOR_KEY_FILE", "").strip()
+    if key and not certificate:
+        raise ConfigError("MDM_VENDOR_KEY_FILE is set without MDM_VENDOR_CERTIFICATE_FILE "
+                          "(the vendor certificate followed by Apple's chain, PEM)")
+    for name, value in (("MDM_VENDOR_CERTIFICATE_FILE", certificate),
+                        ("MDM_VENDOR_KEY_FILE", key)):
+        if value and not Path(value).is_file():
+            raise ConfigError(f"{name} does not name a file: {value!r}")
+    return (Path(certificate) if certificate else None), (Path(key) if key else None)
+
+
 def load_config(environ: dict | None = None) -> Config:
     env = dict(os.environ if environ is None else environ)
     mode = env.get("MDM_MODE", "embedded").strip() or "embedded"
@@ -329,6 +347,7 @@ def load_config(environ: dict | None = None) -> Config:
 
     bind = parse_bind(env.get("MDM_BIND", "").strip() or DEFAULT_BIND)
     public_url, public_url_origin = _public_url(env, mode, bind)
+    vendor_certificate_file, vendor_key_file = _vendor_files(env)
     hosts = [h.strip() for h in env.get("MDM_ALLOWED_HOSTS", "").split(",") if h.strip()]
     if not hosts:
         named = [urlsplit(public_url).hostname, "localhost", "127.0.0.1", "testserver"]
@@ -375,4 +394,7 @@ def load_config(environ: dict | None = None) -> Config:
         certificate_validity_days=_int(env, "MDM_CERTIFICATE_VALIDITY_DAYS", 365, minimum=1),
         login_attempt_limit=_int(env, "MDM_LOGIN_ATTEMPT_LIMIT", 10, minimum=1),
         cache_key_prefix=env.get("MDM_CACHE_KEY_PREFIX", "").strip(),
+        vendor_certificate_file=vendor_certificate_file,
+        vendor_key_file=vendor_key_file,
+        vendor_key_password=env.get("MDM_VENDOR_KEY_PASSWORD", ""),
     )

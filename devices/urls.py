@@ -23,6 +23,12 @@ portal_patterns = [
          name="android-device-action"),
     path("settings/apple-mdm/", devices.apple_mdm_settings, name="apple-settings"),
     path("settings/apns/", push.apns_settings, name="push-apns"),
+    path("settings/apns/requests/", push.apns_request_create, name="push-apns-request"),
+    path("settings/apns/requests/<int:request_id>/PushCertificateRequest.plist",
+         push.apns_request_download, {"kind": "plist"}, name="push-apns-request-plist"),
+    path("settings/apns/requests/<int:request_id>/PushCertificateRequest.csr",
+         push.apns_request_download, {"kind": "csr"}, name="push-apns-request-csr"),
+    path("settings/apns/vendor/", push.apns_vendor_certificate, name="push-apns-vendor"),
     path("settings/app-push/", push.app_push_settings, name="push-app"),
     path("settings/reminders/", push.reminder_settings, name="push-reminders"),
 ]

@@ -19,6 +19,9 @@ MDM_SCEP_CHALLENGE_TTL_MINUTES = CONFIG.scep_challenge_ttl_minutes
 MDM_REGISTRATION_TTL_HOURS = CONFIG.registration_ttl_hours
 MDM_CERTIFICATE_VALIDITY_DAYS = CONFIG.certificate_validity_days
 MDM_LOGIN_ATTEMPT_LIMIT = CONFIG.login_attempt_limit
+MDM_VENDOR_CERTIFICATE_FILE = CONFIG.vendor_certificate_file
+MDM_VENDOR_KEY_FILE = CONFIG.vendor_key_file
+MDM_VENDOR_KEY_PASSWORD = CONFIG.vendor_key_password
 
 INSTALLED_APPS = [
     "django.contrib.auth",

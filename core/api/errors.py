@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -51,3 +51,15 @@ def json_exception_handler(exc, context):
 
 def error_response(code: str, message: str, http_status: int = status.HTTP_400_BAD_REQUEST):
     return Response({"error": {"code": code, "message": message}}, status=http_status)
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(required=False, help_text="Per-field messages.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The error shape, for the OpenAPI schema: `responses={400: ErrorSerializer}`."""
+
+    error = ErrorBodySerializer()

@@ -1,6 +1,7 @@
-"""API: the APNs MDM certificate, the agent app's push credentials, the reminder cadence,
-push attempts (the result of each push, per device) and "push these devices now"; plus the
-agent app's own endpoint to register its push token."""
+"""API: the APNs MDM certificate, the requests for one made here and the MDM vendor
+certificate that signs them, the agent app's push credentials, the reminder cadence, push
+attempts (the result of each push, per device) and "push these devices now"; plus the agent
+app's own endpoint to register its push token."""
 
 from __future__ import annotations
 
@@ -9,13 +10,18 @@ import binascii
 
 import django_filters
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status, viewsets
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.errors import error_response
+from core.api.errors import ErrorBodySerializer, ErrorSerializer, error_response
 from core.api.schema import StrictJsonInput
 from core.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
 from core.filters import IdFilter
@@ -23,18 +29,25 @@ from core.origin import Origin
 from devices import tasks
 from devices.models import (
     ApnsCertificate,
+    ApnsCertificateRequest,
     AppPushCredentials,
     Device,
+    MdmVendorCertificate,
     PushAttempt,
     PushKind,
     PushResult,
 )
 from devices.push.apns import ApnsCertificateError
+from devices.push.certificate_request import REQUEST_FILENAME, VendorCertificateError
 from devices.push.credentials import (
+    TopicChangeRequired,
     apns_certificate,
     app_push_credentials,
+    do_create_apns_certificate_request,
     do_save_app_push_credentials,
+    do_save_mdm_vendor_certificate,
     do_upload_apns_certificate,
+    mdm_vendor_certificate,
 )
 from devices.push.fcm import FcmCredentialsError
 from enrollment.api.app import AppSessionAuthentication, IsAppSession
@@ -53,21 +66,102 @@ class ApnsCertificateSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def _pem_or_base64(value: str) -> bytes:
+    if "-----BEGIN" in value:
+        return value.encode()
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise serializers.ValidationError("Give PEM text, or the file as base64.") from None
+
+
 class ApnsCertificateUploadSerializer(StrictJsonInput, serializers.Serializer):
     certificate = serializers.CharField(max_length=350_000, help_text=(
-        "The .p12 file as base64, or PEM text (certificate, and key unless `private_key`)."))
+        "Apple's certificate for a request made here (PEM text, or DER as base64): it is "
+        "joined to the key kept with the request. Or the .p12 file as base64, or PEM text "
+        "(certificate, and key unless `private_key`)."))
     private_key = serializers.CharField(max_length=100_000, required=False, allow_blank=True,
                                         help_text="PEM private key, when separate.")
     password = serializers.CharField(max_length=200, required=False, allow_blank=True,
                                      trim_whitespace=False)
+    confirm_topic_change = serializers.BooleanField(default=False, help_text=(
+        "Install a certificate whose topic differs from the current one: every Apple device "
+        "will have to enroll again. Without it such an upload answers 400 "
+        "`confirmation_required`."))
 
     def validate_certificate(self, value: str) -> bytes:
-        if "-----BEGIN" in value:
-            return value.encode()
-        try:
-            return base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            raise serializers.ValidationError("Give PEM text or the .p12 as base64.") from None
+        return _pem_or_base64(value)
+
+
+class TopicChangeSerializer(serializers.Serializer):
+    current_topic = serializers.CharField()
+    new_topic = serializers.CharField()
+    apple_devices = serializers.IntegerField(help_text="Apple devices that would have to "
+                                                       "enroll again.")
+
+
+class ApnsUploadErrorBodySerializer(ErrorBodySerializer):
+    confirmation = TopicChangeSerializer(required=False, help_text=(
+        "With code `confirmation_required`: what installing this certificate would change."))
+
+
+class ApnsUploadErrorSerializer(serializers.Serializer):
+    error = ApnsUploadErrorBodySerializer()
+
+
+class ApnsCertificateRequestSerializer(serializers.ModelSerializer):
+    signed_request = serializers.SerializerMethodField(help_text=(
+        f"The vendor-signed request to upload to Apple's Push Certificates Portal, as the file "
+        f"holds it (base64 of the plist): save it as {REQUEST_FILENAME}. Null when no vendor "
+        f"certificate signed it: have `csr_pem` signed by your vendor instead."))
+    signed_request_filename = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApnsCertificateRequest
+        fields = ["id", "created_at", "created_by_label", "public_key_sha256", "csr_pem",
+                  "signed_by", "vendor_subject", "signed_request", "signed_request_filename",
+                  "matched_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_signed_request(self, obj) -> str | None:
+        return obj.signed_request or None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_signed_request_filename(self, obj) -> str | None:
+        return REQUEST_FILENAME if obj.signed_request else None
+
+
+class ApnsCertificateRequestCreateSerializer(serializers.Serializer):
+    email = serializers.EmailField(required=False, allow_blank=True, default="",
+                                   help_text="Apple ID email written into the CSR (optional).")
+
+
+class MdmVendorCertificateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MdmVendorCertificate
+        fields = ["subject", "serial_number", "not_after", "uploaded_at", "uploaded_by_label",
+                  "certificate_pem", "issuers_pem"]
+        read_only_fields = fields
+
+
+class MdmVendorCertificateUploadSerializer(serializers.Serializer):
+    certificate = serializers.CharField(max_length=350_000, help_text=(
+        "The MDM vendor certificate (MDM CSR from Apple Developer): PEM text (may hold the "
+        "chain and the key too), DER (.cer) as base64, or a .p12 as base64."))
+    private_key = serializers.CharField(max_length=100_000, required=False, allow_blank=True,
+                                        help_text="Its PEM private key, when separate.")
+    chain = serializers.CharField(max_length=100_000, required=False, allow_blank=True,
+                                  help_text="Apple's WWDR intermediate and Apple Root CA: PEM "
+                                            "text, or the DER files concatenated as base64.")
+    password = serializers.CharField(max_length=200, required=False, allow_blank=True,
+                                     trim_whitespace=False)
+
+    def validate_certificate(self, value: str) -> bytes:
+        return _pem_or_base64(value)
+
+    def validate_chain(self, value: str) -> bytes | None:
+        return _pem_or_base64(value) if value.strip() else None
 
 
 class AppPushCredentialsSerializer(StrictJsonInput, serializers.ModelSerializer):
@@ -143,10 +237,17 @@ class ApnsCertificateViewSet(_CurrentObjectViewSet):
     queryset = ApnsCertificate.objects.all()
     serializer_class = ApnsCertificateSerializer
 
-    @extend_schema(methods=["GET"], responses={200: ApnsCertificateSerializer,
-                                               404: OpenApiResponse(description="None yet.")})
-    @extend_schema(methods=["PUT"], request=ApnsCertificateUploadSerializer,
-                   responses={200: ApnsCertificateSerializer})
+    @extend_schema(methods=["GET"], responses={
+        200: ApnsCertificateSerializer,
+        404: OpenApiResponse(ErrorSerializer, description="None yet.")})
+    @extend_schema(methods=["PUT"], request=ApnsCertificateUploadSerializer, responses={
+        200: ApnsCertificateSerializer,
+        400: OpenApiResponse(ApnsUploadErrorSerializer, description=(
+            "`invalid`: not a certificate, expired, not an MDM push certificate, wrong "
+            "password, a key of another certificate, or Apple's certificate matching none of "
+            "the requests made here (audited). `confirmation_required`: its topic is not the "
+            "current one; `confirmation` names the topics and how many Apple devices would "
+            "have to enroll again (audited; send `confirm_topic_change`)."))})
     @action(detail=False, methods=["get", "put"], url_path="current")
     def current(self, request):
         if request.method == "GET":
@@ -161,11 +262,84 @@ class ApnsCertificateViewSet(_CurrentObjectViewSet):
         try:
             certificate = do_upload_apns_certificate(
                 self.tenant, data["certificate"], password=data.get("password") or None,
-                key_data=(data.get("private_key") or "").encode() or None, actor=self.actor,
+                key_data=(data.get("private_key") or "").encode() or None,
+                confirm_topic_change=data["confirm_topic_change"], actor=self.actor,
                 origin=Origin.of(request))
+        except TopicChangeRequired as exc:
+            return Response({"error": {"code": "confirmation_required", "message": str(exc),
+                                       "confirmation": TopicChangeSerializer(exc).data}},
+                            status=status.HTTP_400_BAD_REQUEST)
         except ApnsCertificateError as exc:
             return error_response("invalid", str(exc))
         return Response(ApnsCertificateSerializer(certificate).data)
+
+
+@extend_schema_view(retrieve=extend_schema(responses={
+    200: ApnsCertificateRequestSerializer,
+    404: OpenApiResponse(ErrorSerializer, description="No such request in this organization.")}))
+class ApnsCertificateRequestViewSet(TenantScopedMixin, mixins.ListModelMixin,
+                                    mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Push certificate requests made here: a new push key (kept, encrypted) and its CSR,
+    signed by the tenant's MDM vendor certificate (else this server's) into the file Apple's
+    Push Certificates Portal takes. Upload the certificate Apple gives back to
+    `PUT /api/v1/apns-certificate/current/` as it is: it is joined to its request's key."""
+
+    queryset = ApnsCertificateRequest.objects.all()
+    serializer_class = ApnsCertificateRequestSerializer
+
+    @extend_schema(request=ApnsCertificateRequestCreateSerializer, responses={
+        201: ApnsCertificateRequestSerializer,
+        400: OpenApiResponse(ErrorSerializer, description=(
+            "Invalid email, or the vendor certificate that should sign cannot (expired, "
+            "unreadable): the message says which."))})
+    def create(self, request):
+        params = ApnsCertificateRequestCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        try:
+            created = do_create_apns_certificate_request(
+                self.tenant, email=params.validated_data["email"], actor=self.actor,
+                origin=Origin.of(request))
+        except VendorCertificateError as exc:
+            return error_response("invalid", str(exc))
+        return Response(ApnsCertificateRequestSerializer(created).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class MdmVendorCertificateViewSet(_CurrentObjectViewSet):
+    """The tenant's own MDM vendor certificate (Apple Developer: MDM CSR), with its key
+    (write-only, stored encrypted) and Apple's chain: it signs the tenant's push certificate
+    requests, in place of this server's (MDM_VENDOR_CERTIFICATE_FILE)."""
+
+    queryset = MdmVendorCertificate.objects.all()
+    serializer_class = MdmVendorCertificateSerializer
+
+    @extend_schema(methods=["GET"], responses={
+        200: MdmVendorCertificateSerializer,
+        404: OpenApiResponse(ErrorSerializer, description="None uploaded.")})
+    @extend_schema(methods=["PUT"], request=MdmVendorCertificateUploadSerializer, responses={
+        200: MdmVendorCertificateSerializer,
+        400: OpenApiResponse(ErrorSerializer, description=(
+            "Not a certificate, its key missing or not its own, not RSA, expired, or Apple's "
+            "chain incomplete (WWDR intermediate and Apple Root CA)."))})
+    @action(detail=False, methods=["get", "put"], url_path="current")
+    def current(self, request):
+        if request.method == "GET":
+            saved = mdm_vendor_certificate(self.tenant)
+            if saved is None:
+                return error_response("not_found", "No MDM vendor certificate uploaded.",
+                                      status.HTTP_404_NOT_FOUND)
+            return Response(MdmVendorCertificateSerializer(saved).data)
+        params = MdmVendorCertificateUploadSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        try:
+            saved = do_save_mdm_vendor_certificate(
+                self.tenant, data["certificate"], password=data.get("password") or None,
+                key_data=(data.get("private_key") or "").encode() or None,
+                chain_data=data.get("chain"), actor=self.actor, origin=Origin.of(request))
+        except VendorCertificateError as exc:
+            return error_response("invalid", str(exc))
+        return Response(MdmVendorCertificateSerializer(saved).data)
 
 
 class AppPushCredentialsViewSet(_CurrentObjectViewSet):

@@ -12,8 +12,10 @@ from devices.models.commands import Command, CommandStatus
 from devices.models.devices import Device, DeviceState, Platform
 from devices.models.push import (
     ApnsCertificate,
+    ApnsCertificateRequest,
     AppPushCredentials,
     InvalidPushToken,
+    MdmVendorCertificate,
     PushAttempt,
     PushKind,
     PushResult,
@@ -21,7 +23,8 @@ from devices.models.push import (
 
 __all__ = [
     "AndroidDevice", "AndroidOperation", "AndroidOperationStatus", "ApnsCertificate",
-    "AppPushCredentials", "AppleChannel", "Command", "CommandStatus",
-    "Device", "DeviceState", "EndedAndroidDeviceName", "InvalidPushToken", "Platform",
-    "ProcessedPubSubMessage", "PushAttempt", "PushKind", "PushResult",
+    "ApnsCertificateRequest", "AppPushCredentials", "AppleChannel", "Command", "CommandStatus",
+    "Device", "DeviceState", "EndedAndroidDeviceName", "InvalidPushToken",
+    "MdmVendorCertificate", "Platform", "ProcessedPubSubMessage", "PushAttempt", "PushKind",
+    "PushResult",
 ]

@@ -1,5 +1,6 @@
-"""Push storage: the tenant's APNs MDM certificate, the agent app's push credentials, every
-push attempt with its result, and push tokens that Apple or Google rejected.
+"""Push storage: the tenant's APNs MDM certificate, the requests for one made here and the MDM
+vendor certificate that signs them, the agent app's push credentials, every push attempt with
+its result, and push tokens that Apple or Google rejected.
 
 Private keys and the FCM service account are encrypted at rest (`core.encryption`),
 each with its own purpose string.
@@ -56,6 +57,68 @@ class ApnsCertificate(TenantOwned):
     @property
     def days_left(self) -> int:
         return max(0, (self.not_after - timezone.now()).days)
+
+
+class ApnsCertificateRequest(TenantOwned):
+    """A push certificate request made here: the push key (kept, encrypted), its CSR and, when
+    an MDM vendor certificate signed it, the file for Apple's Push Certificates Portal. The
+    certificate Apple issues for it is matched back by public key."""
+
+    KEY_PURPOSE = "apns-certificate-request-key"
+
+    class SignedBy(models.TextChoices):
+        TENANT = "tenant", "Your MDM vendor certificate"
+        DEPLOYMENT = "deployment", "This server's MDM vendor certificate"
+
+    private_key_encrypted = models.BinaryField()
+    csr_pem = models.TextField()
+    # SHA-256 of the SubjectPublicKeyInfo, hex: Apple's certificate carries the same key.
+    public_key_sha256 = models.CharField(max_length=64)
+    # The vendor-signed request (base64 of the plist), empty when no vendor certificate signed.
+    signed_request = models.TextField(blank=True)
+    signed_by = models.CharField(max_length=10, choices=SignedBy.choices, blank=True)
+    vendor_subject = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by_label = models.CharField(max_length=200, blank=True)
+    # When Apple's certificate for this key was uploaded (it may be uploaded again).
+    matched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "public_key_sha256"],
+                                name="apns_request_tenant_key")]
+        verbose_name = "APNs certificate request"
+
+    def __str__(self) -> str:
+        return f"APNs certificate request {self.public_key_sha256[:12]}"
+
+
+class MdmVendorCertificate(TenantOwned):
+    """The tenant's own MDM vendor certificate ("MDM CSR" from Apple Developer), its key and
+    Apple's chain above it: it signs the tenant's push certificate requests."""
+
+    KEY_PURPOSE = "mdm-vendor-certificate-key"
+
+    certificate_pem = models.TextField()
+    issuers_pem = models.TextField()  # Apple's WWDR intermediate, then Apple Root CA
+    private_key_encrypted = models.BinaryField()
+    subject = models.CharField(max_length=500, blank=True)
+    serial_number = models.CharField(max_length=80, blank=True)
+    not_after = models.DateTimeField()
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    uploaded_by_label = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"],
+                                               name="one_mdm_vendor_certificate_per_tenant")]
+        verbose_name = "MDM vendor certificate"
+
+    def __str__(self) -> str:
+        return f"MDM vendor certificate {self.subject}"[:200]
+
+    @property
+    def is_expired(self) -> bool:
+        return self.not_after <= timezone.now()
 
 
 class AppPushCredentials(TenantOwned):

@@ -57,7 +57,8 @@ class PushCertificate:
     not_after: object
 
 
-def _topic_of(certificate: x509.Certificate) -> str:
+def topic_of(certificate: x509.Certificate) -> str:
+    """The MDM push topic: the certificate's UID, com.apple.mgmt.External.<uuid>."""
     uid = [a.value for a in certificate.subject if a.oid == x509.NameOID.USER_ID]
     topic = str(uid[0]) if uid else ""
     if not topic.startswith(MDM_TOPIC_PREFIX):
@@ -106,7 +107,7 @@ def load_push_certificate(data: bytes, *, password: str | None = None,
         private_key_pem=key.private_bytes(serialization.Encoding.PEM,
                                           serialization.PrivateFormat.PKCS8,
                                           serialization.NoEncryption()),
-        topic=_topic_of(certificate),
+        topic=topic_of(certificate),
         subject=certificate.subject.rfc4514_string()[:500],
         serial_number=format(certificate.serial_number, "x"),
         not_before=certificate.not_valid_before_utc,

@@ -1,17 +1,23 @@
-"""Push credentials: the tenant's APNs MDM certificate and the agent app's APNs key and FCM
-service account (upload, audited; secrets encrypted at rest), and the per-process clients
-built from them.
+"""Push credentials: the tenant's APNs MDM certificate, the push certificate requests made
+here and the MDM vendor certificate that signs them, the agent app's APNs key and FCM service
+account (uploads audited; secrets encrypted at rest), and the per-process clients built from
+them.
 
 Uploading the MDM certificate also sets the Apple MDM push topic that enrollment profiles
-carry (`enrollment.services.apple_settings.do_save_apple_settings`).
+carry (`enrollment.services.apple_settings.do_save_apple_settings`); a certificate of another
+topic is installed only when the admin confirms that every Apple device enrolls again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
+from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -19,23 +25,99 @@ from django.utils import timezone
 from audit.events import AuditAction
 from audit.record import actor_fields, record
 from core.encryption import decrypt, encrypt
-from devices.models import ApnsCertificate, AppPushCredentials
+from core.platforms import Platform
+from devices.models import (
+    ApnsCertificate,
+    ApnsCertificateRequest,
+    AppPushCredentials,
+    Device,
+    MdmVendorCertificate,
+)
+from devices.models.devices import GONE_STATES
 from devices.models.push import EXPIRY_WARNING
-from devices.push import apns, fcm
+from devices.push import apns, certificate_request, fcm
 from enrollment.services.apple_settings import do_save_apple_settings
+from pki import keys
 
 
-@transaction.atomic
-def do_upload_apns_certificate(tenant, data: bytes, *, actor, password: str | None = None,
-                               key_data: bytes | None = None, origin=None) -> ApnsCertificate:
-    """Store the MDM push certificate (PKCS#12 or PEM) and make its topic the tenant's push
-    topic. Raises apns.ApnsCertificateError (user-facing) for an unusable file."""
-    parsed = apns.load_push_certificate(data, password=password, key_data=key_data)
-    if parsed.not_after <= timezone.now():
+class TopicChangeRequired(apns.ApnsCertificateError):
+    """The certificate has another topic than the current one: every Apple device would have
+    to enroll again, so the admin must confirm."""
+
+    audit_action = AuditAction.APNS_TOPIC_CHANGE_REFUSED
+
+    def __init__(self, current_topic: str, new_topic: str, apple_devices: int):
+        self.current_topic, self.new_topic = current_topic, new_topic
+        self.apple_devices = apple_devices
+        self.audit_detail = {"topic": new_topic, "previous_topic": current_topic,
+                             "apple_devices": apple_devices}
+        super().__init__(
+            f"This certificate's topic ({new_topic}) is not the current one ({current_topic}): "
+            f"all {apple_devices} Apple device(s) would have to enroll again. To renew, use "
+            f"Renew on the current certificate in Apple's Push Certificates Portal (same Apple "
+            f"ID); to change the topic anyway, confirm it.")
+
+
+class NoMatchingRequest(apns.ApnsCertificateError):
+    """A certificate without its key whose key is none of this tenant's requests' keys."""
+
+    audit_action = AuditAction.APNS_CERTIFICATE_UNMATCHED
+
+    def __init__(self, certificate: x509.Certificate, key_id: str):
+        self.audit_detail = {"subject": certificate.subject.rfc4514_string()[:500],
+                             "serial_number": format(certificate.serial_number, "x"),
+                             "public_key_sha256": key_id}
+        super().__init__(
+            "This certificate matches none of the push certificate requests created here, and "
+            "no private key came with it. Upload the certificate Apple issued for a request "
+            "made on this page, or the .p12 (or PEM certificate and key) it belongs to.")
+
+
+def _refusals_audited(service):
+    """A refusal (topic change not confirmed, certificate of no request) rolls the service's
+    transaction back, then is audited in its own: nothing is written but the event."""
+
+    @functools.wraps(service)
+    def audited(tenant, *args, actor, origin=None, **kwargs):
+        try:
+            return service(tenant, *args, actor=actor, origin=origin, **kwargs)
+        except (TopicChangeRequired, NoMatchingRequest) as refusal:
+            with transaction.atomic():
+                record(tenant, refusal.audit_action, actor=actor, origin=origin,
+                       detail=refusal.audit_detail)
+            raise
+
+    return audited
+
+
+def apple_device_count(tenant) -> int:
+    """Apple devices still managed (not retired or wiped): those a new topic would lose. One
+    COUNT on the (tenant, platform, state) index."""
+    return (Device.objects.for_tenant(tenant)
+            .filter(platform__in=(Platform.IOS, Platform.MACOS))
+            .exclude(state__in=GONE_STATES).count())
+
+
+def _refuse_expired(not_after) -> None:
+    if not_after <= timezone.now():
         raise apns.ApnsCertificateError("This certificate has expired: renew it in Apple's "
                                         "Push Certificates Portal.")
+
+
+def _install(tenant, parsed: apns.PushCertificate, *, actor, confirm_topic_change: bool,
+             origin, source: str) -> ApnsCertificate:
+    """Make `parsed` the tenant's push certificate (renewed in place when the topic is the
+    same) and its topic the enrollment profiles' push topic."""
+    _refuse_expired(parsed.not_after)
     current = ApnsCertificate.objects.for_tenant(tenant).select_for_update().first()
     previous_topic = current.topic if current else None
+    if previous_topic and previous_topic != parsed.topic:
+        apple_devices = apple_device_count(tenant)
+        if not confirm_topic_change:
+            raise TopicChangeRequired(previous_topic, parsed.topic, apple_devices)
+        record(tenant, AuditAction.APNS_TOPIC_CHANGE_CONFIRMED, actor=actor, target=current,
+               origin=origin, detail={"topic": parsed.topic, "previous_topic": previous_topic,
+                                        "apple_devices": apple_devices})
     certificate = current or ApnsCertificate(tenant=tenant)
     certificate.certificate_pem = parsed.certificate_pem.decode()
     certificate.private_key_encrypted = encrypt(parsed.private_key_pem,
@@ -50,9 +132,158 @@ def do_upload_apns_certificate(tenant, data: bytes, *, actor, password: str | No
     do_save_apple_settings(tenant, actor=actor, origin=origin, push_topic=parsed.topic)
     record(tenant, AuditAction.APNS_CERTIFICATE_UPLOADED, actor=actor, target=certificate,
            origin=origin, detail={"topic": parsed.topic, "serial_number": parsed.serial_number,
-                                  "not_after": parsed.not_after.isoformat(),
-                                  "previous_topic": previous_topic})
+                                    "not_after": parsed.not_after.isoformat(),
+                                    "previous_topic": previous_topic, "source": source})
     return certificate
+
+
+def _install_requested(tenant, issued: x509.Certificate, *, actor, confirm_topic_change: bool,
+                       origin) -> ApnsCertificate:
+    """Apple's certificate for a request made here, joined to the request's key."""
+    apns.topic_of(issued)  # the vendor certificate or another certificate: say so first
+    _refuse_expired(issued.not_valid_after_utc)
+    key_id = certificate_request.certificate_key_sha256(issued) or ""
+    pending = (ApnsCertificateRequest.objects.for_tenant(tenant)
+               .filter(public_key_sha256=key_id).select_for_update().first()) if key_id else None
+    if pending is None:
+        raise NoMatchingRequest(issued, key_id)
+    key_pem = decrypt(bytes(pending.private_key_encrypted), ApnsCertificateRequest.KEY_PURPOSE)
+    parsed = apns.load_push_certificate(
+        issued.public_bytes(serialization.Encoding.PEM), key_data=key_pem)
+    certificate = _install(tenant, parsed, actor=actor, origin=origin, source="request",
+                           confirm_topic_change=confirm_topic_change)
+    pending.matched_at = timezone.now()
+    pending.save(update_fields=["matched_at"])
+    record(tenant, AuditAction.APNS_CERTIFICATE_MATCHED, actor=actor, target=certificate,
+           origin=origin, detail={"request_id": pending.pk, "topic": parsed.topic,
+                                    "serial_number": parsed.serial_number,
+                                    "public_key_sha256": key_id})
+    return certificate
+
+
+@_refusals_audited
+@transaction.atomic
+def do_upload_apns_certificate(tenant, data: bytes, *, actor, password: str | None = None,
+                               key_data: bytes | None = None, confirm_topic_change: bool = False,
+                               origin=None) -> ApnsCertificate:
+    """Store the MDM push certificate and make its topic the tenant's push topic.
+
+    Apple's certificate alone (PEM or DER, no key) is joined to the key of the request made
+    here that it answers; a PKCS#12, or a PEM with its key, is taken as it is. A certificate
+    of another topic than the current one is refused (TopicChangeRequired, audited) unless
+    `confirm_topic_change`. Raises apns.ApnsCertificateError (user-facing) for an unusable
+    file."""
+    issued = certificate_request.certificate_only(data, key_data)
+    if issued is not None:
+        return _install_requested(tenant, issued, actor=actor, origin=origin,
+                                  confirm_topic_change=confirm_topic_change)
+    parsed = apns.load_push_certificate(data, password=password, key_data=key_data)
+    return _install(tenant, parsed, actor=actor, origin=origin, source="upload",
+                    confirm_topic_change=confirm_topic_change)
+
+
+# --- push certificate requests and the MDM vendor certificate that signs them --------------
+
+def apns_certificate_requests(tenant):
+    return ApnsCertificateRequest.objects.for_tenant(tenant)
+
+
+def mdm_vendor_certificate(tenant) -> MdmVendorCertificate | None:
+    return MdmVendorCertificate.objects.for_tenant(tenant).first()
+
+
+def deployment_vendor_certificate() -> certificate_request.VendorCertificate | None:
+    """This server's vendor certificate (MDM_VENDOR_CERTIFICATE_FILE, MDM_VENDOR_KEY_FILE),
+    read when used; None when not configured."""
+    path = settings.MDM_VENDOR_CERTIFICATE_FILE
+    if not path:
+        return None
+    try:
+        data = Path(path).read_bytes()
+        key_path = settings.MDM_VENDOR_KEY_FILE
+        key_data = Path(key_path).read_bytes() if key_path else None
+        return certificate_request.load_vendor_certificate(
+            data, key_data=key_data, password=settings.MDM_VENDOR_KEY_PASSWORD or None)
+    except (OSError, certificate_request.VendorCertificateError) as exc:
+        raise certificate_request.VendorCertificateError(
+            f"This server's MDM vendor certificate (MDM_VENDOR_CERTIFICATE_FILE) cannot sign: "
+            f"{exc}") from None
+
+
+def signing_vendor(tenant) -> tuple[certificate_request.VendorCertificate | None, str]:
+    """The vendor certificate that signs the tenant's requests and whose it is: the tenant's
+    own, else this server's, else (None, ""). Raises VendorCertificateError when the one that
+    should sign cannot (expired, unreadable)."""
+    own = mdm_vendor_certificate(tenant)
+    if own is not None:
+        key_pem = decrypt(bytes(own.private_key_encrypted), MdmVendorCertificate.KEY_PURPOSE)
+        try:
+            vendor = certificate_request.load_vendor_certificate(
+                (own.certificate_pem + own.issuers_pem).encode(), key_data=key_pem)
+        except certificate_request.VendorCertificateError as exc:
+            raise certificate_request.VendorCertificateError(
+                f"Your MDM vendor certificate cannot sign: {exc}") from None
+        return vendor, ApnsCertificateRequest.SignedBy.TENANT
+    vendor = deployment_vendor_certificate()
+    return vendor, (ApnsCertificateRequest.SignedBy.DEPLOYMENT if vendor else "")
+
+
+@transaction.atomic
+def do_create_apns_certificate_request(tenant, *, actor, email: str = "",
+                                       origin=None) -> ApnsCertificateRequest:
+    """A new push key (RSA 2048, kept encrypted) and its CSR, signed into the file for Apple's
+    Push Certificates Portal when a vendor certificate is at hand. Raises
+    VendorCertificateError when the vendor certificate that should sign cannot."""
+    vendor, signed_by = signing_vendor(tenant)
+    key = keys.new_rsa_key(2048)
+    csr_der = certificate_request.new_push_csr(key, common_name=f"{tenant.name} MDM push",
+                                               email=email)
+    pending = ApnsCertificateRequest(
+        tenant=tenant, csr_pem=certificate_request.csr_pem(csr_der),
+        private_key_encrypted=encrypt(
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()),
+            ApnsCertificateRequest.KEY_PURPOSE),
+        public_key_sha256=certificate_request.public_key_sha256(key.public_key()),
+        created_by_label=actor_fields(actor)["actor_label"])
+    if vendor is not None:
+        pending.signed_request = certificate_request.sign_push_request(csr_der, vendor).decode()
+        pending.signed_by, pending.vendor_subject = signed_by, vendor.subject
+    pending.save()
+    record(tenant, AuditAction.APNS_CERTIFICATE_REQUEST_CREATED, actor=actor, target=pending,
+           origin=origin, detail={"public_key_sha256": pending.public_key_sha256,
+                                    "signed_by": pending.signed_by,
+                                    "vendor_subject": pending.vendor_subject})
+    return pending
+
+
+@transaction.atomic
+def do_save_mdm_vendor_certificate(tenant, data: bytes, *, actor, password: str | None = None,
+                                   key_data: bytes | None = None,
+                                   chain_data: bytes | None = None,
+                                   origin=None) -> MdmVendorCertificate:
+    """Store the tenant's MDM vendor certificate, its key (encrypted) and Apple's chain; it
+    signs the tenant's next requests. Raises VendorCertificateError (user-facing) for a
+    certificate without its key, a key of another certificate, an incomplete chain, ..."""
+    vendor = certificate_request.load_vendor_certificate(data, password=password,
+                                                         key_data=key_data,
+                                                         chain_data=chain_data)
+    saved = (MdmVendorCertificate.objects.for_tenant(tenant).select_for_update().first()
+             or MdmVendorCertificate(tenant=tenant))
+    saved.certificate_pem, saved.issuers_pem = vendor.certificate_pem, vendor.issuers_pem
+    saved.private_key_encrypted = encrypt(vendor.key_pem, MdmVendorCertificate.KEY_PURPOSE)
+    saved.subject, saved.serial_number = vendor.subject, vendor.serial_number
+    saved.not_after = vendor.not_after
+    saved.uploaded_at = timezone.now()
+    saved.uploaded_by_label = actor_fields(actor)["actor_label"]
+    saved.save()
+    record(tenant, AuditAction.MDM_VENDOR_CERTIFICATE_SAVED, actor=actor, target=saved,
+           origin=origin, detail={"subject": saved.subject,
+                                    "serial_number": saved.serial_number,
+                                    "not_after": saved.not_after.isoformat(),
+                                    "chain": [cert.subject.rfc4514_string()[:200]
+                                              for cert in vendor.issuers]})
+    return saved
 
 
 def apns_certificate(tenant) -> ApnsCertificate | None:

@@ -1,5 +1,7 @@
 """Test PKI for the push tests: a CA, the loopback server's certificate, an MDM push
-certificate (UID com.apple.mgmt.External.<uuid>), an APNs .p8 key, an FCM service account."""
+certificate (UID com.apple.mgmt.External.<uuid>), an APNs .p8 key, an FCM service account;
+an MDM vendor certificate under stand-ins for Apple Root CA and the WWDR intermediate, and
+"Apple" issuing a push certificate for a CSR."""
 
 from __future__ import annotations
 
@@ -64,6 +66,22 @@ class TestPki:
                      not_before=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
         return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
 
+    def issue_for_csr(self, csr_pem: str | bytes, *, topic: str = TOPIC, days: int = 365,
+                      not_before: dt.datetime | None = None) -> bytes:
+        """What Apple's Push Certificates Portal gives back for a request: the certificate
+        alone (PEM), for the CSR's key."""
+        ca_key = serialization.load_pem_private_key((self.folder / "ca.key").read_bytes(), None)
+        ca_cert = x509.load_pem_x509_certificate(self.ca_file.read_bytes())
+        csr = x509.load_pem_x509_csr(csr_pem.encode() if isinstance(csr_pem, str) else csr_pem)
+        name = x509.Name([x509.NameAttribute(NameOID.USER_ID, topic),
+                          x509.NameAttribute(NameOID.COMMON_NAME, f"APSP:{uuid.uuid4()}")])
+        start = not_before or dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(ca_cert.subject)
+                .public_key(csr.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(start).not_valid_after(start + dt.timedelta(days=days))
+                .sign(ca_key, hashes.SHA256()))
+        return cert.public_bytes(serialization.Encoding.PEM)
+
     def service_account(self, token_uri: str, project_id: str = "demo-project") -> dict:
         return {"type": "service_account", "project_id": project_id,
                 "private_key_id": "k1", "private_key": self.service_account_key_pem.decode(),
@@ -109,3 +127,59 @@ def make_pki(folder: str) -> TestPki:
 
 def service_account_json(pki: TestPki, token_uri: str) -> bytes:
     return json.dumps(pki.service_account(token_uri)).encode()
+
+
+@dataclass(frozen=True)
+class VendorPki:
+    """An MDM vendor certificate (RSA) issued by a stand-in WWDR intermediate under a stand-in
+    Apple Root CA."""
+
+    root_pem: bytes
+    wwdr_pem: bytes
+    certificate_pem: bytes
+    key_pem: bytes
+    key: rsa.RSAPrivateKey
+
+    @property
+    def chain_pem(self) -> bytes:
+        """Apple's part of the chain: WWDR, then the root."""
+        return self.wwdr_pem + self.root_pem
+
+    @property
+    def certificate_der(self) -> bytes:
+        return x509.load_pem_x509_certificate(self.certificate_pem).public_bytes(
+            serialization.Encoding.DER)
+
+    @property
+    def chain_der(self) -> bytes:
+        """`cat AppleWWDRCAG3.cer AppleIncRootCertificate.cer`"""
+        return b"".join(cert.public_bytes(serialization.Encoding.DER)
+                        for cert in x509.load_pem_x509_certificates(self.chain_pem))
+
+    def p12(self, password: bytes = b"secret", *, with_chain: bool = True) -> bytes:
+        chain = x509.load_pem_x509_certificates(self.chain_pem) if with_chain else None
+        return pkcs12.serialize_key_and_certificates(
+            b"vendor", self.key, x509.load_pem_x509_certificate(self.certificate_pem), chain,
+            serialization.BestAvailableEncryption(password))
+
+
+@cache
+def make_vendor_pki(days: int = 365, start_days_ago: int = 1) -> VendorPki:
+    root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    root = _cert(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Apple Inc."),
+                            x509.NameAttribute(NameOID.COMMON_NAME, "Test Apple Root CA")]),
+                 root_key, None, None, ca=True, days=3650)
+    wwdr_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    wwdr = _cert(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Apple Inc."),
+                            x509.NameAttribute(NameOID.COMMON_NAME,
+                                               "Test Apple Worldwide Developer Relations CA")]),
+                 wwdr_key, root, root_key, ca=True, days=3650)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    vendor = _cert(x509.Name([x509.NameAttribute(NameOID.USER_ID, "TEAM123456"),
+                              x509.NameAttribute(NameOID.COMMON_NAME,
+                                                 "MDM Vendor: Example Corp")]),
+                   key, wwdr, wwdr_key, days=days,
+                   not_before=dt.datetime.now(dt.UTC) - dt.timedelta(days=start_days_ago))
+    pem = serialization.Encoding.PEM
+    return VendorPki(root_pem=root.public_bytes(pem), wwdr_pem=wwdr.public_bytes(pem),
+                     certificate_pem=vendor.public_bytes(pem), key_pem=_pem_key(key), key=key)

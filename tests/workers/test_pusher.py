@@ -40,7 +40,10 @@ def test_upload_pem_replaces_and_warns_before_expiry(tenant, admin, pki, push_se
     certificate = do_upload_apns_certificate(tenant, cert, key_data=key, actor=admin)
     assert certificate.expires_soon and certificate.days_left <= 20
     assert apple_settings(tenant).push_topic == "com.apple.mgmt.External.other"
-    do_upload_apns_certificate(tenant, pki.push_cert_pem + pki.push_key_pem, actor=admin)
+    with pytest.raises(apns.ApnsCertificateError, match="topic"):  # another topic: confirm
+        do_upload_apns_certificate(tenant, pki.push_cert_pem + pki.push_key_pem, actor=admin)
+    do_upload_apns_certificate(tenant, pki.push_cert_pem + pki.push_key_pem, actor=admin,
+                               confirm_topic_change=True)
     assert ApnsCertificate.objects.filter(tenant=tenant).count() == 1
     assert apple_settings(tenant).push_topic == TOPIC
 
