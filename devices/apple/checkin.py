@@ -1,7 +1,7 @@
 """The Apple MDM service: what NanoMDM's service interface is, as functions.
 
 ``serve_checkin`` (CheckInURL) and ``serve_report`` (ServerURL) take the request body and the
-identity headers' values, check the signature (``store.presented_certificate``), decode the
+identity headers' values, check the signature (``identity.presented_certificate``), decode the
 typed message (``messages``), map the certificate to the tenant's issued certificate
 (``store.issued_certificate``; for Idle, one query fetches the channel with its bound
 certificate) and act on it; every refusal is audited and answered the protocol's
@@ -28,8 +28,8 @@ from django.utils import timezone
 from audit.events import AuditAction
 from audit.record import record
 from core.encryption import decrypt, encrypt
+from devices.apple import identity, store
 from devices.apple import messages as msg
-from devices.apple import store
 from devices.apple.commands import (
     cancel_pending,
     do_enqueue_command,
@@ -121,7 +121,7 @@ def serve_report(tenant, body: bytes, *, signature: str | None,
 def _serve(tenant, body, signature, forwarded_certificate, request, handler) -> Reply:
     ctx = _Context(tenant, None, request)
     try:
-        ctx.certificate = store.presented_certificate(
+        ctx.certificate = identity.presented_certificate(
             body, signature=signature, forwarded_certificate=forwarded_certificate)
         return handler(ctx, body)
     except store.RevokedCertificate as exc:

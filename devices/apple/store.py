@@ -1,10 +1,10 @@
 """Storage side of Apple device identity: the tenant's CA certificates, the issued certificate
 a request's identity maps to, and the channel rows the check-in service works on.
 
-``presented_certificate`` and ``issued_certificate`` are the identity "middleware" of DESIGN.md:
-extract the certificate (Mdm-Signature or forwarded TLS client certificate), verify it against
-the tenant's CA, and map it to an unrevoked IssuedCertificate of the tenant. They never see an
-HttpRequest.
+``identity.presented_certificate`` and ``issued_certificate`` are the identity "middleware" of
+DESIGN.md: extract the certificate (Mdm-Signature or forwarded TLS client certificate), verify
+it against the tenant's CA, and map it to an unrevoked IssuedCertificate of the tenant. They
+never see an HttpRequest.
 """
 
 from __future__ import annotations
@@ -58,17 +58,6 @@ def tenant_ca_certificates(tenant) -> list[x509.Certificate]:
     rows = CertificateAuthority.objects.for_tenant(tenant).values_list("certificate_der",
                                                                         flat=True)
     return [identity.load_certificate(bytes(der)) for der in rows]
-
-
-def presented_certificate(body: bytes, *, signature: str | None,
-                          forwarded_certificate: str | None) -> x509.Certificate:
-    """The certificate whose key signed ``body`` (Mdm-Signature), else the forwarded TLS
-    client certificate. Pure: proves possession of the key, not that we trust it."""
-    if signature:
-        return identity.verify_mdm_signature(signature, body)
-    if forwarded_certificate:
-        return identity.load_forwarded_client_cert(forwarded_certificate)
-    raise identity.MalformedIdentity("no Mdm-Signature and no client certificate")
 
 
 def _issued_query(tenant):
