@@ -1,13 +1,13 @@
 """The Apple MDM service: what NanoMDM's service interface is, as functions.
 
-``serve_checkin`` (CheckInURL) and ``serve_report`` (ServerURL) take the request body and the
-identity headers' values, check the signature (``identity.presented_certificate``), decode the
-typed message (``messages``), map the certificate to the tenant's issued certificate
-(``store.issued_certificate``; for Idle, one query fetches the channel with its bound
-certificate) and act on it; every refusal is audited and answered the protocol's
-way: 400 for identity and message problems (never 401, which can make a device unenroll),
-403 with Apple's ``com.apple.unrecognized.device`` error for a retired or wiped device, 410 to
-decline a Mac user channel.
+``serve_checkin`` (CheckInURL) and ``serve_report`` (ServerURL) take the request body, the
+identity headers' values and the ``CheckinStore`` the view chose, check the signature
+(``identity.presented_certificate``), decode the typed message (``messages``), map the
+certificate to the tenant's issued certificate (``identify``) and act on it; every read and
+write goes through the store. Every refusal is audited and answered the protocol's way: 400
+for identity and message problems (never 401, which can make a device unenroll), 403 with
+Apple's ``com.apple.unrecognized.device`` error for a retired or wiped device, 410 to decline
+a Mac user channel.
 
 Channel rules (NanoMDM): Authenticate binds the identity certificate to the device channel,
 resets its queue and disables it until TokenUpdate; the first device-channel TokenUpdate of a
@@ -22,26 +22,17 @@ import plistlib
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from django.db import transaction
 from django.utils import timezone
 
 from audit.events import AuditAction
-from audit.record import record
-from core.encryption import decrypt, encrypt
-from devices.apple import identity, store
+from devices.apple import identity
 from devices.apple import messages as msg
-from devices.apple.commands import (
-    cancel_pending,
-    do_enqueue_command,
-    do_record_report,
-    next_command,
-)
 from devices.apple.identity import IdentityError
+from devices.apple.store import CheckinStore, ReportTarget
 from devices.models import AppleChannel, Device, DeviceState
 from devices.models.devices import GONE_STATES
-from devices.services.lifecycle import do_enroll_device
 from enrollment.models import OPEN_STATES, IssuedCertificate, Registration, RegistrationState
-from enrollment.services.registrations import registration_for_certificate
+from pki.authority import fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +70,18 @@ class DeviceUnrecognized(Exception):
         self.device = device
 
 
+class UnknownCertificate(IdentityError):
+    reason = "unknown_certificate"
+
+
+class RevokedCertificate(IdentityError):
+    reason = "revoked"
+
+    def __init__(self, message: str, issued: IssuedCertificate):
+        super().__init__(message)
+        self.issued = issued
+
+
 def unrecognized_device_body() -> bytes:
     return plistlib.dumps({
         "code": UNRECOGNIZED_DEVICE,
@@ -90,47 +93,78 @@ def _actor(message: msg.ChannelMessage) -> str:
     return f"device:{message.device_id}"[:200]
 
 
+def identify(store: CheckinStore, tenant, cert: x509.Certificate) -> IssuedCertificate:
+    """The tenant's unrevoked IssuedCertificate that ``cert`` is; IdentityError otherwise.
+
+    The chain is checked against the issuing CA of the stored row, which is one of the
+    tenant's CAs, active or rotated out; a certificate we do not know is checked against all
+    of them to say why it is refused."""
+    issued = store.issued_certificate(tenant, fingerprint(cert))
+    now = timezone.now()
+    if issued is None:
+        identity.verify_chain(cert, [identity.load_certificate(der)
+                                     for der in store.ca_certificates(tenant)], now)
+        raise UnknownCertificate("signed by our CA but not a certificate we issued")
+    issuer = identity.load_certificate(bytes(issued.authority.certificate_der))
+    identity.verify_chain(cert, [issuer], now)
+    if issued.revoked_at is not None:
+        raise RevokedCertificate(f"certificate {issued.serial_hex} is revoked", issued)
+    return issued
+
+
+def bound_certificate_matches(target: ReportTarget, cert: x509.Certificate) -> bool:
+    """The fast identity check: ``cert`` is the unrevoked certificate bound to the target's
+    channel (same bytes, fingerprint compared) and chains to the CA that issued it."""
+    if target.certificate_fingerprint is None or target.certificate_revoked:
+        return False
+    if fingerprint(cert) != target.certificate_fingerprint:
+        return False
+    identity.verify_chain(cert, [identity.load_certificate(target.authority_certificate_der)],
+                          timezone.now())
+    return True
+
+
 @dataclass
 class _Context:
     tenant: object
-    issued: IssuedCertificate | None  # set by identify(), after the message is decoded
+    store: CheckinStore
+    issued: IssuedCertificate | None = None  # set by identify(), after the message is decoded
     request: object = None
     detail: dict = field(default_factory=dict)
     certificate: x509.Certificate | None = None  # what signed the body (not yet trusted)
 
-    def identify(self, candidate: IssuedCertificate | None = None) -> IssuedCertificate:
-        self.issued = store.issued_certificate(self.tenant, self.certificate,
-                                               candidate=candidate)
+    def identify(self) -> IssuedCertificate:
+        self.issued = identify(self.store, self.tenant, self.certificate)
         return self.issued
 
 
 # --- entry points ----------------------------------------------------------------------------
 
-def serve_checkin(tenant, body: bytes, *, signature: str | None,
+def serve_checkin(tenant, body: bytes, *, store: CheckinStore, signature: str | None,
                   forwarded_certificate: str | None, request=None) -> Reply:
     """One check-in request (PUT to the CheckInURL)."""
-    return _serve(tenant, body, signature, forwarded_certificate, request, _checkin)
+    return _serve(tenant, body, store, signature, forwarded_certificate, request, _checkin)
 
 
-def serve_report(tenant, body: bytes, *, signature: str | None,
+def serve_report(tenant, body: bytes, *, store: CheckinStore, signature: str | None,
                  forwarded_certificate: str | None, request=None) -> Reply:
     """One ServerURL request: a command result or Idle; the reply is the next command."""
-    return _serve(tenant, body, signature, forwarded_certificate, request, _report)
+    return _serve(tenant, body, store, signature, forwarded_certificate, request, _report)
 
 
-def _serve(tenant, body, signature, forwarded_certificate, request, handler) -> Reply:
-    ctx = _Context(tenant, None, request)
+def _serve(tenant, body, store, signature, forwarded_certificate, request, handler) -> Reply:
+    ctx = _Context(tenant, store, request=request)
     try:
         ctx.certificate = identity.presented_certificate(
             body, signature=signature, forwarded_certificate=forwarded_certificate)
         return handler(ctx, body)
-    except store.RevokedCertificate as exc:
+    except RevokedCertificate as exc:
         device = exc.issued.device
         if device is not None and device.is_gone:  # retiring revokes: still Apple's 403
-            return _unrecognized(tenant, device, exc.issued, request)
-        return _identity_refused(tenant, exc, request)
+            return _unrecognized(ctx, device, exc.issued)
+        return _identity_refused(ctx, exc)
     except IdentityError as exc:
-        return _identity_refused(tenant, exc, request)
+        return _identity_refused(ctx, exc)
     except msg.MessageError as exc:
         reason = ("missing_key" if isinstance(exc, msg.MissingKey) else
                   "unknown_message_type" if isinstance(exc, msg.UnknownMessageType) else
@@ -139,29 +173,30 @@ def _serve(tenant, body, signature, forwarded_certificate, request, handler) -> 
     except CheckinRefused as exc:
         return _refused(ctx, exc)
     except DeviceUnrecognized as exc:
-        return _unrecognized(tenant, exc.device, ctx.issued, request)
+        return _unrecognized(ctx, exc.device, ctx.issued)
 
 
-def _identity_refused(tenant, exc: IdentityError, request) -> Reply:
-    record(tenant, AuditAction.DEVICE_IDENTITY_REJECTED, actor="mdm", request=request,
-           detail={"reason": exc.reason, "error": str(exc)[:200]})
-    logger.info("MDM identity refused for tenant %s: %s", tenant.slug, exc)
+def _identity_refused(ctx: _Context, exc: IdentityError) -> Reply:
+    ctx.store.audit(ctx.tenant, AuditAction.DEVICE_IDENTITY_REJECTED, actor="mdm",
+                    request=ctx.request, detail={"reason": exc.reason, "error": str(exc)[:200]})
+    logger.info("MDM identity refused for tenant %s: %s", ctx.tenant.slug, exc)
     return Reply(400, b"The device identity could not be verified.\n")
 
 
-def _unrecognized(tenant, device: Device, issued: IssuedCertificate | None, request) -> Reply:
-    record(tenant, AuditAction.DEVICE_UNRECOGNIZED, actor=f"device:{device.udid}",
-           target=device, device=device, request=request,
-           detail={"state": device.state, "certificate": issued.serial_hex if issued else ""})
+def _unrecognized(ctx: _Context, device: Device, issued: IssuedCertificate | None) -> Reply:
+    ctx.store.audit(ctx.tenant, AuditAction.DEVICE_UNRECOGNIZED, actor=f"device:{device.udid}",
+                    target=device, device=device, request=ctx.request,
+                    detail={"state": device.state,
+                            "certificate": issued.serial_hex if issued else ""})
     return Reply(403, unrecognized_device_body(), PLIST_CONTENT_TYPE)
 
 
 def _refused(ctx: _Context, exc: CheckinRefused) -> Reply:
     device = ctx.issued.device if ctx.issued else None
     serial = ctx.issued.serial_hex if ctx.issued else ""
-    record(ctx.tenant, exc.action, actor="mdm", request=ctx.request, device=device,
-           target=device, detail={"reason": exc.reason, "certificate": serial,
-                                  **ctx.detail, **exc.detail})
+    ctx.store.audit(ctx.tenant, exc.action, actor="mdm", request=ctx.request, device=device,
+                    target=device, detail={"reason": exc.reason, "certificate": serial,
+                                           **ctx.detail, **exc.detail})
     logger.info("MDM request refused for tenant %s: %s", ctx.tenant.slug, exc.reason)
     return Reply(400, f"Refused: {exc.reason}\n".encode())
 
@@ -183,10 +218,10 @@ def _checkin(ctx: _Context, body: bytes) -> Reply:
         msg.SetBootstrapToken: _set_bootstrap_token,
         msg.GetBootstrapToken: _get_bootstrap_token,
     }
-    with transaction.atomic():
+    with ctx.store.atomic():
         channel = _bound_device_channel(ctx, message)
         reply = handlers[type(message)](ctx, message, channel)
-        _touch(channel)
+        _touch(ctx, channel)
     return reply
 
 
@@ -212,13 +247,12 @@ def _check_claim(device: Device | None, registration: Registration) -> None:
 def _authenticate(ctx: _Context, m: msg.Authenticate) -> Reply:
     if m.is_user_channel:
         raise CheckinRefused("authenticate_on_user_channel")
-    issued = ctx.issued
-    registration = registration_for_certificate(issued)
+    store, issued = ctx.store, ctx.issued
+    registration = store.registration_for_certificate(issued)
     if registration is None:
         raise CheckinRefused("certificate_not_issued_for_a_registration")
-    with transaction.atomic():
-        device = (Device.objects.for_tenant(ctx.tenant).select_for_update()
-                  .filter(udid=m.device_id).first())
+    with store.atomic():
+        device = store.lock_device_by_udid(ctx.tenant, m.device_id)
         if issued.device_id is not None and (device is None or issued.device_id != device.pk):
             # A certificate bound to one UDID replayed for another.
             raise CheckinRefused("certificate_bound_to_another_device")
@@ -231,69 +265,34 @@ def _authenticate(ctx: _Context, m: msg.Authenticate) -> Reply:
                                  registration_state=registration.state)
         if fresh:
             _check_claim(device, registration)
-        now = timezone.now()
-        device = _save_device_facts(ctx.tenant, device, m, registration.platform)
-        IssuedCertificate.objects.filter(pk=issued.pk).update(device=device)
-        issued.device = device
-        channel, _ = AppleChannel.objects.select_for_update().get_or_create(
-            tenant=ctx.tenant, channel_id=m.device_id, defaults={"device": device})
-        channel.device, channel.is_user_channel = device, False
-        channel.certificate, channel.registration = issued, registration
-        channel.topic, channel.enabled, channel.authenticated_at = m.topic, False, now
-        channel.last_seen_at = now
-        channel.save()
-        cancel_pending(channel)
-        AppleChannel.objects.filter(device=device, is_user_channel=True).update(enabled=False)
-        record(ctx.tenant, AuditAction.DEVICE_AUTHENTICATED, actor=_actor(m), target=device,
-               device=device, user=registration.user, request=ctx.request,
-               detail={"registration_id": registration.pk, "certificate": issued.serial_hex,
-                       "new_certificate": fresh})
+        channel = store.store_authenticate(ctx.tenant, m, certificate=issued,
+                                           registration=registration, device=device,
+                                           actor=_actor(m), request=ctx.request)
+        store.clear_queue(channel)
+        store.disable(channel.device_id)  # the device channel (stored disabled) and user ones
     return Reply()
-
-
-def _save_device_facts(tenant, device: Device | None, m: msg.Authenticate,
-                       platform: str) -> Device:
-    facts = {
-        "serial_number": m.serial_number, "name": m.device_name, "model": m.model,
-        "model_name": m.model_name, "product_name": m.product_name,
-        "os_version": m.os_version, "build_version": m.build_version, "imei": m.imei,
-        "meid": m.meid,
-    }
-    facts = {k: v[:Device._meta.get_field(k).max_length] for k, v in facts.items() if v}
-    now = timezone.now()
-    if device is None:
-        return Device.objects.create(tenant=tenant, platform=platform, udid=m.device_id,
-                                     state=DeviceState.PENDING, last_seen_at=now, **facts)
-    for key, value in facts.items():
-        setattr(device, key, value)
-    # Until its TokenUpdate, a (re-)authenticated device is enrolling, not managed.
-    device.platform, device.state, device.last_seen_at = platform, DeviceState.PENDING, now
-    device.save()
-    return device
 
 
 def _bound_device_channel(ctx: _Context, m: msg.ChannelMessage) -> AppleChannel:
     """The device channel of ``m``'s UDID, locked, if the request's certificate may speak for
     it: the certificate bound at Authenticate, its SCEP renewal, or (TokenUpdate only) a fresh
     certificate of an open registration: identity renewal by a new enrollment profile."""
-    channel = (AppleChannel.objects.for_tenant(ctx.tenant).select_for_update()
-               .select_related("device").filter(channel_id=m.device_id, is_user_channel=False)
-               .first())
+    store, issued = ctx.store, ctx.issued
+    channel = store.lock_device_channel(ctx.tenant, m.device_id)
     if channel is None:
         raise CheckinRefused("not_authenticated")
-    issued = ctx.issued
     if channel.certificate_id == issued.pk:
         pass
     elif issued.device_id is None and issued.renewed_from_id is not None \
             and issued.renewed_from_id == channel.certificate_id:
-        _rebind(channel, issued)
+        store.bind_certificate(channel, issued)
     elif (issued.device_id is None and isinstance(m, msg.TokenUpdate)
           and not m.is_user_channel):
-        registration = registration_for_certificate(issued)
+        registration = store.registration_for_certificate(issued)
         if registration is None or not registration.is_open:
             raise CheckinRefused("certificate_not_bound_to_this_device")
         _check_claim(channel.device, registration)
-        _rebind(channel, issued, registration)
+        store.bind_certificate(channel, issued, registration)
     else:
         raise CheckinRefused("certificate_not_bound_to_this_device")
     if channel.device.is_gone:
@@ -304,71 +303,44 @@ def _bound_device_channel(ctx: _Context, m: msg.ChannelMessage) -> AppleChannel:
     return channel
 
 
-def _rebind(channel: AppleChannel, issued: IssuedCertificate,
-            registration: Registration | None = None) -> None:
-    IssuedCertificate.objects.filter(pk=issued.pk).update(device=channel.device)
-    issued.device = channel.device
-    channel.certificate = issued
-    fields = ["certificate"]
-    if registration is not None:
-        channel.registration = registration
-        fields.append("registration")
-    channel.save(update_fields=fields)
-
-
 def _token_update(ctx: _Context, m: msg.TokenUpdate, channel: AppleChannel) -> Reply:
     if m.is_user_channel:
         return _user_token_update(ctx, m, channel)
-    device = Device.objects.select_for_update().get(pk=channel.device_id)
-    registration = (registration_for_certificate(ctx.issued) if channel.registration_id is None
-                    else Registration.objects.get(pk=channel.registration_id))
+    store = ctx.store
+    device = store.lock_device(channel.device_id)
+    registration = (store.registration_for_certificate(ctx.issued)
+                    if channel.registration_id is None
+                    else store.registration(channel.registration_id))
     if registration is None or not _registration_accepts(registration, device):
         raise CheckinRefused("registration_closed", AuditAction.DEVICE_ENROLLMENT_REFUSED,
                              registration_id=getattr(registration, "pk", None),
                              registration_state=getattr(registration, "state", None))
-    _store_push(channel, m)
-    if m.unlock_token:
-        channel.unlock_token_encrypted = encrypt(m.unlock_token,
-                                                 AppleChannel.UNLOCK_TOKEN_PURPOSE)
-    channel.save()
-    enrolled = do_enroll_device(registration, device, actor=_actor(m),
-                                        request=ctx.request)
-    if enrolled:
-        _on_enrolled(ctx.tenant, device, channel, registration.user, m)
-    elif device.state == DeviceState.PENDING:
-        device.state = DeviceState.ACTIVE  # re-authenticated with the same enrollment
-        device.save(update_fields=["state"])
+    store.store_token_update(channel, m)
+    if store.enroll_device(registration, device, actor=_actor(m), request=ctx.request):
+        _on_enrolled(ctx, device, channel, registration.user)  # loaded by enrolling
+    elif device.state == DeviceState.PENDING:  # re-authenticated with the same enrollment
+        store.set_device_state(device, DeviceState.ACTIVE)
     return Reply()
 
 
-def _store_push(channel: AppleChannel, m: msg.TokenUpdate) -> None:
-    channel.topic, channel.push_token, channel.push_magic = m.topic, m.token, m.push_magic
-    channel.enabled, channel.token_updated_at = True, timezone.now()
-
-
-def _on_enrolled(tenant, device: Device, channel: AppleChannel, user, m) -> None:
-    from devices.services.profiles import queue_enrollment_profiles
-
-    do_enqueue_command(tenant, device, "DeviceInformation", actor="system", channel=channel)
+def _on_enrolled(ctx: _Context, device: Device, channel: AppleChannel, user) -> None:
+    ctx.store.enqueue_command(ctx.tenant, device, "DeviceInformation", channel=channel,
+                              actor="system")
     # iOS has no user channel: user-scope profiles go on the device channel there.
     scopes = ["device"] if device.platform == "macos" else ["device", "user"]
-    queue_enrollment_profiles(tenant, device, channel, user, scopes, actor="system")
+    ctx.store.queue_profiles(ctx.tenant, device, channel, user, scopes, actor="system")
 
 
 def _check_out(ctx: _Context, m: msg.CheckOut, channel: AppleChannel) -> Reply:
+    store = ctx.store
     if m.is_user_channel:
-        AppleChannel.objects.filter(device_id=channel.device_id,
-                                    channel_id=m.channel_id).update(enabled=False)
+        store.disable(channel.device_id, m.channel_id)
         return Reply()
-    device = Device.objects.select_for_update().get(pk=channel.device_id)
-    AppleChannel.objects.filter(device=device).update(enabled=False)
+    device = store.lock_device(channel.device_id)
+    store.disable(device.pk)
     channel.enabled = False
     if device.state not in (DeviceState.INACTIVE, DeviceState.RETIRED, DeviceState.WIPED):
-        device.state = DeviceState.INACTIVE
-        device.save(update_fields=["state"])
-        record(ctx.tenant, AuditAction.DEVICE_INACTIVE, actor=_actor(m), target=device,
-               device=device, user=device.owner, request=ctx.request,
-               detail={"reason": "checkout"})
+        store.check_out_device(ctx.tenant, device, actor=_actor(m), request=ctx.request)
     return Reply()
 
 
@@ -383,15 +355,13 @@ def _directory_names(user) -> set[str]:
     return names
 
 
-def _user_channel_decision(device: Device, m: msg.ChannelMessage) -> str | None:
+def _user_channel_decision(ctx: _Context, device: Device, m: msg.ChannelMessage) -> str | None:
     """None when the user channel is allowed, else why it is declined. Only the user who
     enrolled the Mac gets one: the first user channel (that user was logged in to install the
     profile); a directory account must be that very user by its short name."""
     if device.state != DeviceState.ACTIVE or device.owner is None:
         return "device_not_enrolled"
-    holder = (AppleChannel.objects.filter(device=device, is_user_channel=True)
-              .exclude(user_guid=m.user_channel_user or "").exists())
-    if holder:
+    if ctx.store.user_channel_held_by_another(device, m.user_channel_user or ""):
         return "another_user_holds_the_user_channel"
     if device.owner.source == "ldap" and \
             (m.user_short_name or "").lower() not in _directory_names(device.owner):
@@ -400,16 +370,17 @@ def _user_channel_decision(device: Device, m: msg.ChannelMessage) -> str | None:
 
 
 def _decline(ctx: _Context, device: Device, m: msg.ChannelMessage, reason: str) -> Reply:
-    record(ctx.tenant, AuditAction.USER_CHANNEL_DECLINED, actor=_actor(m), target=device,
-           device=device, user=device.owner, request=ctx.request,
-           detail={"reason": reason, "message_type": m.raw.get("MessageType"),
-                   "user_id": m.user_channel_user, "user_short_name": m.user_short_name})
+    ctx.store.audit(ctx.tenant, AuditAction.USER_CHANNEL_DECLINED, actor=_actor(m),
+                    target=device, device=device, user=device.owner, request=ctx.request,
+                    detail={"reason": reason, "message_type": m.raw.get("MessageType"),
+                            "user_id": m.user_channel_user,
+                            "user_short_name": m.user_short_name})
     return Reply(410, b"User channel declined.\n")
 
 
 def _user_authenticate(ctx: _Context, m: msg.UserAuthenticate, channel: AppleChannel) -> Reply:
     device = channel.device
-    reason = _user_channel_decision(device, m)
+    reason = _user_channel_decision(ctx, device, m)
     if reason:
         return _decline(ctx, device, m, reason)
     if m.digest_response is None:
@@ -419,27 +390,14 @@ def _user_authenticate(ctx: _Context, m: msg.UserAuthenticate, channel: AppleCha
 
 def _user_token_update(ctx: _Context, m: msg.TokenUpdate, device_channel: AppleChannel) -> Reply:
     device = device_channel.device
-    reason = _user_channel_decision(device, m)
+    reason = _user_channel_decision(ctx, device, m)
     if reason:
         return _decline(ctx, device, m, reason)
-    channel, created = AppleChannel.objects.select_for_update().get_or_create(
-        tenant=ctx.tenant, channel_id=m.channel_id,
-        defaults={"device": device, "is_user_channel": True})
-    first = not channel.enabled and channel.token_updated_at is None
-    channel.user_guid = (m.user_channel_user or "")[:128]
-    channel.user_short_name = (m.user_short_name or "")[:128]
-    channel.user_long_name = (m.user_long_name or "")[:200]
-    _store_push(channel, m)
-    channel.last_seen_at = timezone.now()
-    channel.save()
-    if created or first:
-        from devices.services.profiles import queue_enrollment_profiles
-
-        record(ctx.tenant, AuditAction.USER_CHANNEL_ACCEPTED, actor=_actor(m), target=device,
-               device=device, user=device.owner, request=ctx.request,
-               detail={"user_id": channel.user_guid, "user_short_name": channel.user_short_name})
-        queue_enrollment_profiles(ctx.tenant, device, channel, device.owner, ["user"],
-                                  actor="system")
+    channel, first = ctx.store.store_user_token_update(ctx.tenant, device, m, actor=_actor(m),
+                                                       request=ctx.request)
+    if first:
+        ctx.store.queue_profiles(ctx.tenant, device, channel, device.owner, ["user"],
+                                 actor="system")
     return Reply()
 
 
@@ -447,57 +405,49 @@ def _user_token_update(ctx: _Context, m: msg.TokenUpdate, device_channel: AppleC
 
 def _set_bootstrap_token(ctx: _Context, m: msg.SetBootstrapToken,
                          channel: AppleChannel) -> Reply:
-    token = m.bootstrap_token
-    channel.bootstrap_token_encrypted = (
-        encrypt(token, AppleChannel.BOOTSTRAP_TOKEN_PURPOSE) if token else None)
-    channel.save(update_fields=["bootstrap_token_encrypted"])
-    record(ctx.tenant, AuditAction.BOOTSTRAP_TOKEN_ESCROWED, actor=_actor(m),
-           target=channel.device, device=channel.device, request=ctx.request,
-           detail={"removed": not token})
+    ctx.store.store_bootstrap_token(ctx.tenant, channel, m.bootstrap_token, actor=_actor(m),
+                                    request=ctx.request)
     return Reply()
 
 
 def _get_bootstrap_token(ctx: _Context, m: msg.GetBootstrapToken,
                          channel: AppleChannel) -> Reply:
-    if not channel.bootstrap_token_encrypted:
-        return Reply()
-    token = decrypt(bytes(channel.bootstrap_token_encrypted), AppleChannel.BOOTSTRAP_TOKEN_PURPOSE)
-    return _plist_reply({"BootstrapToken": token})
+    token = ctx.store.bootstrap_token(channel)
+    return Reply() if token is None else _plist_reply({"BootstrapToken": token})
 
 
 # --- ServerURL: results and Idle --------------------------------------------------------------
 
 def _report(ctx: _Context, body: bytes) -> Reply:
+    store = ctx.store
     report = msg.decode_command_report(body)
     ctx.detail.update(status=report.status.value, udid=report.device_id[:128])
-    if report.status is msg.CommandStatus.IDLE:
-        outcome = store.idle(ctx.tenant, report.channel_id, ctx.certificate)
-        if outcome.handled:
-            return Reply(200, outcome.command, PLIST_CONTENT_TYPE) if outcome.command \
-                else Reply()
-        target = outcome.target  # something is off: the general path says what
-    else:
-        target = store.report_target(ctx.tenant, report.channel_id)
-    if target is None or not store.bound_certificate_matches(target, ctx.certificate):
+    idle = report.status is msg.CommandStatus.IDLE
+    if idle:
+        outcome = store.idle(ctx.tenant, report.channel_id, fingerprint(ctx.certificate))
+        if outcome.accepted:
+            return _command_reply(outcome.command)
+    target = store.report_target(ctx.tenant, report.channel_id)
+    if target is None or not bound_certificate_matches(target, ctx.certificate):
         _check_report_identity(ctx, report, target)  # slow path: says why, or lets through
     if target.device_state in GONE_STATES:
-        raise DeviceUnrecognized(Device.objects.get(pk=target.device_pk))
+        raise DeviceUnrecognized(store.device(ctx.tenant, target.device_pk))
     if not target.enabled:
         raise CheckinRefused("channel_not_enrolled")
-    skip_not_now = False
-    if report.status is not msg.CommandStatus.IDLE:
-        channel = AppleChannel.objects.get(pk=target.channel_pk)
-        do_record_report(ctx.tenant, channel, report, body)
-        skip_not_now = report.status is msg.CommandStatus.NOT_NOW
-    _touch_ids(target)
-    command = next_command(target.channel_pk, skip_not_now=skip_not_now)
-    if command is None:
-        return Reply()
-    return Reply(200, command, PLIST_CONTENT_TYPE)
+    if not idle:
+        store.store_command_report(ctx.tenant, target.channel_pk, report, body)
+    store.mark_seen(target.channel_pk, target.device_pk, channel_seen_at=target.last_seen_at,
+                    device_seen_at=target.device_last_seen_at)
+    return _command_reply(store.next_command(
+        target.channel_pk, skip_not_now=report.status is msg.CommandStatus.NOT_NOW))
+
+
+def _command_reply(command: bytes | None) -> Reply:
+    return Reply() if command is None else Reply(200, command, PLIST_CONTENT_TYPE)
 
 
 def _check_report_identity(ctx: _Context, report: msg.CommandReport,
-                           target: store.ReportTarget | None) -> None:
+                           target: ReportTarget | None) -> None:
     """The request's certificate is not the one bound to the channel it names: fine for a
     user channel of the certificate's own device; otherwise refused with the reason."""
     issued = ctx.identify()
@@ -512,20 +462,6 @@ def _check_report_identity(ctx: _Context, report: msg.CommandReport,
         raise CheckinRefused("certificate_not_bound_to_this_device")
 
 
-def _touch_ids(target: store.ReportTarget) -> None:
-    now = timezone.now()
-    if target.last_seen_at is None or now - target.last_seen_at > store.LAST_SEEN_RESOLUTION:
-        AppleChannel.objects.filter(pk=target.channel_pk).update(last_seen_at=now)
-    if target.device_last_seen_at is None or \
-            now - target.device_last_seen_at > store.LAST_SEEN_RESOLUTION:
-        Device.objects.filter(pk=target.device_pk).update(last_seen_at=now)
-
-
-def _touch(channel: AppleChannel, device: Device | None = None) -> None:
-    """Record that the device was seen, at most once a minute (Idle is the hot path)."""
-    now = timezone.now()
-    device = device or channel.device
-    if channel.last_seen_at is None or now - channel.last_seen_at > store.LAST_SEEN_RESOLUTION:
-        AppleChannel.objects.filter(pk=channel.pk).update(last_seen_at=now)
-    if device.last_seen_at is None or now - device.last_seen_at > store.LAST_SEEN_RESOLUTION:
-        Device.objects.filter(pk=device.pk).update(last_seen_at=now)
+def _touch(ctx: _Context, channel: AppleChannel) -> None:
+    ctx.store.mark_seen(channel.pk, channel.device.pk, channel_seen_at=channel.last_seen_at,
+                        device_seen_at=channel.device.last_seen_at)
