@@ -3,10 +3,11 @@
 ``serve_checkin`` (CheckInURL) and ``serve_report`` (ServerURL) take the request body, the
 identity headers' values and the store the view chose; they check the signature (whose key
 signed the body: ``identity.presented_certificate``), decode the typed message
-(``messages``) and hand it to the service (service.py) over that store. Every refusal is
-audited and answered the protocol's way: 400 for identity and message problems (never 401,
-which can make a device unenroll), 403 with Apple's ``com.apple.unrecognized.device`` error
-for a retired or wiped device; the service declines a Mac user channel with 410.
+(``messages``) and hand it to the service chain: the certificate binding (binding.py)
+wrapped around the service (service.py), both over that store. Every refusal is audited and
+answered the protocol's way: 400 for identity and message problems (never 401, which can
+make a device unenroll), 403 with Apple's ``com.apple.unrecognized.device`` error for a
+retired or wiped device; the service declines a Mac user channel with 410.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import plistlib
 from audit.events import AuditAction
 from devices.apple import identity
 from devices.apple import messages as msg
+from devices.apple.binding import CertificateBinding, RevokedCertificate
 from devices.apple.identity import IdentityError
 from devices.apple.service import (
     PLIST_CONTENT_TYPE,
@@ -27,7 +29,6 @@ from devices.apple.service import (
     DeviceUnrecognized,
     MDMService,
     Reply,
-    RevokedCertificate,
 )
 from devices.apple.store import CheckinStore
 from devices.models import Device
@@ -49,8 +50,8 @@ def unrecognized_device_body() -> bytes:
 
 @functools.cache
 def service_chain(store: CheckinStore) -> MDMService:
-    """The service over ``store``."""
-    return CheckinService(store)
+    """The service with the certificate binding around it, both over ``store``."""
+    return CertificateBinding(CheckinService(store), store)
 
 
 def serve_checkin(tenant, body: bytes, *, store: CheckinStore, signature: str | None,

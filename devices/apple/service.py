@@ -3,10 +3,9 @@
 ``CheckinService`` says what each check-in message (Authenticate, TokenUpdate, CheckOut,
 UserAuthenticate, Set/GetBootstrapToken, DeclarativeManagement) and each ServerURL request (a
 command's result, or Idle) does; every read and write goes through its ``CheckinStore``
-(store.py: the plain ORM store, or postgres_store.py: the PostgreSQL fast path). Before a
-message acts, its certificate is mapped to the tenant's issued certificate and checked
-against the channel it names (the certificate binding: ``_associate_new_enrollment``,
-``_validate_or_associate``, ``_report_target``).
+(store.py: the plain ORM store, or postgres_store.py: the PostgreSQL fast path). It trusts
+the request: who is speaking, and for which channel, was settled by the certificate binding
+that wraps it (binding.py), as NanoMDM's ``certauth`` wraps its service.
 
 Channel rules (NanoMDM): Authenticate binds the identity certificate to the device channel,
 resets its queue and disables it until TokenUpdate; the first device-channel TokenUpdate of a
@@ -18,20 +17,18 @@ an exception (``CheckinRefused``, ``DeviceUnrecognized``) that checkin.py answer
 from __future__ import annotations
 
 import plistlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from cryptography import x509
-from django.utils import timezone
 
 from audit.events import AuditAction
-from devices.apple import identity
 from devices.apple import messages as msg
 from devices.apple.store import CheckinStore, ReportTarget
 from devices.models import AppleChannel, Device, DeviceState
 from devices.models.devices import GONE_STATES
 from enrollment.models import OPEN_STATES, IssuedCertificate, Registration, RegistrationState
-from pki.authority import fingerprint
 
 PLIST_CONTENT_TYPE = "application/xml"
 
@@ -74,6 +71,18 @@ class DeviceUnrecognized(Exception):
         self.device = device
 
 
+@dataclass(frozen=True)
+class ReportGrant:
+    """What lets a ServerURL request speak for the channel it names, as the SCEP signer's
+    ``Grant`` authorizes an issuance: the presented certificate's ``fingerprint``, which the
+    store's Idle checks against the channel's bound certificate in the very statement that
+    serves it, and ``target``, the general check, which returns the channel once the
+    certificate may speak for it and raises why not otherwise."""
+
+    fingerprint: str
+    target: Callable[[], ReportTarget]
+
+
 @dataclass(eq=False)
 class CheckinRequest:
     """One MDM request on its way (NanoMDM's ``mdm.Request``): filled in as it goes, by the
@@ -85,10 +94,12 @@ class CheckinRequest:
     detail: dict = field(default_factory=dict)  # what a refusal audits about the message
     issued: IssuedCertificate | None = None  # the tenant's certificate it is (identity)
     # Set by the binding: Authenticate's registration and device (locked; None: new device),
-    # or the device channel a check-in speaks for (locked, with its device and owner).
+    # the device channel a check-in speaks for (locked, with its device and owner), or the
+    # grant of a ServerURL request.
     registration: Registration | None = None
     device: Device | None = None
     channel: AppleChannel | None = None
+    grant: ReportGrant | None = None
 
 
 class MDMService(Protocol):
@@ -125,61 +136,6 @@ def registration_closed(registration: Registration | None) -> CheckinRefused:
                           registration_state=getattr(registration, "state", None))
 
 
-class UnknownCertificate(identity.IdentityError):
-    reason = "unknown_certificate"
-
-
-class RevokedCertificate(identity.IdentityError):
-    reason = "revoked"
-
-    def __init__(self, message: str, issued: IssuedCertificate):
-        super().__init__(message)
-        self.issued = issued
-
-
-def identify(store: CheckinStore, tenant, cert: x509.Certificate) -> IssuedCertificate:
-    """The tenant's unrevoked IssuedCertificate that ``cert`` is; IdentityError otherwise.
-
-    The chain is checked against the issuing CA of the stored row, which is one of the
-    tenant's CAs, active or rotated out; a certificate we do not know is checked against all
-    of them to say why it is refused."""
-    issued = store.issued_certificate(tenant, fingerprint(cert))
-    now = timezone.now()
-    if issued is None:
-        identity.verify_chain(cert, [identity.load_certificate(der)
-                                     for der in store.ca_certificates(tenant)], now)
-        raise UnknownCertificate("signed by our CA but not a certificate we issued")
-    issuer = identity.load_certificate(bytes(issued.authority.certificate_der))
-    identity.verify_chain(cert, [issuer], now)
-    if issued.revoked_at is not None:
-        raise RevokedCertificate(f"certificate {issued.serial_hex} is revoked", issued)
-    return issued
-
-
-def bound_certificate_matches(target: ReportTarget, cert: x509.Certificate) -> bool:
-    """The fast identity check: ``cert`` is the unrevoked certificate bound to the target's
-    channel (same bytes, fingerprint compared) and chains to the CA that issued it."""
-    if target.certificate_fingerprint is None or target.certificate_revoked:
-        return False
-    if fingerprint(cert) != target.certificate_fingerprint:
-        return False
-    identity.verify_chain(cert, [identity.load_certificate(target.authority_certificate_der)],
-                          timezone.now())
-    return True
-
-
-def check_claim(device: Device | None, registration: Registration) -> None:
-    """A new enrollment may take over a device record only if it is the owner's, or the
-    device has left management (checked out, retired, wiped) or has no owner yet: a user
-    cannot enroll "as" another user's managed device by sending its UDID."""
-    if (device is None or device.owner_id is None or device.owner_id == registration.user_id
-            or device.is_gone or device.state == DeviceState.INACTIVE):
-        return
-    raise CheckinRefused("device_enrolled_by_another_user",
-                         AuditAction.DEVICE_ENROLLMENT_REFUSED, registration_id=registration.pk,
-                         device_id=device.pk)
-
-
 class CheckinService:
     """What each message does; every read and write through ``store``."""
 
@@ -191,10 +147,6 @@ class CheckinService:
     def authenticate(self, r: CheckinRequest, m: msg.Authenticate) -> Reply:
         """NanoMDM: StoreAuthenticate, ClearQueue, Disable. The device is enrolling, not
         managed, until its TokenUpdate."""
-        self._identify(r)
-        if m.is_user_channel:
-            raise CheckinRefused("authenticate_on_user_channel")
-        self._associate_new_enrollment(r, m)
         channel = self.store.store_authenticate(
             r.tenant, m, certificate=r.issued, registration=r.registration, device=r.device,
             actor=device_actor(m), request=r.request)
@@ -204,7 +156,6 @@ class CheckinService:
 
     def token_update(self, r: CheckinRequest, m: msg.TokenUpdate) -> Reply:
         """Store the push token; the first one of a registration enrolls the device."""
-        self._validate_or_associate(r, m)
         if m.is_user_channel:
             return self._user_token_update(r, m)
         channel = r.channel
@@ -233,7 +184,6 @@ class CheckinService:
 
     def check_out(self, r: CheckinRequest, m: msg.CheckOut) -> Reply:
         """NanoMDM: Disable (a device channel's user channels too); the device is Inactive."""
-        self._validate_or_associate(r, m)
         channel = r.channel
         if m.is_user_channel:
             self.store.disable(channel.device_id, m.channel_id)
@@ -249,7 +199,6 @@ class CheckinService:
         return OK
 
     def user_authenticate(self, r: CheckinRequest, m: msg.UserAuthenticate) -> Reply:
-        self._validate_or_associate(r, m)
         device = r.channel.device
         reason = self._user_channel_refusal(device, m)
         if reason:
@@ -300,21 +249,18 @@ class CheckinService:
 
     def set_bootstrap_token(self, r: CheckinRequest, m: msg.SetBootstrapToken) -> Reply:
         """Escrow the Mac's Bootstrap Token, encrypted (none: remove it)."""
-        self._validate_or_associate(r, m)
         self.store.store_bootstrap_token(r.tenant, r.channel, m.bootstrap_token,
                                          actor=device_actor(m), request=r.request)
         self._seen(r)
         return OK
 
     def get_bootstrap_token(self, r: CheckinRequest, m: msg.GetBootstrapToken) -> Reply:
-        self._validate_or_associate(r, m)
         token = self.store.bootstrap_token(r.channel)
         self._seen(r)
         return OK if token is None else plist_reply({"BootstrapToken": token})
 
     def declarative_management(self, r: CheckinRequest,
                                m: msg.DeclarativeManagement) -> Reply:
-        self._identify(r)
         raise CheckinRefused("unsupported_message_type")
 
     def _seen(self, r: CheckinRequest) -> None:
@@ -328,15 +274,14 @@ class CheckinService:
     def command_report(self, r: CheckinRequest, report: msg.CommandReport,
                        body: bytes) -> Reply:
         """NanoMDM: StoreCommandReport, RetrieveNextCommand. An Idle of the channel's own
-        certificate is served by the store in one step (which checks the certificate in it);
-        anything else, or anything unusual, takes the general path, which says why it
-        refuses."""
+        certificate is served by the store in one step (the grant is checked in it); anything
+        else, or anything unusual, takes the general path, which says why it refuses."""
         idle = report.status is msg.CommandStatus.IDLE
         if idle:
-            outcome = self.store.idle(r.tenant, report.channel_id, fingerprint(r.certificate))
+            outcome = self.store.idle(r.tenant, report.channel_id, r.grant.fingerprint)
             if outcome.accepted:
                 return command_reply(outcome.command)
-        target = self._report_target(r, report)
+        target = r.grant.target()
         if target.device_state in GONE_STATES:
             raise DeviceUnrecognized(self.store.device(r.tenant, target.device_pk))
         if not target.enabled:
@@ -349,77 +294,6 @@ class CheckinService:
         # Right after NotNow, NotNow commands wait (else the same one would loop).
         return command_reply(self.store.next_command(
             target.channel_pk, skip_not_now=report.status is msg.CommandStatus.NOT_NOW))
-
-    # --- certificate binding ------------------------------------------------------------------
-
-    def _identify(self, r: CheckinRequest) -> IssuedCertificate:
-        r.issued = identify(self.store, r.tenant, r.certificate)
-        return r.issued
-
-    def _associate_new_enrollment(self, r: CheckinRequest, m: msg.Authenticate) -> None:
-        issued = r.issued
-        registration = self.store.registration_for_certificate(issued)
-        if registration is None:
-            raise CheckinRefused("certificate_not_issued_for_a_registration")
-        device = self.store.lock_device_by_udid(r.tenant, m.device_id)
-        if issued.device_id is not None and (device is None or issued.device_id != device.pk):
-            # A certificate bound to one UDID replayed for another.
-            raise CheckinRefused("certificate_bound_to_another_device")
-        fresh = issued.device_id is None
-        if device is not None and device.is_gone and not fresh:
-            raise DeviceUnrecognized(device)
-        if not registration_accepts(registration, device):
-            raise registration_closed(registration)
-        if fresh:
-            check_claim(device, registration)
-        r.registration, r.device = registration, device
-
-    def _validate_or_associate(self, r: CheckinRequest, m: msg.CheckinMessage) -> None:
-        """``r.channel``: the device channel of ``m``'s UDID, locked, if the certificate may
-        speak for it: the certificate bound at Authenticate, its SCEP renewal, or (TokenUpdate
-        only) a fresh certificate of an open registration: identity renewal by a new
-        enrollment profile."""
-        issued = self._identify(r)
-        channel = self.store.lock_device_channel(r.tenant, m.device_id)
-        if channel is None:
-            raise CheckinRefused("not_authenticated")
-        if channel.certificate_id == issued.pk:
-            pass
-        elif issued.device_id is None and issued.renewed_from_id is not None \
-                and issued.renewed_from_id == channel.certificate_id:
-            self.store.bind_certificate(channel, issued)
-        elif (issued.device_id is None and isinstance(m, msg.TokenUpdate)
-              and not m.is_user_channel):
-            registration = self.store.registration_for_certificate(issued)
-            if registration is None or not registration.is_open:
-                raise CheckinRefused("certificate_not_bound_to_this_device")
-            check_claim(channel.device, registration)
-            self.store.bind_certificate(channel, issued, registration)
-        else:
-            raise CheckinRefused("certificate_not_bound_to_this_device")
-        if channel.device.is_gone:
-            raise DeviceUnrecognized(channel.device)
-        if channel.device.state == DeviceState.INACTIVE and not isinstance(m, msg.CheckOut):
-            # Checked out: the device left management; only a new Authenticate brings it back.
-            raise CheckinRefused("checked_out")
-        r.channel = channel
-
-    def _report_target(self, r: CheckinRequest, report: msg.CommandReport) -> ReportTarget:
-        """The channel a ServerURL request names, if its certificate may speak for it: the
-        certificate bound to it, or (a user channel) a certificate of the same device."""
-        target = self.store.report_target(r.tenant, report.channel_id)
-        if target is not None and bound_certificate_matches(target, r.certificate):
-            return target
-        device = self._identify(r).device
-        if device is None or device.udid != report.device_id:
-            raise CheckinRefused("certificate_not_bound_to_this_device")
-        if device.is_gone:
-            raise DeviceUnrecognized(device)
-        if target is None or target.device_pk != device.pk:
-            raise CheckinRefused("channel_not_enrolled")
-        if not target.is_user_channel:
-            raise CheckinRefused("certificate_not_bound_to_this_device")
-        return target
 
 
 def _directory_names(user) -> set[str]:
