@@ -1,8 +1,9 @@
 """The MDM command queue (ServerURL side of NanoMDM's service): enqueue typed or raw commands
-on a channel, hand the device its next command, store what it answers.
+on a channel, cancel what waits, store what the device answers.
 
-Enqueueing is a ``do_*`` service (atomic, audited). Delivery and reports are the device's
-side: ``next_command`` and ``do_record_report``, called by the ServerURL view.
+Enqueueing is a ``do_*`` service (atomic, audited). Reports are the device's side:
+``do_record_report``, which the check-in store calls; handing out the next command is the
+store's (store.py, postgres_store.py).
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 
 from audit.events import AuditAction
@@ -208,67 +208,6 @@ def cancel_pending_of_device(device: Device) -> int:
 
 
 # --- the device's side -----------------------------------------------------------------------
-
-def delivery_ctes(channel_sql: str, statuses_sql: str, now_sql: str) -> str:
-    """SQL CTEs ``picked`` (the oldest waiting command of a channel: id, command_plist) and
-    ``delivered`` (its delivery counted). A delivery is counted, and the command becomes
-    queued again, only when the command was never sent or the device answered NotNow since:
-    handing the same command to a device that has not answered yet writes nothing (NanoMDM
-    writes nothing on delivery at all), so a pending command costs an Idle no write."""
-    table = Command._meta.db_table
-    return f"""picked AS (
-    SELECT id, command_plist, status, sent_at FROM {table}
-    WHERE channel_id = {channel_sql} AND status IN ({statuses_sql})
-    ORDER BY created_at, id LIMIT 1
-), delivered AS (
-    UPDATE {table}
-    SET sent_at = {now_sql}, delivered_count = delivered_count + 1,
-        status = '{CommandStatus.QUEUED}'
-    WHERE id = (SELECT id FROM picked
-                WHERE sent_at IS NULL OR status = '{CommandStatus.NOT_NOW}')
-)"""  # noqa: S608 - table and status names from the models, SQL from this package
-
-
-def sql_literals(values) -> str:
-    """Model choice values (never user input) as a SQL list, for statement text."""
-    return ", ".join(f"'{value}'" for value in values)
-
-
-_NEXT_COMMAND_SQL = {
-    skip: f"WITH {delivery_ctes('%s', sql_literals(statuses), '%s')} "  # noqa: S608
-          "SELECT command_plist FROM picked"
-    for skip, statuses in ((True, [CommandStatus.QUEUED]), (False, PENDING_STATUSES))
-}
-
-
-def next_command(channel_id: int, *, skip_not_now: bool) -> bytes | None:
-    """The plist of the oldest command still waiting, its delivery counted (see
-    :func:`delivery_ctes`); None when idle. One statement on PostgreSQL.
-
-    Right after a NotNow answer, NotNow commands are skipped (else the device would be handed
-    the same command in a loop); the next Idle offers them again."""
-    if connection.vendor != "postgresql":  # SQLite (embedded mode): two ORM statements
-        statuses = [CommandStatus.QUEUED] if skip_not_now else list(PENDING_STATUSES)
-        row = (Command.objects.filter(channel_id=channel_id, status__in=statuses)
-               .order_by("created_at", "id").values_list("pk", "command_plist", "status",
-                                                          "sent_at").first())
-        if row is None:
-            return None
-        if row[3] is None or row[2] == CommandStatus.NOT_NOW:
-            Command.objects.filter(pk=row[0]).update(
-                sent_at=timezone.now(), delivered_count=F("delivered_count") + 1,
-                status=CommandStatus.QUEUED)
-        return bytes(row[1])
-    with connection.cursor() as cursor:
-        # The delivery mark is bookkeeping: a crash may lose it without harm, so it does not
-        # wait for the WAL flush (SET LOCAL: this statement's implicit transaction only,
-        # unless the caller holds a transaction open).
-        cursor.execute("SET LOCAL synchronous_commit TO OFF; " + _NEXT_COMMAND_SQL[skip_not_now],
-                       [channel_id, timezone.now()])
-        cursor.nextset()
-        row = cursor.fetchone()
-    return bytes(row[0]) if row else None
-
 
 _STATUS = {
     msg.CommandStatus.ACKNOWLEDGED: CommandStatus.ACKNOWLEDGED,

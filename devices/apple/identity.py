@@ -189,3 +189,14 @@ def verify_chain(
         _check_validity(cert, now, "certificate")
         return
     raise UntrustedCertificate("not issued by any of our CA certificates")
+
+
+def presented_certificate(body: bytes, *, signature: str | None,
+                          forwarded_certificate: str | None) -> x509.Certificate:
+    """The certificate whose key signed ``body`` (Mdm-Signature), else the forwarded TLS
+    client certificate. Proves possession of the key, not that we trust it."""
+    if signature:
+        return verify_mdm_signature(signature, body)
+    if forwarded_certificate:
+        return load_forwarded_client_cert(forwarded_certificate)
+    raise MalformedIdentity("no Mdm-Signature and no client certificate")
