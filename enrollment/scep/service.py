@@ -109,12 +109,14 @@ def _issue(tenant, authority: CertificateAuthority, ca: KeyPair, msg: PKIMessage
     signed = signer(SignRequest(tenant, authority, ca, msg, creq))
     issued = signed.certificate
     renewal = issued.renewed_from_id is not None
+    detail = {"serial": issued.serial_hex, "subject": issued.subject,
+              "renewed_from": issued.renewed_from_id}
+    if renewal:  # a RenewalReq, or a PKCSReq signed by the certificate it renews
+        detail["message_type"] = msg.message_type.name
     audited = audit_event(
         tenant, AuditAction.CERTIFICATE_RENEWED if renewal else AuditAction.CERTIFICATE_ISSUED,
-        actor="scep", target=issued, device=issued.device, request=request, detail={
-            "serial": issued.serial_hex, "subject": issued.subject,
-            "renewed_from": issued.renewed_from_id,
-        })  # the depot adds the challenge's id and purpose
+        actor="scep", target=issued, device=issued.device, request=request,
+        detail=detail)  # the depot adds the challenge's id and purpose
     if not depot.store(signed, audited):
         raise signed.grant.refused()
     return issued
