@@ -432,6 +432,12 @@ def build_cert_rep_success(
     return _cert_rep(request, enveloped, PKIStatus.SUCCESS, signer_key, signer_cert)
 
 
+# Without a pkcsPKIEnvelope, the SignedData still encapsulates empty data (as micromdm's
+# does): OpenSSL's PKCS7_verify, which certmonger uses, refuses a SignedData with no content
+# at all ("no content"), so certmonger could not read a refusal and took us for unreachable.
+_NO_ENVELOPE = b""
+
+
 def build_cert_rep_failure(
     request: PKIMessage | ReplyTo,
     fail_info: FailInfo,
@@ -439,11 +445,12 @@ def build_cert_rep_failure(
     signer_cert: x509.Certificate,
 ) -> bytes:
     """CertRep FAILURE with ``fail_info``; no pkcsPKIEnvelope (RFC 8894 section 3.3.2)."""
-    return _cert_rep(request, None, PKIStatus.FAILURE, signer_key, signer_cert, fail_info)
+    return _cert_rep(request, _NO_ENVELOPE, PKIStatus.FAILURE, signer_key, signer_cert,
+                     fail_info)
 
 
 def build_cert_rep_pending(
     request: PKIMessage | ReplyTo, signer_key: rsa.RSAPrivateKey, signer_cert: x509.Certificate
 ) -> bytes:
     """CertRep PENDING: the client polls later with CertPoll under the same transactionID."""
-    return _cert_rep(request, None, PKIStatus.PENDING, signer_key, signer_cert)
+    return _cert_rep(request, _NO_ENVELOPE, PKIStatus.PENDING, signer_key, signer_cert)
