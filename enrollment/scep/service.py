@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -19,6 +20,7 @@ from audit.record import event as audit_event
 from audit.record import record
 from enrollment.models import CertificateAuthority, IssuedCertificate
 from enrollment.scep import depot
+from enrollment.scep.capabilities import get_ca_cert_response
 from enrollment.scep.errors import ReplyTo, ScepError, UnparseableMessage
 from enrollment.scep.messages import (
     CertificationRequest,
@@ -31,7 +33,7 @@ from enrollment.scep.messages import (
 from enrollment.scep.oids import FailInfo, MessageType
 from enrollment.scep.signer import PolicyRejection, SignRequest, authorize, check_csr, check_time
 from enrollment.scep.transport import PKI_MESSAGE_CONTENT_TYPE
-from enrollment.services.authorities import key_pair, ra_key_pair
+from enrollment.services.authorities import key_pair, ra_key_pair, with_ra
 from enrollment.services.challenges import hash_challenge
 from pki.authority import KeyPair
 
@@ -158,6 +160,23 @@ def _poll(tenant, keys: Keys, msg: PKIMessage, request) -> ScepReply:
                        "poll signed by another key than the certificate's", request,
                        {"certificate_id": issued.pk})
     return _success(msg, issued, keys)
+
+
+def get_ca_cert(authority: CertificateAuthority) -> ScepReply:
+    """GetCACert: the CA, its chain, then the RA that signs CertReps and that requests are
+    encrypted to (RFC 8894 4.2.1.2); clients tell the RA by its key usage."""
+    if authority.ra_certificate_der is None:
+        authority = with_ra(authority)
+    # An RA certificate (random serial and key) belongs to one CA: with the row's id it
+    # names the answer, whatever rows tests roll back and ids come again.
+    content_type, body = _ca_certificates(authority, bytes(authority.ra_certificate_der))
+    return ScepReply(200, content_type, body)
+
+
+@lru_cache(maxsize=256)  # a third of SCEP requests: built once per CA and process
+def _ca_certificates(authority: CertificateAuthority, ra_der: bytes) -> tuple[str, bytes]:
+    ca, ra = key_pair(authority), ra_key_pair(authority)
+    return get_ca_cert_response([ca.certificate, *ca.chain, ra.certificate])
 
 
 def handle_pki_operation(tenant, authority: CertificateAuthority, body: bytes,

@@ -132,10 +132,11 @@ def key_pair(ca: CertificateAuthority) -> KeyPair:
 
 
 @lru_cache(maxsize=256)
-def _ra_key_pair(ca_id: int, encrypted: bytes, cert_der: bytes,
-                 ca_path: tuple) -> KeyPair:
-    ra = load_key_pair(decrypt(encrypted, CertificateAuthority.RA_KEY_PURPOSE), cert_der)
-    return KeyPair(ra.key, ra.certificate, ca_path)
+def _ra_key_pair(ca_id: int, fingerprint_sha256: str, encrypted: bytes, cert_der: bytes,
+                 chain_pem: str, ra_encrypted: bytes, ra_cert_der: bytes) -> KeyPair:
+    ca = _key_pair(ca_id, fingerprint_sha256, encrypted, cert_der, chain_pem)
+    ra = load_key_pair(decrypt(ra_encrypted, CertificateAuthority.RA_KEY_PURPOSE), ra_cert_der)
+    return KeyPair(ra.key, ra.certificate, (ca.certificate, *ca.chain))
 
 
 def ra_key_pair(ca: CertificateAuthority) -> KeyPair:
@@ -143,9 +144,9 @@ def ra_key_pair(ca: CertificateAuthority) -> KeyPair:
     process; issued now for a CA stored before RAs existed."""
     if ca.ra_certificate_der is None:
         ca = with_ra(ca)
-    pair = key_pair(ca)
-    return _ra_key_pair(ca.pk, bytes(ca.ra_private_key_encrypted), bytes(ca.ra_certificate_der),
-                        (pair.certificate, *pair.chain))
+    return _ra_key_pair(ca.pk, ca.fingerprint_sha256, bytes(ca.private_key_encrypted),
+                        bytes(ca.certificate_der), ca.chain_pem,
+                        bytes(ca.ra_private_key_encrypted), bytes(ca.ra_certificate_der))
 
 
 def on_tenant_created(sender, tenant, **kwargs) -> None:
