@@ -98,18 +98,25 @@ def _authority(pk: int) -> CertificateAuthority:
     return CertificateAuthority.objects.get(pk=pk)
 
 
-def with_ra(authority: CertificateAuthority) -> CertificateAuthority:
-    """``authority`` with an RA: a CA stored before RAs existed gets one on first use. Of
-    concurrent first uses, each issues one and the first to write wins; all then serve it."""
+@transaction.atomic
+def do_issue_missing_ra(tenant, authority: CertificateAuthority, *, actor) -> bool:
+    """Give ``authority``, a CA stored before RAs existed, its RA. Of concurrent calls each
+    issues one and the first to write wins; the others write nothing and answer False."""
     ra = issue_ra(key_pair(authority))
-    with transaction.atomic():
-        written = (CertificateAuthority.objects
-                   .filter(pk=authority.pk, ra_certificate_der__isnull=True)
-                   .update(**_ra_fields(ra)))
-        if written:
-            record(authority.tenant, AuditAction.SCEP_RA_ISSUED, actor="system",
-                   target=authority, detail=_ra_detail(ra))
-    _authority.cache_clear()  # the one row that changed after it was written; rare
+    written = (CertificateAuthority.objects.for_tenant(tenant)
+               .filter(pk=authority.pk, ra_certificate_der__isnull=True)
+               .update(**_ra_fields(ra)))
+    if written:
+        record(tenant, AuditAction.SCEP_RA_ISSUED, actor=actor, target=authority,
+               detail=_ra_detail(ra))
+    return bool(written)
+
+
+def with_ra(authority: CertificateAuthority) -> CertificateAuthority:
+    """``authority`` with its RA, issued now for a CA stored before RAs existed (its first
+    SCEP request, whichever it is)."""
+    do_issue_missing_ra(authority.tenant, authority, actor="system")
+    _authority.cache_clear()  # the one row that changes after it was written; rare
     return _authority(authority.pk)
 
 

@@ -115,3 +115,18 @@ def test_ra_name_keeps_its_suffix_under_a_long_ca_name(tenant, admin):
     ra = tenant_ra_cert(tenant)
     [common_name] = ra.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     assert common_name.value.endswith(" SCEP RA") and len(common_name.value) <= 64
+
+
+def test_a_second_issuer_of_the_missing_ra_writes_nothing(tenant):
+    """Two workers both saw no RA: the one that writes second changes nothing."""
+    from enrollment.services.authorities import do_issue_missing_ra
+
+    authority = active_authority(tenant)
+    CertificateAuthority.objects.filter(pk=authority.pk).update(
+        ra_certificate_der=None, ra_private_key_encrypted=None)
+    stale = CertificateAuthority.objects.get(pk=authority.pk)
+    assert do_issue_missing_ra(tenant, stale, actor="system") is True
+    written = bytes(CertificateAuthority.objects.get(pk=authority.pk).ra_certificate_der)
+    assert do_issue_missing_ra(tenant, stale, actor="system") is False
+    assert bytes(CertificateAuthority.objects.get(pk=authority.pk).ra_certificate_der) == written
+    assert AuditEvent.objects.filter(tenant=tenant, action="ca.ra_issued").count() == 1
