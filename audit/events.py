@@ -30,6 +30,7 @@ class AuditAction(models.TextChoices):
     # PKI and SCEP
     CA_CREATED = "ca.created", "CA created"
     CA_IMPORTED = "ca.imported", "CA imported"
+    SCEP_RA_ISSUED = "ca.ra_issued", "SCEP RA certificate issued"
     CHALLENGE_CREATED = "scep.challenge_created", "SCEP challenge issued"
     SCEP_REJECTED = "scep.rejected", "SCEP request rejected"
     CERTIFICATE_ISSUED = "certificate.issued", "Certificate issued"

@@ -15,7 +15,13 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from devices.simulator.apple import SimulatedDevice, parse_command
-from enrollment.scep.client import build_request, decode_cert_rep, make_csr, make_signer
+from enrollment.scep.client import (
+    build_request,
+    decode_cert_rep,
+    make_csr,
+    make_signer,
+    read_ca_certificates,
+)
 from enrollment.scep.oids import PKIStatus
 
 NAME_OIDS = {"C": NameOID.COUNTRY_NAME, "L": NameOID.LOCALITY_NAME,
@@ -125,19 +131,20 @@ class AppleEnrollment:
         response = self.http.get(url, params={"operation": "GetCACert"})
         if response.status_code != 200:
             raise SimulationError(f"GetCACert: HTTP {response.status_code}")
-        ca_cert = x509.load_der_x509_certificate(response.content)
+        authority = read_ca_certificates(response.headers.get("content-type", ""),
+                                         response.content)
         subject = x509.Name([x509.NameAttribute(NAME_OIDS[name], value)
                              for [[name, value]] in scep.get("Subject", [])
                              if name in NAME_OIDS])
         common_name = next((a.value for a in subject if a.oid == NameOID.COMMON_NAME), "device")
         request = build_request(make_csr(key, common_name, scep["Challenge"], subject=subject),
-                                make_signer(common_name, key), ca_cert)
+                                make_signer(common_name, key), authority.ra)
         response = self.http.post(url, params={"operation": "PKIOperation"},
                                   content=request.der,
                                   headers={"Content-Type": "application/x-pki-message"})
         if response.status_code != 200:
             raise SimulationError(f"PKIOperation: HTTP {response.status_code}")
-        reply = decode_cert_rep(response.content, request, ca_cert)
+        reply = decode_cert_rep(response.content, request, authority.ca, ra_cert=authority.ra)
         if reply.status is not PKIStatus.SUCCESS:
             reason = reply.fail_info.name if reply.fail_info else "no failInfo"
             raise SimulationError(f"SCEP refused: {reason}")

@@ -21,6 +21,12 @@ class CertificateAuthority(TenantOwned):
     # PKCS#8 DER, AES-256-GCM with MDM_ENCRYPTION_KEY (see core.encryption).
     private_key_encrypted = models.BinaryField()
     fingerprint_sha256 = models.CharField(max_length=64)
+    # The SCEP RA certificate this CA issued (pki.registration_authority): it signs CertReps
+    # and requests are encrypted to it. Issued with the CA, expires with it; empty only on a
+    # CA stored before RAs existed, until its first SCEP request issues one.
+    ra_certificate_der = models.BinaryField(null=True, blank=True)
+    # PKCS#8 DER, AES-256-GCM with MDM_ENCRYPTION_KEY, like the CA key.
+    ra_private_key_encrypted = models.BinaryField(null=True, blank=True)
     not_before = models.DateTimeField()
     not_after = models.DateTimeField()
     source = models.CharField(max_length=10, choices=Source.choices)
@@ -28,6 +34,7 @@ class CertificateAuthority(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
 
     KEY_PURPOSE = "ca-private-key"
+    RA_KEY_PURPOSE = "scep-ra-private-key"
 
     class Meta:
         ordering = ["-created_at"]

@@ -31,7 +31,8 @@ def get_ca_caps() -> str:
 
 def get_ca_cert_response(chain: Sequence[x509.Certificate]) -> tuple[str, bytes]:
     """(content type, body) of GetCACert: the CA certificate as DER when it is alone,
-    otherwise a degenerate certs-only PKCS#7 of the chain (CA/RA first)."""
+    otherwise a degenerate certs-only PKCS#7 of them all, in the order given (the server
+    gives the CA first, its chain, then the RA; clients tell the RA by its key usage)."""
     if not chain:
         raise ValueError("GetCACert needs at least the CA certificate")
     if len(chain) == 1:

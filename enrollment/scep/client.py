@@ -1,6 +1,7 @@
-"""A SCEP client (RFC 8894), the device's side: a self-signed signer certificate, a CSR with
-its challengePassword, a PKCSReq/RenewalReq enveloped for the CA with a chosen cipher and
-digest, and the CertRep decoded (CA signature checked, envelope decrypted).
+"""A SCEP client (RFC 8894), the device's side: the GetCACert answer read (CA, and the RA told
+apart by its key usage), a self-signed signer certificate, a CSR with its challengePassword,
+a PKCSReq/RenewalReq enveloped for the RA (or the CA) with a chosen cipher and digest, and the
+CertRep decoded (signature by the CA or its RA checked, envelope decrypted).
 
 Used by the device simulator (`simulate_devices`), the tests and the benchmarks.
 """
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
@@ -19,8 +21,11 @@ from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import AttributeOID, NameOID
 
 from enrollment.scep import envelope
+from enrollment.scep.capabilities import CA_CERT_CONTENT_TYPE
 from enrollment.scep.messages import PKIMessage, parse_pki_message, sign_pki_message
 from enrollment.scep.oids import FailInfo, MessageType, PKIStatus
+from pki.malformed import DECODE_ERRORS
+from pki.registration_authority import is_ra_certificate
 
 
 class ScepClientError(Exception):
@@ -60,6 +65,40 @@ class CertRepResult:
     @property
     def certificate(self) -> x509.Certificate:
         return self.certificates[0]
+
+
+@dataclass(frozen=True)
+class CACertificates:
+    """A GetCACert answer: ``ca`` issues; ``ra`` signs CertReps and requests are encrypted
+    to it (the CA itself when the answer has no RA)."""
+
+    ca: x509.Certificate
+    ra: x509.Certificate
+    all: tuple[x509.Certificate, ...]
+
+
+def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        certificate.verify_directly_issued_by(issuer)
+    except (*DECODE_ERRORS, InvalidSignature):
+        return False
+    return True
+
+
+def read_ca_certificates(content_type: str, body: bytes) -> CACertificates:
+    """The certificates of a GetCACert answer: one DER certificate (the CA), or a degenerate
+    PKCS#7 of the CA, its chain and the RA, which RFC 8894 clients tell by key usage."""
+    if content_type.split(";")[0].strip().lower() == CA_CERT_CONTENT_TYPE:
+        certificate = x509.load_der_x509_certificate(body)
+        return CACertificates(certificate, certificate, (certificate,))
+    certificates = tuple(pkcs7.load_der_pkcs7_certificates(body))
+    for ra in certificates:
+        if is_ra_certificate(ra):
+            ca = next((c for c in certificates if c is not ra and _issued_by(ra, c)), None)
+            if ca is None:
+                raise ScepClientError("GetCACert: the RA certificate's CA is missing")
+            return CACertificates(ca, ra, certificates)
+    return CACertificates(certificates[0], certificates[0], certificates)
 
 
 def _name(cn: str) -> x509.Name:
@@ -130,13 +169,16 @@ def build_request(
     return ScepRequest(der, transaction_id, sender_nonce, signer, csr)
 
 
-def decode_cert_rep(der: bytes, request: ScepRequest, ca_cert: x509.Certificate) -> CertRepResult:
-    """Verify a CertRep answers ``request`` and is signed by ``ca_cert``; decrypt it."""
+def decode_cert_rep(der: bytes, request: ScepRequest, ca_cert: x509.Certificate, *,
+                    ra_cert: x509.Certificate | None = None) -> CertRepResult:
+    """Verify a CertRep answers ``request`` and is signed by ``ra_cert`` (the RA GetCACert
+    named; ``read_ca_certificates`` checked that ``ca_cert`` issued it) or by ``ca_cert``;
+    decrypt it."""
     message = parse_pki_message(der)
     if message.message_type is not MessageType.CERT_REP:
         raise ScepClientError(f"expected a CertRep, got {message.message_type.name}")
-    if message.signer_cert != ca_cert:
-        raise ScepClientError("the CertRep is not signed by the CA")
+    if message.signer_cert not in (ca_cert, ra_cert):
+        raise ScepClientError("the CertRep is not signed by the CA or its RA")
     if (message.transaction_id, message.recipient_nonce) != (request.transaction_id,
                                                              request.sender_nonce):
         raise ScepClientError("the CertRep answers another request")

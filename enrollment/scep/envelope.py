@@ -1,6 +1,6 @@
 """CMS EnvelopedData for SCEP's pkcsPKIEnvelope (RFC 8894 section 3.2.2; RFC 5652 section 6).
 
-Decrypts what a client encrypted for the CA/RA certificate (RSA PKCS#1 v1.5 key transport;
+Decrypts what a client encrypted for the RA or CA certificate (RSA PKCS#1 v1.5 key transport;
 DES, DES-EDE3, AES-128/192/256 in CBC mode) and builds the envelope of a CertRep.
 cryptography's own PKCS#7 decryption is not used: it refuses DES, DES3 and AES-192, which
 SCEP clients still send. Errors are ``ScepError`` subclasses only.
@@ -9,6 +9,7 @@ SCEP clients still send. Errors are ``ScepError`` subclasses only.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -142,26 +143,34 @@ def _wrapped_key_for(recipient: der.Node, cert_der: bytes) -> tuple[str, bytes] 
             der.decode_octets(encrypted_key.expect(der.OCTET_STRING)))
 
 
-def decrypt(enveloped_der: bytes, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> bytes:
-    """Decrypt a ContentInfo(EnvelopedData) addressed to ``cert`` with its private ``key``.
+Recipient = tuple[rsa.RSAPrivateKey, x509.Certificate]
 
-    Raises BadCertId when no recipient is ``cert`` (the client encrypted for another CA),
+
+def decrypt(enveloped_der: bytes, key: rsa.RSAPrivateKey, cert: x509.Certificate, *,
+            also: Sequence[Recipient] = ()) -> bytes:
+    """Decrypt a ContentInfo(EnvelopedData) addressed to ``cert`` with its private ``key``, or
+    to any (key, certificate) of ``also`` (an RA's CA: clients that got both from GetCACert
+    may encrypt to either, or to both); ``cert`` is preferred when several are recipients.
+
+    Raises BadCertId when none of them is a recipient (the client encrypted for another CA),
     BadAlg for unsupported algorithms, BadMessageCheck when decryption or padding fails and
     BadRequest when the structure is malformed.
     """
     envelope = _read(enveloped_der)
-    cert_der = cert.public_bytes(Encoding.DER)
-    try:
-        recipients = [found for info in envelope.recipients
-                      if (found := _wrapped_key_for(info, cert_der)) is not None]
-    except DECODE_ERRORS as exc:
-        raise BadRequest(f"malformed RecipientInfo: {exc}") from exc
-    if not recipients:
-        raise BadCertId("the envelope is not encrypted for this CA certificate")
-    key_transport, wrapped_key = recipients[0]
-    if key_transport != _RSA_PKCS1V15:
-        raise BadAlg("unsupported key transport (only RSA PKCS#1 v1.5)")
-    return _decrypt_content(envelope.cipher, envelope.iv, envelope.ciphertext, key, wrapped_key)
+    for candidate_key, candidate in ((key, cert), *also):
+        candidate_der = candidate.public_bytes(Encoding.DER)
+        try:
+            found = [found for info in envelope.recipients
+                     if (found := _wrapped_key_for(info, candidate_der)) is not None]
+        except DECODE_ERRORS as exc:
+            raise BadRequest(f"malformed RecipientInfo: {exc}") from exc
+        if found:
+            key_transport, wrapped_key = found[0]
+            if key_transport != _RSA_PKCS1V15:
+                raise BadAlg("unsupported key transport (only RSA PKCS#1 v1.5)")
+            return _decrypt_content(envelope.cipher, envelope.iv, envelope.ciphertext,
+                                    candidate_key, wrapped_key)
+    raise BadCertId("the envelope is not encrypted for this CA or RA certificate")
 
 
 def _decrypt_content(

@@ -257,11 +257,13 @@ def parse_pki_message(der: bytes) -> PKIMessage:
 
 
 def decrypt_pki_envelope(
-    msg: PKIMessage, ca_key: rsa.RSAPrivateKey, ca_cert: x509.Certificate
+    msg: PKIMessage, key: rsa.RSAPrivateKey, cert: x509.Certificate, *,
+    also: Sequence[envelope.Recipient] = (),
 ) -> bytes:
-    """The decrypted pkcsPKIEnvelope of ``msg`` (CSR, IssuerAndSerial... by message type)."""
+    """The decrypted pkcsPKIEnvelope of ``msg`` (CSR, IssuerAndSerial... by message type),
+    encrypted to ``cert`` (the RA) or to a certificate of ``also`` (its CA)."""
     try:
-        return envelope.decrypt(msg.envelope, ca_key, ca_cert)
+        return envelope.decrypt(msg.envelope, key, cert, also=also)
     except ScepError as exc:
         exc.reply_to = msg.reply_to
         raise
@@ -288,9 +290,11 @@ def _challenge_password(csr_der: bytes) -> str | None:
 
 
 def decrypt_request(
-    msg: PKIMessage, ca_key: rsa.RSAPrivateKey, ca_cert: x509.Certificate
+    msg: PKIMessage, key: rsa.RSAPrivateKey, cert: x509.Certificate, *,
+    also: Sequence[envelope.Recipient] = (),
 ) -> CertificationRequest:
-    """Decrypt the CSR of a PKCSReq or RenewalReq and check its self-signature."""
+    """Decrypt the CSR of a PKCSReq or RenewalReq, encrypted to ``cert`` (the RA) or to a
+    certificate of ``also`` (its CA), and check its self-signature."""
     reply_to = msg.reply_to
     if msg.message_type not in (MessageType.PKCS_REQ, MessageType.RENEWAL_REQ):
         raise BadRequest(f"{msg.message_type.name} carries no CSR", reply_to=reply_to)
@@ -298,7 +302,7 @@ def decrypt_request(
         # The CertRep is enveloped for this key: refuse before anything is issued.
         raise BadAlg("the signer certificate has no RSA key", reply_to=reply_to)
     try:
-        csr_der = envelope.decrypt(msg.envelope, ca_key, ca_cert)
+        csr_der = envelope.decrypt(msg.envelope, key, cert, also=also)
         cipher = envelope.content_cipher(msg.envelope)
         csr = x509.load_der_x509_csr(csr_der)
         # Touch the lazily parsed parts now, so that issuance cannot trip on them later.
@@ -387,8 +391,8 @@ def _cert_rep(
     request: PKIMessage | ReplyTo,
     content: bytes | None,
     status: PKIStatus,
-    ca_key: rsa.RSAPrivateKey,
-    ca_cert: x509.Certificate,
+    signer_key: rsa.RSAPrivateKey,
+    signer_cert: x509.Certificate,
     fail_info: FailInfo | None = None,
     extra_certs: Sequence[x509.Certificate] = (),
 ) -> bytes:
@@ -399,8 +403,8 @@ def _cert_rep(
         transaction_id=reply_to.transaction_id,
         sender_nonce=os.urandom(16),
         recipient_nonce=reply_to.sender_nonce,
-        signer_key=ca_key,
-        signer_cert=ca_cert,
+        signer_key=signer_key,
+        signer_cert=signer_cert,
         digest_algorithm=reply_to.digest_algorithm,
         pki_status=status,
         fail_info=fail_info,
@@ -411,34 +415,42 @@ def _cert_rep(
 def build_cert_rep_success(
     request: PKIMessage,
     issued_cert: x509.Certificate,
-    ca_key: rsa.RSAPrivateKey,
-    ca_cert: x509.Certificate,
+    signer_key: rsa.RSAPrivateKey,
+    signer_cert: x509.Certificate,
     *,
     cipher: ContentCipher | None = None,
     chain: Sequence[x509.Certificate] = (),
 ) -> bytes:
-    """CertRep SUCCESS: the issued certificate (plus ``chain``) as a degenerate SignedData,
-    enveloped for the request's signer certificate with ``cipher`` (default: mirror the
-    request's, single DES answered with DES3)."""
+    """CertRep SUCCESS, signed with ``signer_key`` (the RA's, or the CA's when it has none):
+    the issued certificate (plus ``chain``) as a degenerate SignedData, enveloped for the
+    request's signer certificate with ``cipher`` (default: mirror the request's, single DES
+    answered with DES3)."""
     if cipher is None:
         cipher = envelope.response_cipher_for(envelope.content_cipher(request.envelope))
     certs_only = degenerate_certificates([issued_cert, *chain])
     enveloped = envelope.encrypt_for(request.signer_cert, certs_only, cipher)
-    return _cert_rep(request, enveloped, PKIStatus.SUCCESS, ca_key, ca_cert)
+    return _cert_rep(request, enveloped, PKIStatus.SUCCESS, signer_key, signer_cert)
+
+
+# Without a pkcsPKIEnvelope, the SignedData still encapsulates empty data (as micromdm's
+# does): OpenSSL's PKCS7_verify, which certmonger uses, refuses a SignedData with no content
+# at all ("no content"), so certmonger could not read a refusal and took us for unreachable.
+_NO_ENVELOPE = b""
 
 
 def build_cert_rep_failure(
     request: PKIMessage | ReplyTo,
     fail_info: FailInfo,
-    ca_key: rsa.RSAPrivateKey,
-    ca_cert: x509.Certificate,
+    signer_key: rsa.RSAPrivateKey,
+    signer_cert: x509.Certificate,
 ) -> bytes:
     """CertRep FAILURE with ``fail_info``; no pkcsPKIEnvelope (RFC 8894 section 3.3.2)."""
-    return _cert_rep(request, None, PKIStatus.FAILURE, ca_key, ca_cert, fail_info)
+    return _cert_rep(request, _NO_ENVELOPE, PKIStatus.FAILURE, signer_key, signer_cert,
+                     fail_info)
 
 
 def build_cert_rep_pending(
-    request: PKIMessage | ReplyTo, ca_key: rsa.RSAPrivateKey, ca_cert: x509.Certificate
+    request: PKIMessage | ReplyTo, signer_key: rsa.RSAPrivateKey, signer_cert: x509.Certificate
 ) -> bytes:
     """CertRep PENDING: the client polls later with CertPoll under the same transactionID."""
-    return _cert_rep(request, None, PKIStatus.PENDING, ca_key, ca_cert)
+    return _cert_rep(request, _NO_ENVELOPE, PKIStatus.PENDING, signer_key, signer_cert)

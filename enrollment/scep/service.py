@@ -2,13 +2,15 @@
 
 Parsing and crypto live in `messages`; policy in `signer`; storage in `depot`. This module
 decides the reply, has an issuance stored in one write, and audits every refusal with its
-reason.
+reason. The tenant's RA signs every CertRep; requests are read when encrypted to the RA or to
+its CA (RFC 8894 clients use the RA; clients that took the CA, and older ones, the CA).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -18,6 +20,7 @@ from audit.record import event as audit_event
 from audit.record import record
 from enrollment.models import CertificateAuthority, IssuedCertificate
 from enrollment.scep import depot
+from enrollment.scep.capabilities import get_ca_cert_response
 from enrollment.scep.errors import ReplyTo, ScepError, UnparseableMessage
 from enrollment.scep.messages import (
     CertificationRequest,
@@ -30,7 +33,7 @@ from enrollment.scep.messages import (
 from enrollment.scep.oids import FailInfo, MessageType
 from enrollment.scep.signer import PolicyRejection, SignRequest, authorize, check_csr, check_time
 from enrollment.scep.transport import PKI_MESSAGE_CONTENT_TYPE
-from enrollment.services.authorities import key_pair
+from enrollment.services.authorities import key_pair, ra_key_pair, with_ra
 from enrollment.services.challenges import hash_challenge
 from pki.authority import KeyPair
 
@@ -46,22 +49,32 @@ class ScepReply:
     body: bytes
 
 
-def _reject(tenant, ca: KeyPair, reply_to: ReplyTo, fail_info: FailInfo, reason: str,
+@dataclass(frozen=True)
+class Keys:
+    """What one PKIOperation signs and decrypts with: the CA issues, the RA answers."""
+
+    ca: KeyPair
+    ra: KeyPair
+
+
+def _reject(tenant, keys: Keys, reply_to: ReplyTo, fail_info: FailInfo, reason: str,
             origin=None, detail: dict | None = None) -> ScepReply:
     record(tenant, AuditAction.SCEP_REJECTED, actor="scep", origin=origin, detail={
         "reason": reason, "fail_info": fail_info.name, "transaction_id": reply_to.transaction_id,
         **(detail or {}),
     })
     logger.info("SCEP request refused for tenant %s: %s", tenant.slug, reason)
-    body = build_cert_rep_failure(reply_to, fail_info, ca.key, ca.certificate)
+    body = build_cert_rep_failure(reply_to, fail_info, keys.ra.key, keys.ra.certificate)
     return ScepReply(200, PKI_MESSAGE_CONTENT_TYPE, body)
 
 
-def _success(msg: PKIMessage, issued: IssuedCertificate, ca: KeyPair) -> ScepReply:
+def _success(msg: PKIMessage, issued: IssuedCertificate, keys: Keys) -> ScepReply:
     certificate = x509.load_der_x509_certificate(bytes(issued.certificate_der))
+    ca = keys.ca
     # Under an intermediate CA, the whole path: the issuing CA and its issuers.
     chain = (ca.certificate, *ca.chain) if ca.chain else ()
-    body = build_cert_rep_success(msg, certificate, ca.key, ca.certificate, chain=chain)
+    body = build_cert_rep_success(msg, certificate, keys.ra.key, keys.ra.certificate,
+                                  chain=chain)
     return ScepReply(200, PKI_MESSAGE_CONTENT_TYPE, body)
 
 
@@ -98,24 +111,27 @@ def _issue(tenant, authority: CertificateAuthority, ca: KeyPair, msg: PKIMessage
     signed = signer(SignRequest(tenant, authority, ca, msg, creq))
     issued = signed.certificate
     renewal = issued.renewed_from_id is not None
+    detail = {"serial": issued.serial_hex, "subject": issued.subject,
+              "renewed_from": issued.renewed_from_id}
+    if renewal:  # a RenewalReq, or a PKCSReq signed by the certificate it renews
+        detail["message_type"] = msg.message_type.name
     audited = audit_event(
         tenant, AuditAction.CERTIFICATE_RENEWED if renewal else AuditAction.CERTIFICATE_ISSUED,
-        actor="scep", target=issued, device=issued.device, origin=origin, detail={
-            "serial": issued.serial_hex, "subject": issued.subject,
-            "renewed_from": issued.renewed_from_id,
-        })  # the depot adds the challenge's id and purpose
+        actor="scep", target=issued, device=issued.device, origin=origin,
+        detail=detail)  # the depot adds the challenge's id and purpose
     if not depot.store(signed, audited):
         raise signed.grant.refused()
     return issued
 
 
-def _enroll(tenant, authority: CertificateAuthority, ca: KeyPair, msg: PKIMessage,
+def _enroll(tenant, authority: CertificateAuthority, keys: Keys, msg: PKIMessage,
             origin) -> ScepReply:
-    creq = decrypt_request(msg, ca.key, ca.certificate)
+    creq = decrypt_request(msg, keys.ra.key, keys.ra.certificate,
+                           also=[(keys.ca.key, keys.ca.certificate)])
     try:
         for attempt in range(1, depot.MAX_SERIAL_ATTEMPTS + 1):
             try:
-                issued = _issue(tenant, authority, ca, msg, creq, origin)
+                issued = _issue(tenant, authority, keys.ca, msg, creq, origin)
                 break
             except depot.SerialCollision as exc:
                 logger.warning("SCEP serial collision for tenant %s: %s", tenant.slug, exc)
@@ -124,39 +140,56 @@ def _enroll(tenant, authority: CertificateAuthority, ca: KeyPair, msg: PKIMessag
                                           FailInfo.BAD_REQUEST) from exc
     except PolicyRejection as exc:
         if exc.reason == "challenge reused" and (resent := _resent(tenant, msg, creq)):
-            return _success(msg, resent, ca)
-        return _reject(tenant, ca, msg.reply_to, exc.fail_info, exc.reason, origin,
+            return _success(msg, resent, keys)
+        return _reject(tenant, keys, msg.reply_to, exc.fail_info, exc.reason, origin,
                        {"message_type": msg.message_type.name, **exc.detail})
-    return _success(msg, issued, ca)
+    return _success(msg, issued, keys)
 
 
-def _poll(tenant, ca: KeyPair, msg: PKIMessage, origin) -> ScepReply:
+def _poll(tenant, keys: Keys, msg: PKIMessage, origin) -> ScepReply:
     """CertPoll: we never answer PENDING, so only a lost reply brings a client here. The
     certificate goes back only to the key it was issued for, the key that signs the poll."""
     issued = (IssuedCertificate.objects.for_tenant(tenant)
               .filter(transaction_id=msg.transaction_id[:128], revoked_at__isnull=True)
               .order_by("-created_at").first())
     if issued is None:
-        return _reject(tenant, ca, msg.reply_to, FailInfo.BAD_CERT_ID,
+        return _reject(tenant, keys, msg.reply_to, FailInfo.BAD_CERT_ID,
                        "poll for an unknown transaction", origin)
     if not _issued_for(issued, msg.signer_cert.public_key()):
-        return _reject(tenant, ca, msg.reply_to, FailInfo.BAD_CERT_ID,
+        return _reject(tenant, keys, msg.reply_to, FailInfo.BAD_CERT_ID,
                        "poll signed by another key than the certificate's", origin,
                        {"certificate_id": issued.pk})
-    return _success(msg, issued, ca)
+    return _success(msg, issued, keys)
+
+
+def get_ca_cert(authority: CertificateAuthority) -> ScepReply:
+    """GetCACert: the CA, its chain, then the RA that signs CertReps and that requests are
+    encrypted to (RFC 8894 4.2.1.2); clients tell the RA by its key usage."""
+    if authority.ra_certificate_der is None:
+        authority = with_ra(authority)
+    # An RA certificate (random serial and key) belongs to one CA: with the row's id it
+    # names the answer, whatever rows tests roll back and ids come again.
+    content_type, body = _ca_certificates(authority, bytes(authority.ra_certificate_der))
+    return ScepReply(200, content_type, body)
+
+
+@lru_cache(maxsize=256)  # a third of SCEP requests: built once per CA and process
+def _ca_certificates(authority: CertificateAuthority, ra_der: bytes) -> tuple[str, bytes]:
+    ca, ra = key_pair(authority), ra_key_pair(authority)
+    return get_ca_cert_response([ca.certificate, *ca.chain, ra.certificate])
 
 
 def handle_pki_operation(tenant, authority: CertificateAuthority, body: bytes,
                          origin=None) -> ScepReply:
-    ca = key_pair(authority)
+    keys = Keys(key_pair(authority), ra_key_pair(authority))
     msg = None
     try:
         msg = parse_pki_message(body)
         if msg.message_type in (MessageType.PKCS_REQ, MessageType.RENEWAL_REQ):
-            return _enroll(tenant, authority, ca, msg, origin)
+            return _enroll(tenant, authority, keys, msg, origin)
         if msg.message_type == MessageType.CERT_POLL:
-            return _poll(tenant, ca, msg, origin)
-        return _reject(tenant, ca, msg.reply_to, FailInfo.BAD_REQUEST,
+            return _poll(tenant, keys, msg, origin)
+        return _reject(tenant, keys, msg.reply_to, FailInfo.BAD_REQUEST,
                        f"unsupported message type {msg.message_type.name}", origin)
     except UnparseableMessage as exc:
         record(tenant, AuditAction.SCEP_REJECTED, actor="scep", origin=origin,
@@ -168,5 +201,5 @@ def handle_pki_operation(tenant, authority: CertificateAuthority, body: bytes,
         reply_to = exc.reply_to or (msg.reply_to if msg is not None else None)
         if reply_to is None:  # the parser promises reply_to on these; be safe anyway
             return ScepReply(400, "text/plain", b"Malformed SCEP message.\n")
-        return _reject(tenant, ca, reply_to, exc.fail_info or FailInfo.BAD_REQUEST,
+        return _reject(tenant, keys, reply_to, exc.fail_info or FailInfo.BAD_REQUEST,
                        str(exc)[:200], origin)

@@ -21,7 +21,7 @@ from enrollment.models import CertificateAuthority, IssuedCertificate
 from enrollment.scep.messages import CertificationRequest, PKIMessage
 from enrollment.scep.oids import FailInfo, MessageType
 from enrollment.services.challenges import ChallengeRejected, refusal, spend_statement
-from pki.authority import KeyPair, fingerprint
+from pki.authority import KeyPair, fingerprint, subject_text
 from pki.issuance import SUBJECT_UPPER_BOUNDS, allowed_subject
 
 CLOCK_SKEW = dt.timedelta(hours=24)
@@ -76,13 +76,20 @@ def _challenge_refused(exc: ChallengeRejected) -> PolicyRejection:
     return PolicyRejection(f"challenge {exc.reason}", FailInfo.BAD_REQUEST, detail)
 
 
-def challenge_grant(tenant, raw: str | None) -> Grant:
-    """The grant of one-time challenge ``raw`` (missing: refused at once)."""
+def challenge_grant(tenant, raw: str | None, detail: dict | None = None) -> Grant:
+    """The grant of one-time challenge ``raw`` (missing: refused at once). ``detail`` joins
+    the audit detail of a refusal."""
+
+    def refused(exc: ChallengeRejected) -> PolicyRejection:
+        rejection = _challenge_refused(exc)
+        rejection.detail.update(detail or {})
+        return rejection
+
     try:
         statement, params = spend_statement(tenant, raw)
     except ChallengeRejected as exc:
-        raise _challenge_refused(exc) from None
-    return Grant(statement, params, lambda: _challenge_refused(refusal(tenant, raw)))
+        raise refused(exc) from None
+    return Grant(statement, params, lambda: refused(refusal(tenant, raw)))
 
 
 _RENEWABLE_SQL = (f"SELECT CAST(NULL AS bigint) AS challenge_id, '' AS purpose "  # noqa: S608
@@ -97,23 +104,44 @@ def renewal_grant(previous: IssuedCertificate) -> Grant:
 
 
 def authorize(next_signer: Signer) -> Signer:
-    """PKCSReq needs this tenant's one-time challenge; RenewalReq needs to be signed by a
-    valid, unrevoked certificate of this tenant's CA (then no challenge is needed)."""
+    """A request signed by a certificate of this tenant's CA renews it: a RenewalReq, or a
+    PKCSReq so signed (certmonger renews with one; the challenge it still carries, spent long
+    ago, is not looked at). The certificate must be valid and unrevoked; then no challenge
+    is needed. Any other PKCSReq (signed by a self-signed certificate, as on a first
+    enrollment) needs this tenant's one-time challenge."""
 
     def signer(req: SignRequest) -> Signed:
-        if req.message.message_type == MessageType.RENEWAL_REQ:
-            previous = _renewable(req)
+        signer_cert = req.message.signer_cert
+        renewal = req.message.message_type == MessageType.RENEWAL_REQ
+        # A first enrollment's self-signed certificate cannot be ours: not looked up, so that
+        # it still costs no read before the one write that stores the certificate.
+        self_signed = signer_cert.issuer == signer_cert.subject
+        signed_by_ours = _issued_here(req) if renewal or not self_signed else None
+        if renewal or signed_by_ours is not None:
+            previous = _renewable(signed_by_ours)
             return next_signer(replace(req, renewed_from=previous,
                                        grant=renewal_grant(previous)))
-        grant = challenge_grant(req.tenant, req.request.challenge_password)
-        return next_signer(replace(req, grant=grant))
+        challenge = req.request.challenge_password
+        detail = None
+        if not self_signed:
+            # Signed by a certificate another CA issued (another tenant's, say): without a
+            # challenge, a renewal sent to the wrong CA; with one, the challenge decides.
+            detail = {"signer_issuer": subject_text(signer_cert.issuer)[:200]}
+            if not challenge:
+                raise PolicyRejection("renewal signer not issued by this CA",
+                                      FailInfo.BAD_REQUEST, detail)
+        return next_signer(replace(req, grant=challenge_grant(req.tenant, challenge, detail)))
 
     return signer
 
 
-def _renewable(req: SignRequest) -> IssuedCertificate:
-    previous = (IssuedCertificate.objects.for_tenant(req.tenant)
-                .filter(fingerprint_sha256=fingerprint(req.message.signer_cert)).first())
+def _issued_here(req: SignRequest) -> IssuedCertificate | None:
+    """The certificate of this tenant (any of its CAs, current or retired) that signed."""
+    return (IssuedCertificate.objects.for_tenant(req.tenant)
+            .filter(fingerprint_sha256=fingerprint(req.message.signer_cert)).first())
+
+
+def _renewable(previous: IssuedCertificate | None) -> IssuedCertificate:
     if previous is None:
         raise PolicyRejection("renewal signer not issued by this CA", FailInfo.BAD_REQUEST)
     if previous.revoked_at is not None:

@@ -10,11 +10,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from core.origin import Origin
-from enrollment.scep.capabilities import CA_CAPS_CONTENT_TYPE, get_ca_caps, get_ca_cert_response
+from enrollment.scep.capabilities import CA_CAPS_CONTENT_TYPE, get_ca_caps
 from enrollment.scep.errors import UnparseableMessage
-from enrollment.scep.service import handle_pki_operation
+from enrollment.scep.service import get_ca_cert, handle_pki_operation
 from enrollment.scep.transport import MAX_MESSAGE_BYTES, decode_message_param
-from enrollment.services.authorities import key_pair, serving_authority
+from enrollment.services.authorities import serving_authority
 
 
 def _plain(status: int, text: str) -> HttpResponse:
@@ -46,9 +46,8 @@ def scep(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     if authority is None:
         return _plain(503, "This organization has no certificate authority yet.")
     if operation == "GetCACert":
-        pair = key_pair(authority)
-        content_type, body = get_ca_cert_response([pair.certificate, *pair.chain])
-        return HttpResponse(body, content_type=content_type)
+        reply = get_ca_cert(authority)
+        return HttpResponse(reply.body, content_type=reply.content_type)
     if operation != "PKIOperation":
         return _plain(400, "Unknown or missing SCEP operation.")
     if request.method == "POST":

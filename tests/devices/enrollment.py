@@ -8,7 +8,7 @@ from django.test import Client
 
 from enrollment.scep.service import handle_pki_operation
 from enrollment.services.apple_settings import do_save_apple_settings
-from enrollment.services.authorities import active_authority, key_pair
+from enrollment.services.authorities import active_authority, key_pair, ra_key_pair
 from enrollment.services.registrations import do_claim_profile, do_start_registration
 from tests.devices.simulator import TOPIC, SimulatedDevice, shared_key
 from tests.scep.scep_client import build_request, decode_cert_rep, make_csr, make_signer
@@ -24,12 +24,12 @@ def issue_identity(tenant, user, platform: str = "ios", *, key=None):
     registration, minted = do_claim_profile(tenant, started.profile_token)
     key = key or shared_key()
     authority = active_authority(tenant)
-    ca = key_pair(authority).certificate
+    ca, ra = key_pair(authority).certificate, ra_key_pair(authority).certificate
     signer = make_signer(key=key)
     csr = make_csr(key, f"{tenant.slug} registration {registration.pk}", minted.raw)
-    request = build_request(csr, signer, ca)
+    request = build_request(csr, signer, ra)
     reply = handle_pki_operation(tenant, authority, request.der)
-    result = decode_cert_rep(reply.body, request, ca)
+    result = decode_cert_rep(reply.body, request, ca, ra_cert=ra)
     assert result.fail_info is None, result
     registration.refresh_from_db()
     return registration, result.certificate

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
+from cryptography.hazmat.primitives.serialization import pkcs12
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audit.models import AuditEvent
@@ -18,7 +18,7 @@ from enrollment.services.authorities import active_authority, key_pair
 from enrollment.services.challenges import do_create_challenge
 from pki.authority import generate_ca
 from tests.base.tenancy import TenantIsolationContract
-from tests.enrollment.scep_helpers import decode, pkcs_req, post
+from tests.enrollment.scep_helpers import decode, load_certificates, pkcs_req, post
 from tests.scep.scep_client import make_ca, make_intermediate_ca, with_duplicate_extension
 
 
@@ -319,7 +319,11 @@ def test_intermediate_ca_is_imported_with_its_chain_and_serves_it(api, portal, c
 
     response = client.get(f"/t/{tenant.slug}/scep?operation=GetCACert")
     assert response["Content-Type"] == "application/x-x509-ca-ra-cert"
-    assert pkcs7.load_der_pkcs7_certificates(response.content) == [intermediate.cert, root.cert]
+    *served, ra = load_certificates(response.content)
+    assert served == [intermediate.cert, root.cert]
+    ra.verify_directly_issued_by(intermediate.cert)  # the RA, last, issued by the CA
+    assert ra.not_valid_after_utc <= min(intermediate.cert.not_valid_after_utc,
+                                         root.cert.not_valid_after_utc)
 
     challenge = do_create_challenge(tenant, actor=admin)
     request = pkcs_req(tenant, challenge.raw, ca_cert=intermediate.cert)
@@ -429,7 +433,7 @@ def test_a_rotation_committed_elsewhere_is_served_at_once(client, tenant):
         fingerprint_sha256="0" * 64, not_before=pair.certificate.not_valid_before_utc,
         not_after=pair.certificate.not_valid_after_utc, source="generated")])
     after = client.get(f"/t/{tenant.slug}/scep?operation=GetCACert").content
-    assert after != before and x509.load_der_x509_certificate(after) == pair.certificate
+    assert after != before and load_certificates(after)[0] == pair.certificate
 
 
 @pytest.mark.django_db(transaction=True)

@@ -22,7 +22,15 @@ from enrollment.scep.views import read_body
 from enrollment.services.certificates import do_revoke_certificate
 from enrollment.services.challenges import do_create_challenge
 from pki import der
-from tests.enrollment.scep_helpers import decode, pkcs_req, post, renewal_req, tenant_ca_cert
+from tests.enrollment.scep_helpers import (
+    decode,
+    load_certificates,
+    pkcs_req,
+    post,
+    renewal_req,
+    tenant_ca_cert,
+    tenant_ra_cert,
+)
 from tests.scep.scep_client import (
     Identity,
     ScepRequest,
@@ -52,10 +60,10 @@ def test_get_ca_caps(client, tenant):
         assert cap in caps
 
 
-def test_get_ca_cert_is_the_tenant_ca(client, tenant, other_tenant):
+def test_get_ca_cert_is_the_tenant_ca_and_its_ra(client, tenant, other_tenant):
     response = client.get(f"/t/{tenant.slug}/scep?operation=GetCACert")
-    assert response["Content-Type"] == "application/x-x509-ca-cert"
-    assert x509.load_der_x509_certificate(response.content) == tenant_ca_cert(tenant)
+    assert response["Content-Type"] == "application/x-x509-ca-ra-cert"
+    assert load_certificates(response.content) == [tenant_ca_cert(tenant), tenant_ra_cert(tenant)]
     other = client.get(f"/t/{other_tenant.slug}/scep?operation=GetCACert").content
     assert other != response.content
 

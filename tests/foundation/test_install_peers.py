@@ -17,7 +17,7 @@ SCRIPT = BASE_DIR / "bin" / "install-peers"
 PROGRAMS = {
     "slapd": "usr/sbin/slapd", "ldap-utils": "usr/bin/ldapsearch", "scep": "usr/bin/scepclient",
     "chromium": "usr/bin/chromium", "openssl": "usr/bin/openssl",
-    "certmonger": "usr/bin/getcert",
+    "certmonger": "usr/bin/getcert", "dbus-daemon": "usr/bin/dbus-daemon",
 }
 IS_ROOT = os.geteuid() == 0
 
@@ -60,7 +60,7 @@ def test_nothing_missing_is_silent(tmp_path):
 
 
 def test_check_names_exactly_the_missing_packages(tmp_path):
-    root = fake_tree(tmp_path, ["ldap-utils", "chromium", "openssl"])
+    root = fake_tree(tmp_path, ["ldap-utils", "chromium", "openssl", "dbus-daemon"])
     done = run("--check", root=root)
     assert done.returncode == 1
     assert done.stdout.strip() == ("Missing Debian packages the tests need: "
@@ -76,7 +76,7 @@ def test_a_program_that_is_not_executable_counts_as_missing(tmp_path):
 
 @pytest.mark.skipif(not IS_ROOT, reason="the install path runs as root")
 def test_root_updates_then_installs_only_what_is_missing(tmp_path):
-    root = fake_tree(tmp_path / "tree", ["ldap-utils", "chromium", "openssl"])
+    root = fake_tree(tmp_path / "tree", ["ldap-utils", "chromium", "openssl", "dbus-daemon"])
     log = tmp_path / "apt.log"
     done = run(root=root, env=stub_bin(tmp_path / "stubs", log))
     assert done.returncode == 0, done.stderr
@@ -91,7 +91,7 @@ def test_root_updates_then_installs_only_what_is_missing(tmp_path):
 
 @pytest.mark.skipif(not IS_ROOT, reason="the install path runs as root")
 def test_root_without_slapd_missing_skips_debconf(tmp_path):
-    root = fake_tree(tmp_path / "tree", ["slapd", "ldap-utils", "scep", "openssl",
+    root = fake_tree(tmp_path / "tree", ["slapd", "ldap-utils", "scep", "openssl", "dbus-daemon",
                                          "certmonger"])
     log = tmp_path / "apt.log"
     done = run(root=root, env=stub_bin(tmp_path / "stubs", log))
@@ -113,7 +113,7 @@ def test_root_install_failure_stops_with_the_failed_command(tmp_path):
 @pytest.mark.skipif(not IS_ROOT, reason="the install path runs as root")
 def test_dry_run_prints_the_commands_and_runs_none(tmp_path):
     root = fake_tree(tmp_path / "tree", ["slapd", "ldap-utils", "chromium", "openssl",
-                                         "certmonger"])
+                                         "dbus-daemon", "certmonger"])
     log = tmp_path / "apt.log"
     done = run("--dry-run", root=root, env=stub_bin(tmp_path / "stubs", log))
     assert done.returncode == 0
@@ -127,7 +127,7 @@ def test_not_root_lists_the_missing_and_how_and_carries_on():
     # Under /tmp itself: pytest's tmp_path is private to root, and nobody must see the tree.
     with tempfile.TemporaryDirectory() as folder:
         os.chmod(folder, 0o755)
-        root = fake_tree(Path(folder), ["ldap-utils", "scep", "chromium", "openssl",
+        root = fake_tree(Path(folder), ["ldap-utils", "scep", "chromium", "openssl", "dbus-daemon",
                                         "certmonger"])
         done = run(root=root, as_nobody=True)
     assert done.returncode == 0  # bin/test goes on to run the tests

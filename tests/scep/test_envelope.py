@@ -195,6 +195,46 @@ def test_encrypted_for_another_ca_is_bad_cert_id() -> None:
         envelope.decrypt(der, ca.key, ca.cert)
 
 
+def _ra_of(ca):
+    from pki.authority import KeyPair
+    from pki.registration_authority import issue_ra
+
+    return issue_ra(KeyPair(ca.key, ca.cert))
+
+
+def test_encrypted_to_the_ra_or_to_its_ca_both_decrypt() -> None:
+    """Clients that got CA and RA from GetCACert encrypt to the RA (RFC 8894); some to the CA,
+    and envelopes made before the RA existed are for the CA: each recipient is read."""
+    ca = shared_ca()
+    ra = _ra_of(ca)
+    for recipient in (ra.certificate, ca.cert):
+        der = envelope.encrypt_for(recipient, PLAINTEXT)
+        assert envelope.decrypt(der, ra.key, ra.certificate,
+                                also=[(ca.key, ca.cert)]) == PLAINTEXT
+    with pytest.raises(BadCertId):  # without the CA among the candidates
+        envelope.decrypt(envelope.encrypt_for(ca.cert, PLAINTEXT), ra.key, ra.certificate)
+
+
+@pytest.mark.skipif(OPENSSL is None, reason="openssl not installed")
+def test_envelope_for_several_recipients_is_read_with_the_ras_key(tmp_path: Path) -> None:
+    """micromdm's scepclient encrypts to every certificate GetCACert returned: one
+    RecipientInfo each, of which only the RA's and the CA's are ours."""
+    ca, stranger = shared_ca(), make_ca("Stranger", key=new_key())
+    ra = _ra_of(ca)
+    (tmp_path / "in.bin").write_bytes(PLAINTEXT)
+    for name, cert in (("stranger", stranger.cert), ("ca", ca.cert), ("ra", ra.certificate)):
+        (tmp_path / f"{name}.pem").write_bytes(cert.public_bytes(Encoding.PEM))
+    out = subprocess.run(
+        [OPENSSL or "openssl", "cms", "-encrypt", "-binary", "-aes256", "-outform", "DER",
+         "-in", tmp_path / "in.bin", tmp_path / "stranger.pem", tmp_path / "ca.pem",
+         tmp_path / "ra.pem"], capture_output=True, check=True)
+    assert envelope.decrypt(out.stdout, ra.key, ra.certificate,
+                            also=[(ca.key, ca.cert)]) == PLAINTEXT
+    # The RA is preferred: with a wrong key for the CA, the RA's still opens it.
+    assert envelope.decrypt(out.stdout, ra.key, ra.certificate,
+                            also=[(new_key(), ca.cert)]) == PLAINTEXT
+
+
 def test_wrong_private_key_is_bad_message_check() -> None:
     ca = shared_ca()
     der = envelope.encrypt_for(ca.cert, PLAINTEXT)

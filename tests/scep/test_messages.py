@@ -199,8 +199,27 @@ def test_openssl_verifies_cert_reps(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(der)
         command = [OPENSSL or "openssl", "cms", "-verify", "-inform", "DER", "-in"]
         command += [str(tmp_path / name), "-CAfile", str(tmp_path / "ca.pem"), "-purpose", "any"]
-        command += ["-out", "/dev/null"] + (["-content", "/dev/null"] if name == "failure" else [])
+        command += ["-out", "/dev/null"]
         subprocess.run(command, capture_output=True, check=True)
+
+
+@pytest.mark.parametrize("status", ["failure", "pending"])
+def test_openssl_pkcs7_verify_reads_a_reply_without_envelope(tmp_path: Path, status) -> None:
+    """certmonger checks a CertRep with OpenSSL's PKCS7_verify (what `openssl smime -verify`
+    runs), which refuses a SignedData with no content: a refusal encapsulates empty data."""
+    ca = shared_ca()
+    sent = _request()
+    msg = messages.parse_pki_message(sent.der)
+    der = (messages.build_cert_rep_failure(msg, FailInfo.BAD_REQUEST, ca.key, ca.cert)
+           if status == "failure" else messages.build_cert_rep_pending(msg, ca.key, ca.cert))
+    (tmp_path / "ca.pem").write_bytes(ca.cert.public_bytes(Encoding.PEM))
+    (tmp_path / "reply.der").write_bytes(der)
+    verified = subprocess.run(
+        [OPENSSL or "openssl", "smime", "-verify", "-inform", "DER", "-in",
+         str(tmp_path / "reply.der"), "-CAfile", str(tmp_path / "ca.pem"), "-purpose", "any",
+         "-out", str(tmp_path / "content")], capture_output=True, text=True, check=False)
+    assert verified.returncode == 0, verified.stderr
+    assert (tmp_path / "content").read_bytes() == b""
 
 
 # --- challengePassword and CSR checks -----------------------------------------------------
