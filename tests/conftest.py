@@ -11,9 +11,12 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from tenants.tenancy import forget_tenant
+from users.models import User
 from users.services.accounts import do_create_api_token, do_create_tenant
 
-pytest_plugins = ["tests.base.celery"]  # the celery_processes fixture
+# Fixtures several app folders use: real Celery workers (celery_processes), the fake Google and
+# bound Android enterprises, the loopback APNs / FCM push rig.
+pytest_plugins = ["tests.base.celery", "tests.base.android", "tests.base.push"]
 
 # Under pytest-xdist each worker gets its own cache namespace: clear_cache() must never wipe
 # another worker's rate-limit counters in the middle of its test.
@@ -82,6 +85,12 @@ def tenant(db):
 @pytest.fixture
 def admin(tenant):
     return tenant.users.get(email="admin@acme.test")
+
+
+@pytest.fixture
+def jane(tenant):
+    """An end user of acme, without a password."""
+    return User.objects.create_user(tenant, "jane@acme.test", first_name="Jane")
 
 
 @pytest.fixture

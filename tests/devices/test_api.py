@@ -13,9 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from audit.events import AuditAction
 from audit.models import AuditEvent
 from devices.models import Command, Device, DeviceState
+from tests.base.apple.simulator import parse_command
 from tests.base.tenancy import TenantIsolationContract
 from tests.devices.conftest import enroll
-from tests.devices.simulator import parse_command
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -13,9 +13,9 @@ from devices.models import Command, CommandStatus, Device, DeviceState
 from devices.simulator.apple import parse_command
 from enrollment.services.apple_settings import apple_settings
 from profiles.services.configuration import do_create_profile
+from tests.devices.apple.test_user_channel_and_reenrollment import WIFI
 from tests.devices.conftest import enroll
 from tests.devices.test_api import make_device
-from tests.devices.test_user_channel_and_reenrollment import WIFI
 from users.models import User
 
 pytestmark = pytest.mark.django_db

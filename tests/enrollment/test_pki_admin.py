@@ -17,9 +17,9 @@ from enrollment.models import CertificateAuthority, IssuedCertificate
 from enrollment.services.authorities import active_authority, key_pair
 from enrollment.services.challenges import do_create_challenge
 from pki.authority import generate_ca
+from tests.base.scep.client import make_ca, make_intermediate_ca, with_duplicate_extension
 from tests.base.tenancy import TenantIsolationContract
-from tests.enrollment.scep_helpers import decode, pkcs_req, post
-from tests.scep.scep_client import make_ca, make_intermediate_ca, with_duplicate_extension
+from tests.enrollment.scep.helpers import decode, pkcs_req, post
 
 
 def _issue(client, tenant, admin, cn="device"):
@@ -395,7 +395,7 @@ def test_chain_checks_key_usage_duplicates_and_caps_issued_validity(api, client,
                                                                     admin):
     """A chain certificate that may not sign certificates is refused; one listed twice is
     taken once; a certificate issued under a chain never outlives any certificate of it."""
-    from tests.scep.scep_client import Identity
+    from tests.base.scep.client import Identity
 
     weak_key = generate_ca("unused", "x").key
     weak_root = Identity(weak_key, _ca_certificate(weak_key, key_cert_sign=False,

@@ -21,7 +21,7 @@ from enrollment.models import (
     RegistrationState,
 )
 from enrollment.services import sweeps
-from tests.workers.conftest import make_registrations
+from tests.base.push import make_registrations
 
 PAST = dt.timedelta(minutes=-1)
 

@@ -16,7 +16,7 @@ from audit.models import AuditEvent
 from enrollment import tasks
 from enrollment.models import Registration, RegistrationState, Reminder
 from enrollment.services.reminders import do_save_reminder_policy
-from tests.workers.conftest import app_session, make_registrations
+from tests.base.push import app_session, make_registrations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,8 +12,8 @@ from audit.events import AuditAction
 from audit.models import AuditEvent
 from profiles.models import ConfigurationProfile
 from profiles.services.configuration import build_profile, do_create_profile
+from tests.base.apple.schema import check_profile
 from tests.base.tenancy import TenantIsolationContract
-from tests.profiles.apple_schema import check_profile
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from asn1crypto import cms
 
 from profiles.mobileconfig import MdmSettings, ScepSettings, build_enrollment_profile, serialize
 from profiles.signing import sign_profile
-from tests.apple.pki import Identity, make_ca, make_leaf
+from tests.base.apple.pki import Identity, make_ca, make_leaf
 
 PROFILE = serialize(build_enrollment_profile(
     organization="Acme", identifier="com.example.acme.enroll",

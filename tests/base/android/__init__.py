@@ -12,7 +12,7 @@ from googleapiclient.discovery import build
 from enrollment.android import amapi
 from enrollment.android.binding import do_save_android_settings
 from enrollment.models import AndroidEnterprise
-from tests.android.fake_google import CheckedHttp
+from tests.base.android.fake_google import CheckedHttp
 
 ENTERPRISE = "enterprises/LC0acme"
 OTHER_ENTERPRISE = "enterprises/LC0globex"

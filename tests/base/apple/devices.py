@@ -10,8 +10,8 @@ from enrollment.scep.service import handle_pki_operation
 from enrollment.services.apple_settings import do_save_apple_settings
 from enrollment.services.authorities import active_authority, key_pair
 from enrollment.services.registrations import do_claim_profile, do_start_registration
-from tests.devices.simulator import TOPIC, SimulatedDevice, shared_key
-from tests.scep.scep_client import build_request, decode_cert_rep, make_csr, make_signer
+from tests.base.apple.simulator import TOPIC, SimulatedDevice, shared_key
+from tests.base.scep.client import build_request, decode_cert_rep, make_csr, make_signer
 
 
 def ready_tenant(tenant, admin=None) -> None:

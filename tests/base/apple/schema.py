@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime
 import functools
 import re
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-SCHEMA_ROOT = Path(__file__).resolve().parent.parent / "fixtures" / "apple-device-management"
+from tests.base import FIXTURES_DIR
+
+SCHEMA_ROOT = FIXTURES_DIR / "apple-device-management"
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "<string>": (str,),

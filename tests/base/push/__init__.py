@@ -1,5 +1,6 @@
-"""Fixtures for pushes, reminders and sweeps: the test PKI, the loopback APNs (HTTP/2 + TLS)
-and FCM servers, settings pointing at them, data factories, and real Celery workers."""
+"""The push rig (a fixture plugin, see tests/conftest.py): the test PKI, the loopback APNs
+(HTTP/2 + TLS) and FCM servers, settings pointing at them, and the data factories of the
+push, reminder and sweep tests."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import datetime as dt
 import secrets
 import tempfile
 import uuid
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -17,12 +17,9 @@ from devices.models import AppleChannel, Device
 from devices.push import credentials as push_credentials
 from devices.push.credentials import do_save_app_push_credentials, do_upload_apns_certificate
 from enrollment.models import AppSession, Registration, RegistrationMethod, RegistrationState
-from tests.workers.apns_server import ApnsTestServer
-from tests.workers.fcm_server import FcmTestServer
-from tests.workers.pki import TOPIC, TestPki, make_pki
-from users.models import User
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.base.push.apns_server import ApnsTestServer
+from tests.base.push.fcm_server import FcmTestServer
+from tests.base.push.pki import TOPIC, TestPki, make_pki
 
 
 @pytest.fixture(scope="session")
@@ -71,11 +68,6 @@ def app_push_ready(tenant, admin, pki, push_settings, fcm_server):
         tenant, actor=admin, apns_key_id="KEY1234567", apns_team_id="TEAM123456",
         apns_bundle_id="com.example.agent", apns_key_pem=pki.app_key_pem,
         fcm_service_account=pki.service_account(fcm_server.token_uri))
-
-
-@pytest.fixture
-def jane(tenant):
-    return User.objects.create_user(tenant, "jane@acme.test", first_name="Jane")
 
 
 def make_devices(tenant, count: int, *, topic: str = TOPIC) -> list[AppleChannel]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -27,6 +26,7 @@ from enrollment.scep.client import (  # noqa: F401  (re-exported for the tests)
     new_key,
 )
 from pki import der
+from tests.base import FIXTURES_DIR
 
 
 def make_ca(cn: str = "Test SCEP CA", key: rsa.RSAPrivateKey | None = None,
@@ -74,7 +74,7 @@ def issue_certificate(
 
 
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "scep"
+FIXTURES = FIXTURES_DIR / "scep"
 
 
 @cache

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from tests.scep.scep_client import new_key
+from tests.base.scep.client import new_key
 
 SCEPCLIENT = shutil.which("scepclient") or "/usr/bin/scepclient"
 

@@ -11,11 +11,11 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from devices.android import tasks
 from devices.models import AndroidOperation, Device, DeviceState
-from tests.android.conftest import ENTERPRISE
-from tests.android.fake_google import device_resource, error, ok
-from tests.android.test_reregistration import deliver
-from tests.android.test_tokens import token_answer
+from tests.base.android import ENTERPRISE
+from tests.base.android.fake_google import device_resource, error, ok
 from tests.conftest import PASSWORD
+from tests.devices.android.test_reregistration import deliver
+from tests.enrollment.android.test_tokens import token_answer
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,9 @@ import pytest
 from audit.models import AuditEvent
 from devices.android import tasks
 from devices.models import AndroidDevice, Device
-from tests.android.conftest import ENTERPRISE
-from tests.android.fake_google import device_resource, ok
-from tests.android.test_pubsub import push
+from tests.base.android import ENTERPRISE
+from tests.base.android.fake_google import device_resource, ok
+from tests.devices.android.test_pubsub import push
 
 pytestmark = pytest.mark.django_db
 

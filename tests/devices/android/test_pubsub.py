@@ -11,10 +11,10 @@ from devices.android import tasks
 from devices.models import AndroidDevice, Device, DeviceState, ProcessedPubSubMessage
 from enrollment.models import RegistrationMethod, RegistrationState
 from enrollment.services.registration_journey import start_registration
-from tests.android.conftest import ENTERPRISE, OTHER_ENTERPRISE
-from tests.android.fake_google import device_resource, push_body
-from tests.android.test_tokens import token_answer
+from tests.base.android import ENTERPRISE, OTHER_ENTERPRISE
+from tests.base.android.fake_google import device_resource, push_body
 from tests.conftest import PASSWORD
+from tests.enrollment.android.test_tokens import token_answer
 from users.models import User
 
 pytestmark = pytest.mark.django_db

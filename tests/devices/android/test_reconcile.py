@@ -12,9 +12,9 @@ from devices.android import tasks
 from devices.android.sync import reconcile_enterprise
 from devices.models import AndroidDevice, Device, DeviceState
 from enrollment.android.amapi import AmapiNotFound, AmapiRequestError, AmapiUnavailable, client_for
-from tests.android.conftest import ENTERPRISE
-from tests.android.fake_google import device_resource, error, ok
-from tests.android.test_reregistration import deliver
+from tests.base.android import ENTERPRISE
+from tests.base.android.fake_google import device_resource, error, ok
+from tests.devices.android.test_reregistration import deliver
 
 pytestmark = pytest.mark.django_db
 
@@ -162,7 +162,7 @@ def test_reconcile_all_queues_bound_enterprises_only(enterprise, configured, mon
 
 def test_reconciliation_of_one_tenant_never_touches_another(google, enterprise,
                                                             other_enterprise, other_tenant):
-    from tests.android.conftest import OTHER_ENTERPRISE
+    from tests.base.android import OTHER_ENTERPRISE
 
     deliver(other_enterprise, "ENROLLMENT", device_resource(OTHER_ENTERPRISE, "b1"))
     google.queue(ok({"devices": [device_resource(ENTERPRISE, "a1")]}))

@@ -14,10 +14,10 @@ from devices.models import AndroidDevice, Device, DeviceState
 from enrollment.android.messages import parse_push
 from enrollment.models import RegistrationMethod, RegistrationState
 from enrollment.services.registration_journey import start_registration
-from tests.android.conftest import ENTERPRISE
-from tests.android.fake_google import device_resource, ok, push_body
-from tests.android.test_tokens import token_answer
+from tests.base.android import ENTERPRISE
+from tests.base.android.fake_google import device_resource, ok, push_body
 from tests.conftest import PASSWORD
+from tests.enrollment.android.test_tokens import token_answer
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -188,7 +188,7 @@ def test_no_match_without_identifiers_is_a_new_device(enterprise, tenant):
 
 def test_devices_are_matched_only_in_their_own_tenant(google, enterprise, other_enterprise,
                                                       tenant, other_tenant):
-    from tests.android.conftest import OTHER_ENTERPRISE
+    from tests.base.android import OTHER_ENTERPRISE
 
     deliver(other_enterprise, "ENROLLMENT", device_resource(OTHER_ENTERPRISE, "x",
                                                             android_version="9",

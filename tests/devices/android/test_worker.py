@@ -8,8 +8,8 @@ import pytest
 
 from devices.android import tasks
 from devices.models import Device
-from tests.android.conftest import ENTERPRISE
-from tests.android.fake_google import device_resource, push_body
+from tests.base.android import ENTERPRISE
+from tests.base.android.fake_google import device_resource, push_body
 
 
 @pytest.mark.django_db(transaction=True)

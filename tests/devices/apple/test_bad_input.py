@@ -18,10 +18,10 @@ from enrollment.models import IssuedCertificate
 from enrollment.services.authorities import active_authority, key_pair
 from enrollment.services.certificates import do_revoke_certificate
 from pki.issuance import issue_certificate
+from tests.base.apple.devices import ready_tenant, simulated_device
+from tests.base.apple.simulator import SimulatedDevice, mdm_signature, shared_key
+from tests.base.scep.client import make_csr, make_signer
 from tests.devices.conftest import enroll
-from tests.devices.enrollment import ready_tenant, simulated_device
-from tests.devices.simulator import SimulatedDevice, mdm_signature, shared_key
-from tests.scep.scep_client import make_csr, make_signer
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,8 @@ from audit.models import AuditEvent
 from core.encryption import decrypt
 from devices.models import AppleChannel, Command, CommandStatus, Device, DeviceState
 from enrollment.models import IssuedCertificate, Registration, RegistrationState
+from tests.base.apple.simulator import parse_command
 from tests.devices.conftest import enroll
-from tests.devices.simulator import parse_command
 
 pytestmark = pytest.mark.django_db
 

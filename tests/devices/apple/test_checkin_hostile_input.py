@@ -13,8 +13,8 @@ from devices.apple.commands import do_enqueue_command
 from devices.models import AppleChannel, Command, CommandStatus, Device, DeviceState
 from devices.simulator.apple import parse_command
 from enrollment.models import Registration
+from tests.base.apple.devices import simulated_device
 from tests.devices.conftest import enroll
-from tests.devices.enrollment import simulated_device
 from users.models import User
 
 pytestmark = pytest.mark.django_db

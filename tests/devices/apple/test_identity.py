@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devices.apple import identity as idn
-from tests.apple.pki import DAY, NOW, Identity, make_ca, make_leaf
+from tests.base.apple.pki import DAY, NOW, Identity, make_ca, make_leaf
 
 BODY = b"<?xml version='1.0'?><plist><dict><key>MessageType</key></dict></plist>"
 
@@ -257,7 +257,7 @@ def test_signer_certificate_with_a_repeated_extension_is_malformed_not_a_500(
     from enrollment.scep.errors import UnparseableMessage
     from enrollment.scep.messages import parse_pki_message
     from pki import der, signed_data
-    from tests.scep.scep_client import with_duplicate_extension
+    from tests.base.scep.client import with_duplicate_extension
 
     header = openssl_signature(device, tmp_path, "-md", "sha256", "-keyid")
     # OpenSSL will not sign with such a certificate: swap it into the signature afterwards

@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devices.apple import messages as m
-from tests.profiles.apple_schema import check_command, check_dict, payload_keys
+from tests.base import FIXTURES_DIR
+from tests.base.apple.schema import check_command, check_dict, payload_keys
 
-CAPTURES = Path(__file__).resolve().parent.parent / "fixtures" / "device-captures"
+CAPTURES = FIXTURES_DIR / "device-captures"
 ALL_PLISTS = sorted(
     path for path in CAPTURES.rglob("*")
     if path.is_file() and path.suffix in (".xml", ".plist")

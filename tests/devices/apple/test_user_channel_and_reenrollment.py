@@ -12,9 +12,9 @@ from audit.models import AuditEvent
 from devices.models import AppleChannel, Command, Device, DeviceState
 from enrollment.models import Registration, RegistrationState
 from profiles.services.configuration import do_create_profile
+from tests.base.apple.devices import issue_identity
+from tests.base.apple.simulator import parse_command
 from tests.devices.conftest import enroll
-from tests.devices.enrollment import issue_identity
-from tests.devices.simulator import parse_command
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,8 @@ from django.urls import reverse
 from devices.models import ApnsCertificate, AppPushCredentials, InvalidPushToken, PushAttempt
 from enrollment.models import ReminderPolicy
 from enrollment.services.apple_settings import apple_settings
-from tests.workers.conftest import make_devices
-from tests.workers.pki import TOPIC
+from tests.base.push import make_devices
+from tests.base.push.pki import TOPIC
 
 
 def url(name, tenant):

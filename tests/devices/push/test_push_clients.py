@@ -9,7 +9,7 @@ import secrets
 import pytest
 
 from devices.push import apns, fcm
-from tests.workers.pki import TOPIC
+from tests.base.push.pki import TOPIC
 
 
 def mdm_client(pki, server, **kwargs) -> apns.ApnsClient:

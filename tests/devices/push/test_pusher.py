@@ -17,8 +17,8 @@ from devices.push import apns, service
 from devices.push.credentials import do_upload_apns_certificate
 from devices.tasks import push_channels as push_task
 from enrollment.services.apple_settings import apple_settings
-from tests.workers.conftest import make_devices
-from tests.workers.pki import TOPIC
+from tests.base.push import make_devices
+from tests.base.push.pki import TOPIC
 
 
 def test_upload_p12_stores_encrypted_key_and_sets_push_topic(tenant, admin, pki, push_settings):

@@ -24,7 +24,7 @@ from enrollment.models import (
     ReminderPolicy,
 )
 from enrollment.services import reminders
-from tests.workers.conftest import app_session, make_registrations
+from tests.base.push import app_session, make_registrations
 
 
 def test_due_slot():

@@ -13,8 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from audit.models import AuditEvent
 from enrollment.android.binding import AndroidSetupError, complete_signup, start_signup
 from enrollment.models import AndroidEnterprise
-from tests.android.conftest import ENTERPRISE
-from tests.android.fake_google import error, ok
+from tests.base.android import ENTERPRISE
+from tests.base.android.fake_google import error, ok
 
 pytestmark = pytest.mark.django_db
 
@@ -98,7 +98,7 @@ def test_callback_without_any_signup_is_refused(google, configured, tenant, admi
 def test_state_of_another_tenant_does_not_bind_this_one(google, https_public_url, configured,
                                                         tenant, admin, other_tenant,
                                                         other_admin, service_account_info):
-    from tests.android.conftest import configure
+    from tests.base.android import configure
 
     configure(other_tenant, other_admin, service_account_info)
     state = _start(google, tenant, admin)

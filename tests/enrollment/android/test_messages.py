@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,9 @@ from enrollment.android.messages import (
     parse_push,
     parse_timestamp,
 )
+from tests.base import FIXTURES_DIR
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = FIXTURES_DIR / "android"
 
 
 def load(name: str) -> dict:

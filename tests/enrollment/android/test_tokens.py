@@ -14,8 +14,8 @@ from enrollment.android import tasks
 from enrollment.models import AndroidEnrollmentToken, RegistrationMethod, RegistrationState
 from enrollment.services.registration_journey import start_registration
 from enrollment.services.registrations import do_cancel_registration
-from tests.android.conftest import ENTERPRISE
-from tests.android.fake_google import check_request, error, ok
+from tests.base.android import ENTERPRISE
+from tests.base.android.fake_google import check_request, error, ok
 from tests.conftest import PASSWORD
 from users.models import User
 

@@ -28,10 +28,10 @@ from cryptography.hazmat.primitives.serialization import (
 from devices.models import AppleChannel, Command, CommandStatus, Device, DeviceState
 from enrollment.models import IssuedCertificate, Registration, RegistrationState
 from enrollment.services.authorities import active_authority
-from tests.devices.enrollment import ready_tenant
-from tests.devices.simulator import SimulatedDevice, parse_command
-from tests.profiles.django_helpers import loads, openssl_verify, payload
-from tests.scep.scep_client import new_key
+from tests.base.apple.devices import ready_tenant
+from tests.base.apple.simulator import SimulatedDevice, parse_command
+from tests.base.scep.client import new_key
+from tests.enrollment.apple.signed_profiles import loads, openssl_verify, payload
 from users.models import User
 
 pytestmark = pytest.mark.django_db(transaction=True)

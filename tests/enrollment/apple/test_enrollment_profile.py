@@ -18,9 +18,9 @@ from enrollment.services.authorities import active_authority, do_generate_ca
 from enrollment.services.challenges import hash_challenge
 from enrollment.services.registrations import do_start_registration
 from profiles.models import ProfileSigningCertificate
-from tests.devices.simulator import TOPIC
-from tests.profiles.apple_schema import check_profile
-from tests.profiles.django_helpers import loads, openssl_verify, payload
+from tests.base.apple.schema import check_profile
+from tests.base.apple.simulator import TOPIC
+from tests.enrollment.apple.signed_profiles import loads, openssl_verify, payload
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -189,7 +189,7 @@ def test_profile_under_an_intermediate_ca_verifies_with_the_root_alone(client, a
 
     from enrollment.services.authorities import do_import_ca
     from pki.authority import KeyPair
-    from tests.scep.scep_client import make_ca, make_intermediate_ca
+    from tests.base.scep.client import make_ca, make_intermediate_ca
 
     settings.MDM_PUBLIC_URL = "https://mdm.example.com"
     root = make_ca("Acme Root", path_length=None)
@@ -218,7 +218,7 @@ def test_profile_under_a_chain_imported_without_its_root(client, apple_tenant, a
 
     from enrollment.services.authorities import do_import_ca
     from pki.authority import KeyPair
-    from tests.scep.scep_client import make_ca, make_intermediate_ca
+    from tests.base.scep.client import make_ca, make_intermediate_ca
 
     settings.MDM_PUBLIC_URL = "https://mdm.example.com"
     root = make_ca("Acme Root", path_length=None)

@@ -14,7 +14,7 @@ from enrollment.services.invitations import do_send_invitations
 from enrollment.services.pins import do_issue_pin
 from enrollment.services.policies import do_save_registration_policy
 from tests.conftest import PASSWORD
-from tests.invitations.conftest import ANDROID, IPHONE, MAC, WINDOWS, go_path, make_user
+from tests.enrollment.invitations.conftest import ANDROID, IPHONE, MAC, WINDOWS, go_path, make_user
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -21,7 +21,7 @@ from enrollment.services.links import current_link
 from enrollment.services.pins import verify_pin
 from enrollment.services.policies import do_save_registration_policy, policy_for
 from tests.base.tenancy import TenantIsolationContract
-from tests.invitations.conftest import make_user
+from tests.enrollment.invitations.conftest import make_user
 from users.models import User
 
 pytestmark = pytest.mark.django_db

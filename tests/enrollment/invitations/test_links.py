@@ -9,7 +9,7 @@ from audit.models import AuditEvent
 from enrollment.models import CURRENT_LINK_FORMAT, RegistrationLink
 from enrollment.services.links import current_go_url, current_link, do_generate_link
 from tests.base.tenancy import TenantIsolationContract
-from tests.invitations.conftest import IPHONE, go_path
+from tests.enrollment.invitations.conftest import IPHONE, go_path
 
 pytestmark = pytest.mark.django_db
 GONE_TEXT = "This registration link is no longer valid. Ask your administrator for a new one."

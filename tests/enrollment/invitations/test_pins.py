@@ -94,7 +94,7 @@ def test_unknown_account_and_throttle(tenant, settings):
 
 
 def test_pin_of_another_tenant_does_not_work(tenant, other_tenant, other_admin, admin):
-    from tests.invitations.conftest import make_user
+    from tests.enrollment.invitations.conftest import make_user
 
     stranger = make_user(other_tenant, "bob@globex.test", None)
     issued = do_issue_pin(other_tenant, stranger, actor=other_admin)

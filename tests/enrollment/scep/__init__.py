@@ -1,1 +1,1 @@
-"""Tests of the pure SCEP protocol layer (no Django)."""
+"""Tests of enrollment.scep: the pure protocol layer, and the endpoint against the tenant CA."""

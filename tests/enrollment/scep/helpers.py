@@ -6,7 +6,7 @@ from cryptography import x509
 
 from enrollment.scep.oids import MessageType
 from enrollment.services.authorities import active_authority, key_pair
-from tests.scep.scep_client import (
+from tests.base.scep.client import (
     Identity,
     ScepRequest,
     build_request,

@@ -6,7 +6,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from enrollment.scep import capabilities
-from tests.scep.scep_client import micromdm_ca, shared_ca
+from tests.base.scep.client import micromdm_ca, shared_ca
 
 
 def test_ca_caps() -> None:

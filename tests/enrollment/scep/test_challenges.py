@@ -23,7 +23,7 @@ from enrollment.services.challenges import (
 )
 from pki.authority import fingerprint, random_serial, subject_text
 from pki.issuance import issue_certificate
-from tests.scep.scep_client import make_csr, new_key
+from tests.base.scep.client import make_csr, new_key
 
 
 def spend(tenant, raw: str):

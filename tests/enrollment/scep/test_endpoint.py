@@ -22,8 +22,7 @@ from enrollment.scep.views import read_body
 from enrollment.services.certificates import do_revoke_certificate
 from enrollment.services.challenges import do_create_challenge
 from pki import der
-from tests.enrollment.scep_helpers import decode, pkcs_req, post, renewal_req, tenant_ca_cert
-from tests.scep.scep_client import (
+from tests.base.scep.client import (
     Identity,
     ScepRequest,
     make_csr,
@@ -31,6 +30,7 @@ from tests.scep.scep_client import (
     new_key,
     with_duplicate_extension,
 )
+from tests.enrollment.scep.helpers import decode, pkcs_req, post, renewal_req, tenant_ca_cert
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def test_subject_is_limited_to_apple_attributes(client, tenant, challenge):
     csr = (x509.CertificateSigningRequestBuilder().subject_name(subject)
            .add_attribute(AttributeOID.CHALLENGE_PASSWORD, challenge.raw.encode())
            .sign(key, hashes.SHA256()))
-    from tests.scep.scep_client import build_request, make_signer
+    from tests.base.scep.client import build_request, make_signer
 
     request = build_request(csr, make_signer("dev", key), tenant_ca_cert(tenant))
     cert = decode(post(client, tenant, request), request, tenant).certificate

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from enrollment.models import IssuedCertificate
 from enrollment.services.challenges import do_create_challenge
-from tests.enrollment.scep_helpers import pkcs_req
+from tests.enrollment.scep.helpers import pkcs_req
 
 
 @pytest.fixture

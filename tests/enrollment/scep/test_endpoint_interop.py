@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from enrollment.models import Challenge, IssuedCertificate
 from enrollment.services.challenges import do_create_challenge
-from tests.enrollment.scep_helpers import tenant_ca_cert
-from tests.scep.scepclient_runner import run_scepclient
+from tests.base.scep.scepclient import run_scepclient
+from tests.enrollment.scep.helpers import tenant_ca_cert
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,7 +87,7 @@ def test_scepclient_enrolls_under_an_imported_intermediate_ca(scep_url, tenant, 
 
     from enrollment.services.authorities import do_import_ca
     from pki.authority import KeyPair
-    from tests.scep.scep_client import make_ca, make_intermediate_ca
+    from tests.base.scep.client import make_ca, make_intermediate_ca
 
     root = make_ca("Interop Root", path_length=None)
     intermediate = make_intermediate_ca(root, "Interop Intermediate")

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import (
 from enrollment.scep import envelope
 from enrollment.scep.envelope import ContentCipher
 from enrollment.scep.errors import BadAlg, BadCertId, BadMessageCheck, BadRequest
-from tests.scep.scep_client import FIXTURES, make_ca, micromdm_ca, new_key, shared_ca
+from tests.base.scep.client import FIXTURES, make_ca, micromdm_ca, new_key, shared_ca
 
 OPENSSL = shutil.which("openssl")
 PLAINTEXT = b"a certification request, or any bytes" * 7

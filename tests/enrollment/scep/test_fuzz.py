@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from enrollment.scep import envelope, messages
 from enrollment.scep.errors import ScepError, UnparseableMessage
 from enrollment.scep.oids import FailInfo, MessageType
-from tests.scep.scep_client import (
+from tests.base.scep.client import (
     FIXTURES,
     Identity,
     build_request,

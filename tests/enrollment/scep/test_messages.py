@@ -26,7 +26,7 @@ from enrollment.scep.errors import (
     UnparseableMessage,
 )
 from enrollment.scep.oids import FailInfo, MessageType, PKIStatus
-from tests.scep.scep_client import (
+from tests.base.scep.client import (
     FIXTURES,
     Identity,
     build_request,

@@ -19,8 +19,8 @@ from cryptography import x509
 from enrollment.scep import capabilities, messages, transport
 from enrollment.scep.errors import ScepError, UnparseableMessage
 from enrollment.scep.oids import FailInfo
-from tests.scep.scep_client import Identity, issue_certificate, make_ca
-from tests.scep.scepclient_runner import run_scepclient
+from tests.base.scep.client import Identity, issue_certificate, make_ca
+from tests.base.scep.scepclient import run_scepclient
 
 CHALLENGE = "s3cret+/challenge"
 
