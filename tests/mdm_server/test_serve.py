@@ -12,7 +12,13 @@ import sys
 import time
 import urllib.request
 
+import pytest
+
 from core.config import BASE_DIR
+
+# serve starts a real Celery worker and beat (on its embedded filesystem broker), without the
+# celery_processes fixture that marks the other worker tests.
+pytestmark = pytest.mark.worker
 
 
 def _free_port() -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import subprocess
 
 import pytest
 from asn1crypto import cms, core
@@ -114,7 +113,7 @@ def test_reads_what_openssl_signs(signer, detached):
     assert one.serial == reference["sid"].chosen["serial_number"].native
 
 
-def test_writes_what_openssl_verifies(signer, tmp_path):
+def test_writes_what_openssl_verifies(openssl, signer, tmp_path):
     key, cert = signer
     content = b"hello from our writer"
     cert_der = cert.public_bytes(Encoding.DER)
@@ -134,9 +133,8 @@ def test_writes_what_openssl_verifies(signer, tmp_path):
         == signature
     (tmp_path / "msg.der").write_bytes(written)
     (tmp_path / "ca.pem").write_bytes(cert.public_bytes(Encoding.PEM))
-    result = subprocess.run(["openssl", "cms", "-verify", "-inform", "DER", "-in",
-                             str(tmp_path / "msg.der"), "-CAfile", str(tmp_path / "ca.pem"),
-                             "-purpose", "any"], capture_output=True)
+    result = openssl("cms", "-verify", "-inform", "DER", "-in", tmp_path / "msg.der",
+                     "-CAfile", tmp_path / "ca.pem", "-purpose", "any")
     assert result.returncode == 0, result.stderr
     assert result.stdout == content
 

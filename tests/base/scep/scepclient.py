@@ -26,9 +26,13 @@ def write_identity_folder(folder: Path, key=None) -> Path:
 
 
 def run_scepclient(url: str, folder: Path, challenge: str, cn: str = "interop-device",
-                   timeout: int = 60) -> subprocess.CompletedProcess[str]:
+                   timeout: int = 60, organization: str | None = None
+                   ) -> subprocess.CompletedProcess[str]:
+    """Enroll the identity in `folder` (key.pem, made if missing; cert.pem written)."""
     if not (folder / "key.pem").exists():
         write_identity_folder(folder)
     command = [SCEPCLIENT, "-server-url", url, "-challenge", challenge, "-cn", cn,
                "-private-key", str(folder / "key.pem"), "-certificate", str(folder / "cert.pem")]
+    if organization is not None:
+        command += ["-organization", organization]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)

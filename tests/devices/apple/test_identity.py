@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
@@ -40,7 +39,7 @@ def mdm_signature(signer: Identity, body: bytes = BODY, *options: pkcs7.PKCS7Opt
     return base64.b64encode(der).decode()
 
 
-def openssl_signature(signer: Identity, tmp_path: Path, *args: str) -> str:
+def openssl_signature(openssl, signer: Identity, tmp_path: Path, *args: str) -> str:
     """A detached signature made by OpenSSL (SHA-1 like older devices, or other options)."""
     key = tmp_path / "key.pem"
     key.write_bytes(signer.key.private_bytes(serialization.Encoding.PEM,
@@ -48,10 +47,9 @@ def openssl_signature(signer: Identity, tmp_path: Path, *args: str) -> str:
                                              serialization.NoEncryption()))
     body = tmp_path / "body"
     body.write_bytes(BODY)
-    der = subprocess.run(
-        ["openssl", "cms", "-sign", "-binary", "-outform", "DER", "-in", str(body),
-         "-signer", str(signer.write_pem(tmp_path / "cert.pem")), "-inkey", str(key), *args],
-        check=True, capture_output=True).stdout
+    der = openssl("cms", "-sign", "-binary", "-outform", "DER", "-in", body,
+                  "-signer", signer.write_pem(tmp_path / "cert.pem"), "-inkey", key, *args,
+                  check=True).stdout
     return base64.b64encode(der).decode()
 
 
@@ -81,8 +79,9 @@ def test_ec_signer(ca: Identity) -> None:
     ("-md", "sha256", "-keyid"),  # signer named by subject key identifier
     ("-md", "sha512", "-noattr", "-keyid"),
 ])
-def test_openssl_signatures(device: Identity, tmp_path: Path, args: tuple[str, ...]) -> None:
-    header = openssl_signature(device, tmp_path, *args)
+def test_openssl_signatures(openssl, device: Identity, tmp_path: Path,
+                            args: tuple[str, ...]) -> None:
+    header = openssl_signature(openssl, device, tmp_path, *args)
     assert idn.verify_mdm_signature(header, BODY) == device.cert
     with pytest.raises(idn.BadSignature):
         idn.verify_mdm_signature(header, BODY + b" ")
@@ -250,7 +249,7 @@ def test_naive_now_is_utc(ca: Identity, device: Identity) -> None:
 
 
 def test_signer_certificate_with_a_repeated_extension_is_malformed_not_a_500(
-        device: Identity, tmp_path: Path) -> None:
+        openssl, device: Identity, tmp_path: Path) -> None:
     """Named by subject key identifier, the signer is found by reading each embedded
     certificate's extensions: a repeated one (DuplicateExtension, not a ValueError) makes the
     signature malformed. The SCEP parser reads SignedData through the same function."""
@@ -259,7 +258,7 @@ def test_signer_certificate_with_a_repeated_extension_is_malformed_not_a_500(
     from pki import der, signed_data
     from tests.base.scep.client import with_duplicate_extension
 
-    header = openssl_signature(device, tmp_path, "-md", "sha256", "-keyid")
+    header = openssl_signature(openssl, device, tmp_path, "-md", "sha256", "-keyid")
     # OpenSSL will not sign with such a certificate: swap it into the signature afterwards
     # (the signature covers the signed attributes, not the embedded certificates).
     doubled = with_duplicate_extension(

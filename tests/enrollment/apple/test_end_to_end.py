@@ -10,8 +10,6 @@ binary fails the test, it is never skipped.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -19,24 +17,16 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-)
 
 from devices.models import AppleChannel, Command, CommandStatus, Device, DeviceState
 from enrollment.models import IssuedCertificate, Registration, RegistrationState
 from enrollment.services.authorities import active_authority
 from tests.base.apple.devices import ready_tenant
 from tests.base.apple.simulator import SimulatedDevice, parse_command
-from tests.base.scep.client import new_key
-from tests.enrollment.apple.signed_profiles import loads, openssl_verify, payload
+from tests.enrollment.apple.signed_profiles import loads, payload
 from users.models import User
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-SCEPCLIENT = shutil.which("scepclient") or "/usr/bin/scepclient"
 
 
 def http_transport(base_url: str):
@@ -52,22 +42,17 @@ def http_transport(base_url: str):
     return transport
 
 
-def scep_enroll(scep: dict, folder: Path) -> tuple[Path, Path]:
+def scep_enroll(scepclient, scep: dict, folder: Path) -> tuple[Path, Path]:
     """Run Debian's scepclient with the profile's SCEP settings; (key, certificate) paths."""
-    folder.mkdir()
-    key_path, cert_path = folder / "device.key", folder / "device.pem"
-    key_path.write_bytes(new_key().private_bytes(Encoding.PEM, PrivateFormat.TraditionalOpenSSL,
-                                                 NoEncryption()))
     subject = {name: value for [[name, value]] in scep["Subject"]}
-    command = [SCEPCLIENT, "-server-url", scep["URL"], "-challenge", scep["Challenge"],
-               "-cn", subject["CN"], "-organization", subject["O"],
-               "-private-key", str(key_path), "-certificate", str(cert_path)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    result = scepclient(scep["URL"], folder, scep["Challenge"], cn=subject["CN"],
+                        organization=subject["O"], timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    return key_path, cert_path
+    return folder / "key.pem", folder / "cert.pem"
 
 
-def test_apple_enrollment_end_to_end(live_server, settings, tenant, admin, api, tmp_path):
+def test_apple_enrollment_end_to_end(scepclient, openssl_verify, live_server, settings, tenant,
+                                     admin, api, tmp_path):
     settings.MDM_PUBLIC_URL = live_server.url
     ready_tenant(tenant, admin)
     jane = User.objects.create_user(tenant, "jane@acme.test")
@@ -93,7 +78,7 @@ def test_apple_enrollment_end_to_end(live_server, settings, tenant, admin, api, 
     mdm = payload(profile, "com.apple.mdm")
 
     # 3. SCEP enrollment with Debian's scepclient, using the profile's URL and challenge.
-    key_path, cert_path = scep_enroll(scep, tmp_path / "device")
+    key_path, cert_path = scep_enroll(scepclient, scep, tmp_path / "device")
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     cert.verify_directly_issued_by(x509.load_der_x509_certificate(ca_der))
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)

@@ -20,7 +20,7 @@ from enrollment.services.registrations import do_start_registration
 from profiles.models import ProfileSigningCertificate
 from tests.base.apple.schema import check_profile
 from tests.base.apple.simulator import TOPIC
-from tests.enrollment.apple.signed_profiles import loads, openssl_verify, payload
+from tests.enrollment.apple.signed_profiles import loads, payload
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -46,8 +46,8 @@ def path_of(url: str) -> str:
 
 
 @pytest.mark.parametrize("platform", ["ios", "macos"])
-def test_signed_profile_verifies_and_follows_apples_schemas(client, apple_tenant, jane,
-                                                            platform, tmp_path, settings):
+def test_signed_profile_verifies_and_follows_apples_schemas(openssl_verify, client, apple_tenant,
+                                                            jane, platform, tmp_path, settings):
     settings.MDM_PUBLIC_URL = "https://mdm.example.com"
     started = start(apple_tenant, jane, platform)
     url = profile_url(apple_tenant, started.profile_token)
@@ -104,7 +104,8 @@ def test_signing_certificate_is_issued_once_by_the_tenant_ca(client, apple_tenan
         action=AuditAction.PROFILE_SIGNING_CERT_CREATED).count() == 1
 
 
-def test_a_new_ca_gets_a_new_signing_certificate(client, apple_tenant, jane, admin, tmp_path):
+def test_a_new_ca_gets_a_new_signing_certificate(openssl_verify, client, apple_tenant, jane,
+                                                 admin, tmp_path):
     client.get(path_of(profile_url(apple_tenant, start(apple_tenant, jane).profile_token)))
     do_generate_ca(apple_tenant, actor=admin)
     response = client.get(path_of(profile_url(apple_tenant,
@@ -179,9 +180,9 @@ def test_post_is_not_allowed(client, apple_tenant, jane):
     assert client.post(path).status_code == 405
 
 
-def test_profile_under_an_intermediate_ca_verifies_with_the_root_alone(client, apple_tenant,
-                                                                       admin, jane, tmp_path,
-                                                                       settings):
+def test_profile_under_an_intermediate_ca_verifies_with_the_root_alone(openssl_verify, client,
+                                                                       apple_tenant, admin, jane,
+                                                                       tmp_path, settings):
     """An imported intermediate CA: the signature embeds the CA and its chain, so OpenSSL
     verifies it trusting only the root; the profile trusts the root and installs the
     intermediate (com.apple.security.pkcs1); the SCEP payload pins the issuing CA."""
@@ -210,8 +211,8 @@ def test_profile_under_an_intermediate_ca_verifies_with_the_root_alone(client, a
     assert scep["CAFingerprint"] == hashlib.sha1(intermediate_der).digest()
 
 
-def test_profile_under_a_chain_imported_without_its_root(client, apple_tenant, admin, jane,
-                                                         tmp_path, settings):
+def test_profile_under_a_chain_imported_without_its_root(openssl_verify, client, apple_tenant,
+                                                         admin, jane, tmp_path, settings):
     """The top of such a chain is no root: nothing goes in a root payload, and the CA and the
     intermediates above it are installed (the device trusts the root already)."""
     from cryptography.hazmat.primitives.serialization import Encoding

@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from enrollment.models import Challenge, IssuedCertificate
 from enrollment.services.challenges import do_create_challenge
-from tests.base.scep.scepclient import run_scepclient
 from tests.enrollment.scep.helpers import tenant_ca_cert
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,50 +22,51 @@ def scep_url(live_server, tenant):
     return f"{live_server.url}/t/{tenant.slug}/scep"
 
 
-def _openssl_verify(cert_path, ca_pem_path) -> subprocess.CompletedProcess:
-    return subprocess.run(["openssl", "verify", "-CAfile", str(ca_pem_path), str(cert_path)],
-                          capture_output=True, text=True, check=False)
+def _openssl_verify(openssl, cert_path, ca_pem_path) -> subprocess.CompletedProcess:
+    return openssl("verify", "-CAfile", ca_pem_path, cert_path, text=True, check=False)
 
 
-def test_scepclient_enrolls_and_openssl_verifies(scep_url, tenant, admin, tmp_path):
+def test_scepclient_enrolls_and_openssl_verifies(scepclient, openssl, scep_url, tenant, admin,
+                                                 tmp_path):
     from cryptography.hazmat.primitives.serialization import Encoding
 
     minted = do_create_challenge(tenant, actor=admin)
-    result = run_scepclient(scep_url, tmp_path / "device", minted.raw, cn="scepclient-device")
+    result = scepclient(scep_url, tmp_path / "device", minted.raw, cn="scepclient-device")
     assert result.returncode == 0, result.stdout + result.stderr
     ca_pem = tmp_path / "ca.pem"
     ca_pem.write_bytes(tenant_ca_cert(tenant).public_bytes(Encoding.PEM))
-    verified = _openssl_verify(tmp_path / "device" / "cert.pem", ca_pem)
+    verified = _openssl_verify(openssl, tmp_path / "device" / "cert.pem", ca_pem)
     assert verified.returncode == 0 and ": OK" in verified.stdout, verified.stderr
     issued = IssuedCertificate.objects.get(tenant=tenant)
     assert issued.common_name == "scepclient-device"
 
 
 @pytest.mark.parametrize("case", ["wrong", "reused", "expired"])
-def test_scepclient_bad_challenge_prints_bad_request(scep_url, tenant, admin, tmp_path, case):
+def test_scepclient_bad_challenge_prints_bad_request(scepclient, scep_url, tenant, admin, tmp_path,
+                                                     case):
     minted = do_create_challenge(tenant, actor=admin)
     challenge = minted.raw
     if case == "wrong":
         challenge = "wrong-challenge"
     elif case == "reused":
-        first = run_scepclient(scep_url, tmp_path / "first", challenge)
+        first = scepclient(scep_url, tmp_path / "first", challenge)
         assert first.returncode == 0, first.stdout + first.stderr
     else:
         Challenge.objects.filter(pk=minted.challenge.pk).update(
             expires_at=timezone.now() - dt.timedelta(minutes=1))
-    result = run_scepclient(scep_url, tmp_path / "device", challenge)
+    result = scepclient(scep_url, tmp_path / "device", challenge)
     assert result.returncode != 0
     assert "badRequest" in result.stdout + result.stderr
     assert not (tmp_path / "device" / "cert.pem").exists()
 
 
-def test_concurrent_enrollments_never_collide_or_lose_certificates(scep_url, tenant, admin,
-                                                                     tmp_path):
+def test_concurrent_enrollments_never_collide_or_lose_certificates(scepclient, scep_url, tenant,
+                                                                     admin, tmp_path):
     count = 12
     challenges = [do_create_challenge(tenant, actor=admin).raw for _ in range(count)]
 
     def enroll(index: int) -> int:
-        return run_scepclient(scep_url, tmp_path / f"d{index}", challenges[index],
+        return scepclient(scep_url, tmp_path / f"d{index}", challenges[index],
                               cn=f"device-{index}").returncode
 
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -79,8 +79,8 @@ def test_concurrent_enrollments_never_collide_or_lose_certificates(scep_url, ten
         assert (tmp_path / f"d{index}" / "cert.pem").exists()
 
 
-def test_scepclient_enrolls_under_an_imported_intermediate_ca(scep_url, tenant, admin,
-                                                              tmp_path):
+def test_scepclient_enrolls_under_an_imported_intermediate_ca(scepclient, openssl, scep_url,
+                                                              tenant, admin, tmp_path):
     """GetCACert answers the CA and its chain (application/x-x509-ca-ra-cert): scepclient
     picks the CA, enrolls, and openssl verifies the certificate up to the root."""
     from cryptography.hazmat.primitives.serialization import Encoding
@@ -94,14 +94,13 @@ def test_scepclient_enrolls_under_an_imported_intermediate_ca(scep_url, tenant, 
     do_import_ca(tenant, KeyPair(intermediate.key, intermediate.cert, (root.cert,)),
                  actor=admin)
     minted = do_create_challenge(tenant, actor=admin)
-    result = run_scepclient(scep_url, tmp_path / "device", minted.raw, cn="chained-device")
+    result = scepclient(scep_url, tmp_path / "device", minted.raw, cn="chained-device")
     assert result.returncode == 0, result.stdout + result.stderr
     (tmp_path / "root.pem").write_bytes(root.cert.public_bytes(Encoding.PEM))
     (tmp_path / "intermediate.pem").write_bytes(intermediate.cert.public_bytes(Encoding.PEM))
-    verified = subprocess.run(
-        ["openssl", "verify", "-CAfile", str(tmp_path / "root.pem"), "-untrusted",
-         str(tmp_path / "intermediate.pem"), str(tmp_path / "device" / "cert.pem")],
-        capture_output=True, text=True, check=False)
+    verified = openssl("verify", "-CAfile", tmp_path / "root.pem", "-untrusted",
+                       tmp_path / "intermediate.pem", tmp_path / "device" / "cert.pem",
+                       text=True, check=False)
     assert verified.returncode == 0 and ": OK" in verified.stdout, verified.stderr
     issued = IssuedCertificate.objects.get(tenant=tenant, common_name="chained-device")
     assert issued.authority.chain_pem.startswith("-----BEGIN CERTIFICATE-----")

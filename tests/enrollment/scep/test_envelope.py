@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,7 +22,6 @@ from enrollment.scep.envelope import ContentCipher
 from enrollment.scep.errors import BadAlg, BadCertId, BadMessageCheck, BadRequest
 from tests.base.scep.client import FIXTURES, make_ca, micromdm_ca, new_key, shared_ca
 
-OPENSSL = shutil.which("openssl")
 PLAINTEXT = b"a certification request, or any bytes" * 7
 
 
@@ -87,57 +84,27 @@ def test_we_decrypt_cryptography(algorithm: type) -> None:
 
 
 @pytest.mark.parametrize("cipher", ["des3", "aes192", "aes256"])
-def test_openssl_decrypts_ours(cipher: str, tmp_path: Path) -> None:
+def test_openssl_decrypts_ours(openssl, cipher: str, tmp_path: Path) -> None:
     ca = shared_ca()
     (tmp_path / "ca.pem").write_bytes(ca.cert.public_bytes(Encoding.PEM))
     (tmp_path / "ca.key").write_bytes(
         ca.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     )
     (tmp_path / "env.der").write_bytes(envelope.encrypt_for(ca.cert, PLAINTEXT, cipher))
-    out = subprocess.run(
-        [
-            OPENSSL or "openssl",
-            "cms",
-            "-decrypt",
-            "-inform",
-            "DER",
-            "-in",
-            tmp_path / "env.der",
-            "-recip",
-            tmp_path / "ca.pem",
-            "-inkey",
-            tmp_path / "ca.key",
-            "-binary",
-        ],
-        capture_output=True,
-        check=True,
-    )
+    out = openssl("cms", "-decrypt", "-inform", "DER", "-in", tmp_path / "env.der",
+                  "-recip", tmp_path / "ca.pem", "-inkey", tmp_path / "ca.key", "-binary",
+                  check=True)
     assert out.stdout == PLAINTEXT
 
 
 @pytest.mark.parametrize("cipher", ["-des3", "-aes192", "-aes128"])
-def test_we_decrypt_openssl_streamed_ber(cipher: str, tmp_path: Path) -> None:
+def test_we_decrypt_openssl_streamed_ber(openssl, cipher: str, tmp_path: Path) -> None:
     """``-stream`` makes indefinite-length BER with a chunked encryptedContent."""
     ca = shared_ca()
     (tmp_path / "ca.pem").write_bytes(ca.cert.public_bytes(Encoding.PEM))
     (tmp_path / "in.bin").write_bytes(PLAINTEXT * 200)  # several chunks
-    out = subprocess.run(
-        [
-            OPENSSL or "openssl",
-            "cms",
-            "-encrypt",
-            "-stream",
-            "-binary",
-            cipher,
-            "-outform",
-            "DER",
-            "-in",
-            tmp_path / "in.bin",
-            tmp_path / "ca.pem",
-        ],
-        capture_output=True,
-        check=True,
-    )
+    out = openssl("cms", "-encrypt", "-stream", "-binary", cipher, "-outform", "DER",
+                  "-in", tmp_path / "in.bin", tmp_path / "ca.pem", check=True)
     assert out.stdout[1] == 0x80  # indefinite length indeed
     assert envelope.decrypt(out.stdout, ca.key, ca.cert) == PLAINTEXT * 200
 

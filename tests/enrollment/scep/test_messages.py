@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from functools import cache
 from pathlib import Path
 
@@ -38,8 +36,6 @@ from tests.base.scep.client import (
     micromdm_ca,
     shared_ca,
 )
-
-OPENSSL = shutil.which("openssl")
 
 
 @cache
@@ -185,7 +181,7 @@ def test_pending_reply_from_reply_to() -> None:
 
 
 
-def test_openssl_verifies_cert_reps(tmp_path: Path) -> None:
+def test_openssl_verifies_cert_reps(openssl, tmp_path: Path) -> None:
     ca = shared_ca()
     sent = _request()
     msg = messages.parse_pki_message(sent.der)
@@ -197,10 +193,10 @@ def test_openssl_verifies_cert_reps(tmp_path: Path) -> None:
     }
     for name, der in replies.items():
         (tmp_path / name).write_bytes(der)
-        command = [OPENSSL or "openssl", "cms", "-verify", "-inform", "DER", "-in"]
+        command = ["cms", "-verify", "-inform", "DER", "-in"]
         command += [str(tmp_path / name), "-CAfile", str(tmp_path / "ca.pem"), "-purpose", "any"]
         command += ["-out", "/dev/null"] + (["-content", "/dev/null"] if name == "failure" else [])
-        subprocess.run(command, capture_output=True, check=True)
+        openssl(*command, check=True)
 
 
 # --- challengePassword and CSR checks -----------------------------------------------------

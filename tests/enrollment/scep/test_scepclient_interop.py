@@ -6,7 +6,6 @@ the pure protocol layer. Needs Debian's ``scep`` package (installed by .ci/run).
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +19,6 @@ from enrollment.scep import capabilities, messages, transport
 from enrollment.scep.errors import ScepError, UnparseableMessage
 from enrollment.scep.oids import FailInfo
 from tests.base.scep.client import Identity, issue_certificate, make_ca
-from tests.base.scep.scepclient import run_scepclient
 
 CHALLENGE = "s3cret+/challenge"
 
@@ -90,13 +88,9 @@ def scep_server() -> Iterator[tuple[str, type[_ScepHandler]]]:
     server.server_close()
 
 
-def _run_client(url: str, folder: Path, challenge: str) -> subprocess.CompletedProcess[str]:
-    return run_scepclient(url, folder, challenge)
-
-
-def test_scepclient_enrolls(scep_server, tmp_path: Path) -> None:
+def test_scepclient_enrolls(scepclient, scep_server, tmp_path: Path) -> None:
     url, handler = scep_server
-    result = _run_client(url, tmp_path / "device", CHALLENGE)
+    result = scepclient(url, tmp_path / "device", CHALLENGE)
     assert result.returncode == 0, result.stdout + result.stderr
     cert = x509.load_pem_x509_certificate((tmp_path / "device" / "cert.pem").read_bytes())
     cert.verify_directly_issued_by(handler.ca.cert)
@@ -104,9 +98,10 @@ def test_scepclient_enrolls(scep_server, tmp_path: Path) -> None:
     assert handler.seen[-1].digest_algorithm == "sha1"  # scepclient: DES + SHA-1, answered DES3
 
 
-def test_scepclient_wrong_challenge_gets_bad_request(scep_server, tmp_path: Path) -> None:
+def test_scepclient_wrong_challenge_gets_bad_request(scepclient, scep_server,
+                                                     tmp_path: Path) -> None:
     url, _ = scep_server
-    result = _run_client(url, tmp_path / "device", "wrong")
+    result = scepclient(url, tmp_path / "device", "wrong")
     assert result.returncode != 0
     assert "badRequest" in result.stdout + result.stderr
     assert not (tmp_path / "device" / "cert.pem").exists()
