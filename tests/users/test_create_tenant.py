@@ -1,4 +1,4 @@
-"""create_tenant and /healthz."""
+"""The create_tenant command: a tenant, its admin and an API token file, or a clear refusal."""
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -37,19 +37,3 @@ def test_create_tenant_refuses_duplicate(tenant):
     with pytest.raises(CommandError, match="already exists"):
         call_command("create_tenant", tenant.slug, name="X", admin_email="a@x.test",
                      admin_password="S3cure-pass!-long")
-
-
-def test_healthz_reports_database_and_broker(client, db):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
-
-
-def test_healthz_reports_broker_down(client, db, monkeypatch):
-    from mdm_server import health
-
-    unreachable = health.celery_app.connection_for_write("redis://127.0.0.1:1/0")
-    monkeypatch.setattr(health.celery_app, "connection_for_write", lambda: unreachable)
-    response = client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json()["broker"].startswith("error")
