@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.test import Client
 from rest_framework.test import APIClient
 
 from tenants.tenancy import forget_tenant
@@ -147,4 +148,12 @@ def other_api(other_tenant, other_admin) -> APIClient:
 def portal(client, tenant, admin):
     """A Django test client signed in to acme's admin portal."""
     client.force_login(admin, backend="users.auth.TenantEmailBackend")
+    return client
+
+
+@pytest.fixture
+def other_portal(other_tenant, other_admin):
+    """Another Django test client, signed in to globex's admin portal."""
+    client = Client()
+    client.force_login(other_admin, backend="users.auth.TenantEmailBackend")
     return client
