@@ -1,9 +1,11 @@
 """Registrations: the admin API, the self-service portal's register pages, the QR code and the
-agent app's API (sign-in, PIN, QR, OS versions, re-registration)."""
+agent app's API (sign-in, PIN, QR, OS versions, re-registration). The admin API and the
+registrations list page run the shared base cases (tests/base)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 from django.utils import timezone
@@ -12,7 +14,8 @@ from audit.models import AuditEvent
 from enrollment.models import AppQrToken, Registration, RegistrationState
 from enrollment.selfservice.register import PIN_OK_SESSION_KEY
 from enrollment.services.pins import do_issue_pin
-from tests.base.tenancy import TenantIsolationContract
+from tests.base.api import OMIT, APIViewTestCases
+from tests.base.portal import PortalViewTestCases
 from users.models import User
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15"
@@ -33,87 +36,116 @@ def ann_portal(client, ann):
 
 # --- admin API -----------------------------------------------------------------------------
 
-def test_api_start_apple_registration(api, tenant, ann):
-    response = api.post("/api/v1/registrations/", {"user": ann.pk, "platform": "ios"},
-                        format="json")
-    assert response.status_code == 201, response.json()
-    body = response.json()
-    assert body["state"] == "started" and body["method"] == "api"
-    assert body["go_url"].endswith("/go")
-    assert f"/t/{tenant.slug}/" in body["profile_url"]
-    assert body["pin"] is None  # Ann has a password and no PIN requirement
-    expires = dt.datetime.fromisoformat(body["expires_at"])
-    # The registration waits days for its profile download; the profile window comes later.
-    assert dt.timedelta(hours=71) < expires - timezone.now() <= dt.timedelta(hours=72)
-    listed = api.get("/api/v1/registrations/", {"user": ann.pk, "state": "started"}).json()
-    assert [row["id"] for row in listed["results"]] == [body["id"]]
+_new_users = itertools.count()
 
 
-def test_api_registration_for_user_without_password_returns_a_pin(api, tenant):
-    bob = User.objects.create_user(tenant, "bob@acme.test")
-    body = api.post("/api/v1/registrations/", {"user": bob.pk, "platform": "macos"},
-                    format="json").json()
-    assert body["pin"] and body["pin"].isdigit()
+def make_registration(tenant, admin, index: int) -> Registration:
+    from enrollment.services.registrations import do_start_registration
+
+    user = User.objects.create_user(tenant, f"reg-{tenant.slug}-{index:03}@{tenant.slug}.test")
+    return do_start_registration(tenant, user, "ios", "api", actor=admin).registration
 
 
-def test_api_android_registration_has_no_profile_url(api, ann):
-    body = api.post("/api/v1/registrations/", {"user": ann.pk, "platform": "android"},
-                    format="json").json()
-    assert body["profile_url"] is None
+class TestRegistrationAPI(APIViewTestCases.GetObjectViewTestCase,
+                          APIViewTestCases.ListObjectsViewTestCase,
+                          APIViewTestCases.CreateObjectViewTestCase):
+    url = "/api/v1/registrations/"
+    model = Registration
+    list_fields = ["id", "user", "user_email", "platform", "method", "state", "expires_at",
+                   "device", "failure_reason", "created_at", "profile_downloaded_at",
+                   "certificate_issued_at", "enrolled_at", "ended_at"]
+    bad_data = [
+        ({"platform": "windows"}, "platform"),
+        ({"platform": OMIT}, "platform"),
+        ({"user": "x"}, "user"),
+        ({"user": 0}, "user"),
+        ({"user": OMIT}, "user"),
+    ]
+    list_max_queries = 6
 
+    def make_object(self, tenant, admin, index):
+        return make_registration(tenant, admin, index)
 
-@pytest.mark.parametrize("payload", [{"user": 999999, "platform": "ios"},
-                                     {"user": "x", "platform": "ios"},
-                                     {"platform": "ios"}])
-def test_api_registration_bad_input(api, payload):
-    response = api.post("/api/v1/registrations/", payload, format="json")
-    assert response.status_code in (400, 404)
+    def create_bodies(self, tenant):
+        users = [User.objects.create_user(tenant, f"new-{next(_new_users)}@{tenant.slug}.test")
+                 for _ in range(3)]
+        return [{"user": users[0].pk, "platform": "ios"},
+                {"user": users[1].pk, "platform": "macos"},
+                {"user": users[2].pk, "platform": "android"}]
 
+    def test_unknown_user_is_404(self, api):
+        response = api.post(self.url, {"user": 999999, "platform": "ios"}, format="json")
+        assert response.status_code == 404
+        assert not Registration.objects.exists()
 
-def test_api_registration_rejects_bad_platform_and_disabled_user(api, ann):
-    assert api.post("/api/v1/registrations/", {"user": ann.pk, "platform": "windows"},
-                    format="json").status_code == 400
-    ann.is_active = False
-    ann.save()
-    assert api.post("/api/v1/registrations/", {"user": ann.pk, "platform": "ios"},
-                    format="json").status_code == 400
+    def test_api_start_apple_registration(self, api, tenant, ann):
+        response = api.post("/api/v1/registrations/", {"user": ann.pk, "platform": "ios"},
+                            format="json")
+        assert response.status_code == 201, response.json()
+        body = response.json()
+        assert body["state"] == "started" and body["method"] == "api"
+        assert body["go_url"].endswith("/go")
+        assert f"/t/{tenant.slug}/" in body["profile_url"]
+        assert body["pin"] is None  # Ann has a password and no PIN requirement
+        expires = dt.datetime.fromisoformat(body["expires_at"])
+        # The registration waits days for its profile download; the profile window comes later.
+        assert dt.timedelta(hours=71) < expires - timezone.now() <= dt.timedelta(hours=72)
+        listed = api.get("/api/v1/registrations/", {"user": ann.pk, "state": "started"}).json()
+        assert [row["id"] for row in listed["results"]] == [body["id"]]
 
+    def test_api_registration_for_user_without_password_returns_a_pin(self, api, tenant):
+        bob = User.objects.create_user(tenant, "bob@acme.test")
+        body = api.post("/api/v1/registrations/", {"user": bob.pk, "platform": "macos"},
+                        format="json").json()
+        assert body["pin"] and body["pin"].isdigit()
 
-def test_api_cancel_registration(api, ann):
-    body = api.post("/api/v1/registrations/", {"user": ann.pk, "platform": "ios"},
-                    format="json").json()
-    response = api.post(f"/api/v1/registrations/{body['id']}/cancel/")
-    assert response.status_code == 200 and response.json()["state"] == "cancelled"
-    # The profile link of a cancelled registration no longer serves a profile.
-    from enrollment.services.registrations import ProfileUnavailable, do_claim_profile
+    def test_api_android_registration_has_no_profile_url(self, api, ann):
+        body = api.post("/api/v1/registrations/", {"user": ann.pk, "platform": "android"},
+                        format="json").json()
+        assert body["profile_url"] is None
 
-    token = body["profile_url"].rsplit("/", 1)[1].removesuffix(".mobileconfig")
-    with pytest.raises(ProfileUnavailable, match="closed"):
-        do_claim_profile(ann.tenant, token)
+    def test_api_registration_rejects_bad_platform_and_disabled_user(self, api, ann):
+        assert api.post("/api/v1/registrations/", {"user": ann.pk, "platform": "windows"},
+                        format="json").status_code == 400
+        ann.is_active = False
+        ann.save()
+        assert api.post("/api/v1/registrations/", {"user": ann.pk, "platform": "ios"},
+                        format="json").status_code == 400
 
+    def test_api_cancel_registration(self, api, ann):
+        body = api.post("/api/v1/registrations/", {"user": ann.pk, "platform": "ios"},
+                        format="json").json()
+        response = api.post(f"/api/v1/registrations/{body['id']}/cancel/")
+        assert response.status_code == 200 and response.json()["state"] == "cancelled"
+        # The profile link of a cancelled registration no longer serves a profile.
+        from enrollment.services.registrations import ProfileUnavailable, do_claim_profile
 
-def test_api_cannot_start_registration_for_foreign_user(api, other_tenant):
-    foreign = User.objects.create_user(other_tenant, "eve@globex.test")
-    response = api.post("/api/v1/registrations/", {"user": foreign.pk, "platform": "ios"},
-                        format="json")
-    assert response.status_code == 404
-    assert not Registration.objects.filter(user=foreign).exists()
+        token = body["profile_url"].rsplit("/", 1)[1].removesuffix(".mobileconfig")
+        with pytest.raises(ProfileUnavailable, match="closed"):
+            do_claim_profile(ann.tenant, token)
 
-
-class TestRegistrationIsolation(TenantIsolationContract):
-    api_list_url = "/api/v1/registrations/"
-    api_detail_url = "/api/v1/registrations/{pk}/"
-
-    def make_object(self, tenant, admin):
-        from enrollment.services.registrations import do_start_registration
-
-        user = User.objects.create_user(tenant, "eve@globex.test")
-        return do_start_registration(tenant, user, "ios", "api", actor=admin).registration
+    def test_api_cannot_start_registration_for_foreign_user(self, api, other_tenant):
+        foreign = User.objects.create_user(other_tenant, "eve@globex.test")
+        response = api.post("/api/v1/registrations/", {"user": foreign.pk, "platform": "ios"},
+                            format="json")
+        assert response.status_code == 404
+        assert not Registration.objects.filter(user=foreign).exists()
 
     def test_foreign_registration_cannot_be_cancelled(self, api, foreign_object):
         assert api.post(f"/api/v1/registrations/{foreign_object.pk}/cancel/").status_code == 404
         foreign_object.refresh_from_db()
         assert foreign_object.state == "started"
+
+
+class TestRegistrationListPage(PortalViewTestCases.ListViewTestCase):
+    path = "registrations/"
+    max_queries = 8
+
+    def make_object(self, tenant, admin, index):
+        return make_registration(tenant, admin, index)
+
+    def object_marker(self, obj) -> str:
+        return obj.user.email
 
 
 # --- self-service portal ---------------------------------------------------------------------
