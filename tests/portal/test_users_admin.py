@@ -1,4 +1,5 @@
-"""Admins add users (rows, CSV), list/search/filter them, bulk-act on them; API for the same."""
+"""Admins add users (rows, CSV), list/search/filter them, bulk-act on them; API for the same.
+The API and the users pages run the shared base cases (tests/base)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from audit.models import AuditEvent
 from core.platforms import Platform
 from devices.models import Device, DeviceState
-from tests.base.tenancy import TenantIsolationContract
+from tests.base.api import OMIT, APIViewTestCases
+from tests.base.portal import PortalViewTestCases
 from users.csv_import import parse_users_csv
 from users.models import User
 
@@ -133,46 +135,6 @@ def test_bulk_action_ignores_foreign_users(portal, tenant, other_tenant):
     assert foreign.is_active
 
 
-def test_api_create_list_update_user(api, tenant):
-    response = api.post("/api/v1/users/", {"email": "Ann@Acme.test", "first_name": "Ann",
-                                           "last_name": "Lee"}, format="json")
-    assert response.status_code == 201, response.json()
-    body = response.json()
-    assert body["email"] == "ann@acme.test" and body["has_password"] is False
-    duplicate = api.post("/api/v1/users/", {"email": "ann@acme.test"}, format="json")
-    assert duplicate.status_code == 400
-    assert "already has an account" in duplicate.json()["error"]["message"]
-    weak = api.post("/api/v1/users/", {"email": "x@acme.test", "password": "123"},
-                    format="json")
-    assert weak.status_code == 400 and "password" in weak.json()["error"]["fields"]
-    listed = api.get("/api/v1/users/", {"q": "ann"}).json()
-    assert [row["email"] for row in listed["results"]] == ["ann@acme.test"]
-    patched = api.patch(f"/api/v1/users/{body['id']}/", {"require_registration_pin": True},
-                        format="json")
-    assert patched.status_code == 200 and patched.json()["require_registration_pin"]
-    assert api.patch(f"/api/v1/users/{body['id']}/", {"email": "new@acme.test"},
-                     format="json").json()["email"] == "ann@acme.test"  # read-only
-    assert api.delete(f"/api/v1/users/{body['id']}/").status_code == 405
-
-
-class TestUserIsolation(TenantIsolationContract):
-    api_list_url = "/api/v1/users/"
-    api_detail_url = "/api/v1/users/{pk}/"
-    portal_detail_urls = ("/t/{slug}/admin/users/{pk}/",)
-    portal_list_url = "/t/{slug}/admin/users/"
-
-    def make_object(self, tenant, admin):
-        return User.objects.create_user(tenant, "globex-only@globex.test")
-
-    def object_marker(self, obj):
-        return obj.email
-
-    def test_foreign_user_cannot_be_patched(self, api, foreign_object):
-        response = api.patch(f"/api/v1/users/{foreign_object.pk}/", {"first_name": "X"},
-                             format="json")
-        assert response.status_code == 404
-
-
 def test_bulk_send_invitation_emails_each_user(portal, tenant,
                                                django_capture_on_commit_callbacks):
     from django.core import mail
@@ -201,11 +163,78 @@ def test_add_users_form_can_send_invitations(portal, tenant, django_capture_on_c
     assert [message.to for message in mail.outbox] == [["ann@acme.test"]]
 
 
-def test_api_create_user_with_invitation(api, tenant, django_capture_on_commit_callbacks):
-    from django.core import mail
+def make_user(tenant, index: int) -> User:
+    return User.objects.create_user(tenant, f"user-{tenant.slug}-{index:03}@{tenant.slug}.test",
+                                    first_name=f"User{index}")
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = api.post("/api/v1/users/", {"email": "cy@acme.test",
-                                               "send_invitation": True}, format="json")
-    assert response.status_code == 201
-    assert [message.to for message in mail.outbox] == [["cy@acme.test"]]
+
+class TestUserAPI(APIViewTestCases.GetObjectViewTestCase,
+                  APIViewTestCases.ListObjectsViewTestCase,
+                  APIViewTestCases.CreateObjectViewTestCase,
+                  APIViewTestCases.UpdateObjectViewTestCase):
+    url = "/api/v1/users/"
+    model = User
+    list_fields = ["id", "email", "first_name", "last_name", "role", "source", "is_active",
+                   "must_change_password", "require_registration_pin", "has_password",
+                   "is_registered", "date_joined"]
+    create_data = [
+        {"email": "ann@acme.test", "first_name": "Ann", "last_name": "Lee"},
+        {"email": "bob@acme.test", "password": "Bob-pass-12345",
+         "require_registration_pin": True},
+        {"email": "cy@acme.test", "first_name": "Cy", "temporary_password": False},
+    ]
+    update_data = {"first_name": "Annie", "last_name": "Lee", "require_registration_pin": True}
+    bad_data = [
+        ({"email": "not-an-email"}, "email"),
+        ({"email": OMIT}, "email"),
+        ({"email": "admin@acme.test"}, "email"),  # already has an account
+        ({"password": "123"}, "password"),
+        ({"first_name": "x" * 151}, "first_name"),
+    ]
+    list_max_queries = 6
+
+    def make_object(self, tenant, admin, index):
+        return make_user(tenant, index)
+
+    def test_api_create_list_update_user(self, api, tenant):
+        response = api.post("/api/v1/users/", {"email": "Ann@Acme.test", "first_name": "Ann",
+                                               "last_name": "Lee"}, format="json")
+        assert response.status_code == 201, response.json()
+        body = response.json()
+        assert body["email"] == "ann@acme.test" and body["has_password"] is False
+        duplicate = api.post("/api/v1/users/", {"email": "ann@acme.test"}, format="json")
+        assert duplicate.status_code == 400
+        assert "already has an account" in duplicate.json()["error"]["message"]
+        weak = api.post("/api/v1/users/", {"email": "x@acme.test", "password": "123"},
+                        format="json")
+        assert weak.status_code == 400 and "password" in weak.json()["error"]["fields"]
+        listed = api.get("/api/v1/users/", {"q": "ann"}).json()
+        assert [row["email"] for row in listed["results"]] == ["ann@acme.test"]
+        patched = api.patch(f"/api/v1/users/{body['id']}/", {"require_registration_pin": True},
+                            format="json")
+        assert patched.status_code == 200 and patched.json()["require_registration_pin"]
+        assert api.patch(f"/api/v1/users/{body['id']}/", {"email": "new@acme.test"},
+                         format="json").json()["email"] == "ann@acme.test"  # read-only
+        assert api.delete(f"/api/v1/users/{body['id']}/").status_code == 405
+
+    def test_api_create_user_with_invitation(self, api, tenant, django_capture_on_commit_callbacks):
+        from django.core import mail
+
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api.post("/api/v1/users/", {"email": "cy@acme.test",
+                                                   "send_invitation": True}, format="json")
+        assert response.status_code == 201
+        assert [message.to for message in mail.outbox] == [["cy@acme.test"]]
+
+
+class TestUserListPage(PortalViewTestCases.ListViewTestCase,
+                       PortalViewTestCases.ObjectViewTestCase):
+    path = "users/"
+    detail_paths = ("users/{pk}/",)
+    max_queries = 8
+
+    def make_object(self, tenant, admin, index):
+        return make_user(tenant, index)
+
+    def object_marker(self, obj) -> str:
+        return obj.email
