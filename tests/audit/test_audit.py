@@ -1,4 +1,6 @@
-"""Audit core: record() inside transactions, the API list and filters, the portal page."""
+"""Audit core: record() inside transactions, the API list and filters, the portal page.
+
+The API and the trail page also run the shared base cases (tests/base)."""
 
 import pytest
 from django.db import transaction
@@ -8,7 +10,8 @@ from audit.models import AuditEvent
 from audit.record import record
 from core.platforms import Platform
 from devices.models import Device
-from tests.base.tenancy import TenantIsolationContract
+from tests.base.api import APIViewTestCases
+from tests.base.portal import PortalViewTestCases
 
 
 def test_record_rolls_back_with_the_change(tenant, admin):
@@ -60,16 +63,32 @@ def test_portal_audit_page_filters_and_counts_queries(portal, tenant, admin,
     assert "<td>Device registered</td>" not in response.content.decode()
 
 
-class TestAuditIsolation(TenantIsolationContract):
-    api_list_url = "/api/v1/audit-events/"
-    portal_list_url = "/t/{slug}/admin/audit/"
+def make_event(tenant, admin, index: int):
+    return record(tenant, AuditAction.USER_UPDATED, actor=admin, target=admin,
+                  detail={"marker": f"audit-{tenant.slug}-{index:03}"})
 
-    def make_object(self, tenant, admin):
-        return record(tenant, AuditAction.USER_UPDATED, actor=admin, target=admin,
-                      detail={"marker": "globex-secret-marker"})
 
-    def object_marker(self, obj):
-        return "globex-secret-marker"
+class TestAuditEventAPI(APIViewTestCases.ReadOnlyAPIViewTestCase):
+    url = "/api/v1/audit-events/"
+    model = AuditEvent
+    list_fields = ["id", "created_at", "action", "actor", "actor_email", "actor_label",
+                   "target_type", "target_id", "target_label", "user", "user_email", "device",
+                   "detail", "source_ip"]
+    list_max_queries = 6
+
+    def make_object(self, tenant, admin, index):
+        return make_event(tenant, admin, index)
+
+
+class TestAuditTrailPage(PortalViewTestCases.ListViewTestCase):
+    path = "audit/"
+    max_queries = 8
+
+    def make_object(self, tenant, admin, index):
+        return make_event(tenant, admin, index)
+
+    def object_marker(self, obj) -> str:
+        return f"marker: {obj.detail['marker']}"
 
 
 def test_audit_csv_export_streams_filtered_rows(portal, tenant, admin):
