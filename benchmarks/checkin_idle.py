@@ -103,9 +103,9 @@ def enroll_devices(count: int):
     from enrollment.services.registrations import do_claim_profile, do_start_registration
     from pki.authority import fingerprint, random_serial, subject_text
     from pki.issuance import issue_certificate
-    from tests.devices.enrollment import django_transport, ready_tenant
-    from tests.devices.simulator import SimulatedDevice, shared_key
-    from tests.scep.scep_client import make_csr
+    from tests.base.apple.devices import django_transport, ready_tenant
+    from tests.base.apple.simulator import SimulatedDevice, shared_key
+    from tests.base.scep.client import make_csr
     from users.models import User
     from users.services.accounts import do_create_tenant
 
@@ -143,7 +143,7 @@ def enroll_devices(count: int):
 
 
 def signed_idles(devices) -> list[tuple[bytes, str]]:
-    from tests.devices.simulator import mdm_signature
+    from tests.base.apple.simulator import mdm_signature
 
     requests = []
     for device in devices:

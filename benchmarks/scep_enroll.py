@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.cpu import postgres_cpu, process_tree_cpu  # noqa: E402
-from tests.scep.scepclient_runner import run_scepclient, write_identity_folder  # noqa: E402
+from tests.base.scep.scepclient import run_scepclient, write_identity_folder  # noqa: E402
 
 
 def free_port() -> int:

@@ -72,7 +72,7 @@ def report(label: str, count: int, unit: str, measured: dict) -> None:
 
 
 def apns_server_process(pki_folder: str, ready, stop, stats) -> None:
-    from tests.workers.apns_server import ApnsTestServer
+    from tests.base.push.apns_server import ApnsTestServer
 
     folder = Path(pki_folder)
     server = ApnsTestServer(str(folder / "ca.pem"), str(folder / "server.pem"),
@@ -107,7 +107,7 @@ def main() -> None:
     from devices.push.reminders import deliver_reminders
     from enrollment.models import Registration, RegistrationState, Reminder
     from enrollment.services import reminders, sweeps
-    from tests.workers.pki import make_pki
+    from tests.base.push.pki import make_pki
     from users.models import User
     from users.services.accounts import do_create_tenant
 

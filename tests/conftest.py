@@ -4,16 +4,43 @@ from __future__ import annotations
 
 import itertools
 import os
+from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.test import Client
 from rest_framework.test import APIClient
 
 from tenants.tenancy import forget_tenant
+from users.models import User
 from users.services.accounts import do_create_api_token, do_create_tenant
 
-pytest_plugins = ["tests.base.celery"]  # the celery_processes fixture
+# Fixtures several app folders use: real Celery workers (celery_processes), the real peers of
+# the interop tests (openssl, scepclient), the fake Google and bound Android enterprises, the
+# loopback APNs / FCM push rig.
+pytest_plugins = ["tests.base.celery", "tests.base.interop", "tests.base.android",
+                  "tests.base.push"]
+
+E2E_DIR = Path(__file__).resolve().parent / "e2e"
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config, items):
+    """Mark the slow suites by what they use, so a new test is marked without anyone
+    remembering to: `e2e` drives a browser (tests/e2e, or the `browser` fixture), `worker`
+    starts real Celery workers on the real broker (`celery_processes`), `interop` drives a
+    real peer (`openssl`, `scepclient`, `slapd`)."""
+    from tests.base.interop import INTEROP_FIXTURES  # a plugin: imported once registered
+
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if item.path.is_relative_to(E2E_DIR) or "browser" in names:
+            item.add_marker(pytest.mark.e2e)
+        if "celery_processes" in names:
+            item.add_marker(pytest.mark.worker)
+        if names & INTEROP_FIXTURES:
+            item.add_marker(pytest.mark.interop)
 
 # Under pytest-xdist each worker gets its own cache namespace: clear_cache() must never wipe
 # another worker's rate-limit counters in the middle of its test.
@@ -85,6 +112,12 @@ def admin(tenant):
 
 
 @pytest.fixture
+def jane(tenant):
+    """An end user of acme, without a password."""
+    return User.objects.create_user(tenant, "jane@acme.test", first_name="Jane")
+
+
+@pytest.fixture
 def other_tenant(db):
     return make_tenant("globex")[0]
 
@@ -115,4 +148,12 @@ def other_api(other_tenant, other_admin) -> APIClient:
 def portal(client, tenant, admin):
     """A Django test client signed in to acme's admin portal."""
     client.force_login(admin, backend="users.auth.TenantEmailBackend")
+    return client
+
+
+@pytest.fixture
+def other_portal(other_tenant, other_admin):
+    """Another Django test client, signed in to globex's admin portal."""
+    client = Client()
+    client.force_login(other_admin, backend="users.auth.TenantEmailBackend")
     return client

@@ -17,8 +17,9 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from mdm_server.celery import app as celery_app
+from tests.base import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 
 
 def database_url() -> str:

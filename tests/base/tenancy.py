@@ -2,7 +2,9 @@
 
 Subclass `TenantIsolationContract` (in a `Test*` class), declare how to make one object in a
 tenant and where it shows up; the contract probes every list, detail and portal page from
-another tenant and expects nothing but 404 / absence.
+another tenant and expects nothing but 404 / absence. The API and portal base cases
+(api.py, portal.py) carry the same contract for what they test; this one serves the endpoints
+and pages that do not use them yet.
 """
 
 from __future__ import annotations

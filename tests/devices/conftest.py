@@ -2,19 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.android.conftest import (  # noqa: F401  (fixtures: fake Google, bound enterprise)
-    configured,
-    enterprise,
-    google,
-    service_account_info,
-)
-from tests.devices.enrollment import ready_tenant, simulated_device
-from users.models import User
-
-
-@pytest.fixture
-def jane(tenant):
-    return User.objects.create_user(tenant, "jane@acme.test", first_name="Jane")
+from tests.base.apple.devices import ready_tenant, simulated_device
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """REST contract: /api/v1/devices/, /api/v1/devices/{id}/, /api/v1/devices/{id}/commands/,
-/api/v1/apple-mdm-settings/current/."""
+/api/v1/apple-mdm-settings/current/. The devices list and detail run the shared read-only API
+base case (tests/base/api.py); the isolation of the device pages is in test_portal.py."""
 
 from __future__ import annotations
 
@@ -7,15 +8,13 @@ import base64
 import plistlib
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from audit.events import AuditAction
 from audit.models import AuditEvent
 from devices.models import Command, Device, DeviceState
-from tests.base.tenancy import TenantIsolationContract
+from tests.base.api import APIViewTestCases
+from tests.base.apple.simulator import parse_command
 from tests.devices.conftest import enroll
-from tests.devices.simulator import parse_command
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -28,66 +27,50 @@ def make_device(tenant, n: int = 0, **fields) -> Device:
     return Device.objects.create(tenant=tenant, owner=owner, **values)
 
 
-class TestDeviceIsolation(TenantIsolationContract):
-    api_list_url = "/api/v1/devices/"
-    api_detail_url = "/api/v1/devices/{pk}/"
-    portal_list_url = "/t/{slug}/admin/devices/"
-    portal_detail_urls = ("/t/{slug}/admin/devices/{pk}/",)
+def make_owned_device(tenant, index: int) -> Device:
+    owner = User.objects.create_user(tenant, f"owner-{tenant.slug}-{index:03}@{tenant.slug}.test")
+    return make_device(tenant, index, owner=owner, name=f"Phone {tenant.slug}-{index:03}")
 
-    def make_object(self, tenant, admin):
-        return make_device(tenant, 99, name="Foreign phone zz")
 
-    def object_marker(self, obj) -> str:
-        return "Foreign phone zz"
+class TestDeviceAPI(APIViewTestCases.ReadOnlyAPIViewTestCase):
+    url = "/api/v1/devices/"
+    model = Device
+    list_fields = ["id", "platform", "state", "owner", "udid", "serial_number", "name", "model",
+                   "model_name", "product_name", "os_version", "build_version", "enrolled_at",
+                   "last_seen_at", "created_at"]
+    detail_fields = [*list_fields, "imei", "meid", "device_information", "channels"]
+    list_max_queries = 6
+
+    def make_object(self, tenant, admin, index):
+        return make_owned_device(tenant, index)
+
+    def test_list_and_detail_contract(self, api, tenant, admin):
+        jane = User.objects.create_user(tenant, "jane@acme.test")
+        phone = make_device(tenant, 1, owner=jane, os_version="17.4", model="MQA52")
+        make_device(tenant, 2, platform="macos", state=DeviceState.INACTIVE)
+        response = api.get("/api/v1/devices/")
+        assert response.status_code == 200
+        assert response.json()["count"] == 2
+        row = api.get(f"/api/v1/devices/{phone.pk}/").json()
+        for key in ("id", "platform", "state", "owner", "udid", "serial_number", "model",
+                    "os_version", "enrolled_at", "last_seen_at"):
+            assert key in row
+        assert row["owner"] == {"id": jane.pk, "email": "jane@acme.test"}
+        assert (row["platform"], row["state"], row["model"]) == ("ios", "active", "MQA52")
+        assert [d["id"] for d in api.get("/api/v1/devices/?platform=macos").json()["results"]
+                ] == [phone.pk + 1]
+        assert api.get("/api/v1/devices/?state=active&platform=ios").json()["count"] == 1
+        assert api.get("/api/v1/devices/?state=wiped").json()["count"] == 0
+
+    def test_bad_filter_values_are_400(self, api):
+        assert api.get("/api/v1/devices/?platform=windows").status_code == 400
+        assert api.get("/api/v1/devices/?state=lost").status_code == 400
 
     def test_foreign_commands_are_404(self, api, foreign_object):
         url = f"/api/v1/devices/{foreign_object.pk}/commands/"
         assert api.get(url).status_code == 404
         assert api.post(url, {"request_type": "ProfileList"}, format="json").status_code == 404
         assert api.post(f"/api/v1/devices/{foreign_object.pk}/retire/").status_code == 404
-
-    def test_foreign_portal_action_is_404(self, portal, tenant, foreign_object):
-        url = f"/t/{tenant.slug}/admin/devices/{foreign_object.pk}/actions/"
-        assert portal.post(url, {"action": "retire"}).status_code == 404
-        foreign_object.refresh_from_db()
-        assert foreign_object.state == DeviceState.ACTIVE
-
-
-def test_list_and_detail_contract(api, tenant, admin):
-    jane = User.objects.create_user(tenant, "jane@acme.test")
-    phone = make_device(tenant, 1, owner=jane, os_version="17.4", model="MQA52")
-    make_device(tenant, 2, platform="macos", state=DeviceState.INACTIVE)
-    response = api.get("/api/v1/devices/")
-    assert response.status_code == 200
-    assert response.json()["count"] == 2
-    row = api.get(f"/api/v1/devices/{phone.pk}/").json()
-    for key in ("id", "platform", "state", "owner", "udid", "serial_number", "model",
-                "os_version", "enrolled_at", "last_seen_at"):
-        assert key in row
-    assert row["owner"] == {"id": jane.pk, "email": "jane@acme.test"}
-    assert (row["platform"], row["state"], row["model"]) == ("ios", "active", "MQA52")
-    assert [d["id"] for d in api.get("/api/v1/devices/?platform=macos").json()["results"]] == \
-        [phone.pk + 1]
-    assert api.get("/api/v1/devices/?state=active&platform=ios").json()["count"] == 1
-    assert api.get("/api/v1/devices/?state=wiped").json()["count"] == 0
-
-
-def test_bad_filter_values_are_400(api):
-    assert api.get("/api/v1/devices/?platform=windows").status_code == 400
-    assert api.get("/api/v1/devices/?state=lost").status_code == 400
-
-
-def test_list_query_count_does_not_grow(api, tenant):
-    for n in range(3):
-        make_device(tenant, n, owner=User.objects.create_user(tenant, f"u{n}@acme.test"))
-    api.get("/api/v1/devices/")  # the token's last-use stamp is written once a minute
-    with CaptureQueriesContext(connection) as few:
-        assert api.get("/api/v1/devices/").status_code == 200
-    for n in range(3, 30):
-        make_device(tenant, n, owner=User.objects.create_user(tenant, f"u{n}@acme.test"))
-    with CaptureQueriesContext(connection) as many:
-        assert api.get("/api/v1/devices/").status_code == 200
-    assert len(many) == len(few) <= 6
 
 
 def test_enqueue_and_history(api, iphone):
@@ -191,7 +174,3 @@ def test_apple_settings_are_per_tenant(api, other_api):
     api.patch("/api/v1/apple-mdm-settings/current/",
               {"push_topic": "com.apple.mgmt.External.acme"}, format="json")
     assert other_api.get("/api/v1/apple-mdm-settings/current/").json()["push_topic"] == ""
-
-
-def test_api_needs_a_token(client):
-    assert client.get("/api/v1/devices/").status_code in (401, 403)

@@ -20,10 +20,10 @@ from devices import tasks
 from devices.models import ApnsCertificate, AppleChannel, Command, Device, DeviceState
 from devices.services import bulk
 from enrollment.models import Invitation, IssuedCertificate, Registration
-from tests.android.fake_google import ok
-from tests.android.test_actions import enrolled, fully_managed, operation_answer
-from tests.android.test_tokens import token_answer
+from tests.base.android.fake_google import ok
+from tests.devices.android.test_actions import enrolled, fully_managed, operation_answer
 from tests.devices.conftest import enroll
+from tests.enrollment.android.test_tokens import token_answer
 
 pytestmark = pytest.mark.django_db
 BULK = "/t/acme/admin/devices/bulk/"

@@ -1,11 +1,10 @@
 """Portal: Devices list (filters, pagination, query count), device page and its actions,
-Settings > Apple MDM."""
+Settings > Apple MDM. The list and device pages run the shared portal base cases
+(tests/base/portal.py)."""
 
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from audit.events import AuditAction
 from audit.models import AuditEvent
@@ -13,10 +12,10 @@ from devices.models import Command, CommandStatus, Device, DeviceState
 from devices.simulator.apple import parse_command
 from enrollment.services.apple_settings import apple_settings
 from profiles.services.configuration import do_create_profile
+from tests.base.portal import PortalViewTestCases
+from tests.devices.apple.test_user_channel_and_reenrollment import WIFI
 from tests.devices.conftest import enroll
-from tests.devices.test_api import make_device
-from tests.devices.test_user_channel_and_reenrollment import WIFI
-from users.models import User
+from tests.devices.test_api import make_device, make_owned_device
 
 pytestmark = pytest.mark.django_db
 
@@ -46,25 +45,23 @@ def test_list_filters_and_pagination(portal, tenant):
     assert portal.get(LIST + "?platform=windows").status_code == 200  # invalid filter ignored
 
 
-def test_list_query_count_is_constant(portal, tenant):
-    for n in range(2):
-        make_device(tenant, n, owner=User.objects.create_user(tenant, f"u{n}@acme.test"))
-    portal.get(LIST)
-    with CaptureQueriesContext(connection) as few:
-        portal.get(LIST)
-    for n in range(2, 40):
-        make_device(tenant, n, owner=User.objects.create_user(tenant, f"u{n}@acme.test"))
-    with CaptureQueriesContext(connection) as many:
-        body = portal.get(LIST).content.decode()
-    assert "u39@acme.test" in body
-    assert len(many) == len(few) <= 8, [q["sql"] for q in many]
+class TestDeviceListPage(PortalViewTestCases.ListViewTestCase,
+                         PortalViewTestCases.ObjectViewTestCase):
+    path = "devices/"
+    detail_paths = ("devices/{pk}/",)
+    max_queries = 8
 
+    def make_object(self, tenant, admin, index):
+        return make_owned_device(tenant, index)
 
-def test_end_users_cannot_see_devices(client, tenant):
-    user = User.objects.create_user(tenant, "jane@acme.test", "Corr3ct-horse-battery")
-    client.force_login(user, backend="users.auth.TenantEmailBackend")
-    response = client.get(LIST)
-    assert response.status_code == 302 and "/login/" in response["Location"]
+    def object_marker(self, obj) -> str:
+        return obj.owner.email  # the owner column: read in the page's constant queries
+
+    def test_foreign_portal_action_is_404(self, portal, tenant, foreign_object):
+        url = f"/t/{tenant.slug}/admin/devices/{foreign_object.pk}/actions/"
+        assert portal.post(url, {"action": "retire"}).status_code == 404
+        foreign_object.refresh_from_db()
+        assert foreign_object.state == DeviceState.ACTIVE
 
 
 def test_device_page_and_actions(portal, iphone, apple_tenant):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.base import REPO_ROOT
 from tests.conftest import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
@@ -61,7 +62,6 @@ def mac(browser):
 
 
 SCREENSHOT_DIR_ENV = "MDM_E2E_SCREENSHOT_DIR"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")

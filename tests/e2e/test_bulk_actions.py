@@ -8,8 +8,8 @@ import pytest
 
 from devices.models import Device, DeviceState
 from enrollment.models import IssuedCertificate
+from tests.base.apple.devices import ready_tenant, simulated_device
 from tests.conftest import PASSWORD
-from tests.devices.enrollment import ready_tenant, simulated_device
 from tests.e2e.conftest import sign_in
 from users.models import User
 

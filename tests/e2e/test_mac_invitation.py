@@ -15,7 +15,7 @@ from devices.models import Device, DeviceState
 from devices.simulator.apple import shared_key
 from devices.simulator.enroll_apple import AppleEnrollment
 from enrollment.services.invitations import do_send_invitations
-from tests.devices.enrollment import ready_tenant
+from tests.base.apple.devices import ready_tenant
 from users.models import User
 
 pytestmark = pytest.mark.django_db(transaction=True)

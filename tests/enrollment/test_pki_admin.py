@@ -13,13 +13,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audit.models import AuditEvent
 from core.encryption import encrypt
-from enrollment.models import CertificateAuthority, IssuedCertificate
+from enrollment.models import CertificateAuthority, Challenge, IssuedCertificate
 from enrollment.services.authorities import active_authority, key_pair
 from enrollment.services.challenges import do_create_challenge
 from pki.authority import generate_ca
+from tests.base.api import APIViewTestCases
+from tests.base.scep.client import make_ca, make_intermediate_ca, with_duplicate_extension
 from tests.base.tenancy import TenantIsolationContract
-from tests.enrollment.scep_helpers import decode, load_certificates, pkcs_req, post
-from tests.scep.scep_client import make_ca, make_intermediate_ca, with_duplicate_extension
+from tests.enrollment.scep.helpers import decode, load_certificates, pkcs_req, post
 
 
 def _issue(client, tenant, admin, cn="device"):
@@ -132,16 +133,34 @@ def test_api_generate_rejects_long_names(api):
     assert response.status_code == 400
 
 
-def test_api_mint_challenge_shows_value_once(api, tenant):
-    response = api.post("/api/v1/scep-challenges/", {"purpose": "lab", "ttl_minutes": 5},
-                        format="json")
-    assert response.status_code == 201
-    body = response.json()
-    assert body["challenge"] and body["scep_url"].endswith(f"/t/{tenant.slug}/scep")
-    detail = api.get(f"/api/v1/scep-challenges/{body['id']}/").json()
-    assert "challenge" not in detail and detail["used_at"] is None
-    assert api.post("/api/v1/scep-challenges/", {"ttl_minutes": 0}, format="json"
-                    ).status_code == 400
+class TestScepChallengeAPI(APIViewTestCases.GetObjectViewTestCase,
+                           APIViewTestCases.ListObjectsViewTestCase,
+                           APIViewTestCases.CreateObjectViewTestCase):
+    url = "/api/v1/scep-challenges/"
+    model = Challenge
+    list_fields = ["id", "purpose", "created_at", "expires_at", "used_at"]
+    create_data = [{"purpose": "lab", "ttl_minutes": 5}, {}, {"purpose": "kiosk"}]
+    bad_data = [
+        ({"ttl_minutes": 0}, "ttl_minutes"),
+        ({"ttl_minutes": 24 * 60 + 1}, "ttl_minutes"),
+        ({"ttl_minutes": "soon"}, "ttl_minutes"),
+        ({"purpose": "x" * 101}, "purpose"),
+    ]
+    list_max_queries = 6
+
+    def make_object(self, tenant, admin, index):
+        return do_create_challenge(tenant, actor=admin, purpose=f"challenge {index}").challenge
+
+    def test_api_mint_challenge_shows_value_once(self, api, tenant):
+        response = api.post("/api/v1/scep-challenges/", {"purpose": "lab", "ttl_minutes": 5},
+                            format="json")
+        assert response.status_code == 201
+        body = response.json()
+        assert body["challenge"] and body["scep_url"].endswith(f"/t/{tenant.slug}/scep")
+        detail = api.get(f"/api/v1/scep-challenges/{body['id']}/").json()
+        assert "challenge" not in detail and detail["used_at"] is None
+        assert api.post("/api/v1/scep-challenges/", {"ttl_minutes": 0}, format="json"
+                        ).status_code == 400
 
 
 def test_certificates_list_revoke_portal_and_api(portal, api, client, tenant, admin,
@@ -200,14 +219,6 @@ class TestCAIsolation(TenantIsolationContract):
 
     def object_marker(self, obj):
         return obj.fingerprint_sha256
-
-
-class TestChallengeIsolation(TenantIsolationContract):
-    api_list_url = "/api/v1/scep-challenges/"
-    api_detail_url = "/api/v1/scep-challenges/{pk}/"
-
-    def make_object(self, tenant, admin):
-        return do_create_challenge(tenant, actor=admin).challenge
 
 
 def _pem_pair(key, certificate: bytes | x509.Certificate) -> dict:
@@ -399,7 +410,7 @@ def test_chain_checks_key_usage_duplicates_and_caps_issued_validity(api, client,
                                                                     admin):
     """A chain certificate that may not sign certificates is refused; one listed twice is
     taken once; a certificate issued under a chain never outlives any certificate of it."""
-    from tests.scep.scep_client import Identity
+    from tests.base.scep.client import Identity
 
     weak_key = generate_ca("unused", "x").key
     weak_root = Identity(weak_key, _ca_certificate(weak_key, key_cert_sign=False,

@@ -9,7 +9,7 @@ import plistlib
 import pytest
 
 from profiles import mobileconfig as mc
-from tests.profiles.apple_schema import check_dict, check_payload, check_profile, payload_keys
+from tests.base.apple.schema import check_dict, check_payload, check_profile, payload_keys
 
 PROFILE_UUID = "6f1c1a1e-2b7d-4c1e-9a55-0d6c1f3b2a10"
 ROOT_DER = b"0\x82\x01\x00fake-der-is-fine-here"

@@ -10,7 +10,7 @@ from asn1crypto import cms
 
 from profiles.mobileconfig import MdmSettings, ScepSettings, build_enrollment_profile, serialize
 from profiles.signing import sign_profile
-from tests.apple.pki import Identity, make_ca, make_leaf
+from tests.base.apple.pki import Identity, make_ca, make_leaf
 
 PROFILE = serialize(build_enrollment_profile(
     organization="Acme", identifier="com.example.acme.enroll",
@@ -25,17 +25,22 @@ def root() -> Identity:
     return make_ca("Profile signing root")
 
 
-def openssl_verify(signed: bytes, ca: Identity, tmp_path: Path) -> subprocess.CompletedProcess:
-    (tmp_path / "signed.der").write_bytes(signed)
-    return subprocess.run(
-        ["openssl", "cms", "-verify", "-inform", "DER", "-in", str(tmp_path / "signed.der"),
-         "-CAfile", str(ca.write_pem(tmp_path / "ca.pem")), "-out", str(tmp_path / "out")],
-        capture_output=True, text=True)
+@pytest.fixture
+def openssl_verify(openssl):
+    """`openssl cms -verify` of `signed` with `ca` as the only trust anchor."""
+
+    def verify(signed: bytes, ca: Identity, tmp_path: Path) -> subprocess.CompletedProcess:
+        (tmp_path / "signed.der").write_bytes(signed)
+        return openssl("cms", "-verify", "-inform", "DER", "-in", tmp_path / "signed.der",
+                       "-CAfile", ca.write_pem(tmp_path / "ca.pem"), "-out", tmp_path / "out",
+                       text=True)
+
+    return verify
 
 
 @pytest.mark.parametrize("key_kind", ["rsa", "ec"])
 def test_openssl_verifies_and_returns_the_exact_profile(
-        root: Identity, tmp_path: Path, key_kind: str) -> None:
+        openssl_verify, root: Identity, tmp_path: Path, key_kind: str) -> None:
     signer = make_leaf(root, "profiles.example.com", key_kind=key_kind)
     result = openssl_verify(sign_profile(PROFILE, signer.cert, signer.key), root, tmp_path)
     assert result.returncode == 0, result.stderr
@@ -43,7 +48,7 @@ def test_openssl_verifies_and_returns_the_exact_profile(
     assert (tmp_path / "out").read_bytes() == PROFILE
 
 
-def test_intermediate_chain_is_embedded(root: Identity, tmp_path: Path) -> None:
+def test_intermediate_chain_is_embedded(openssl_verify, root: Identity, tmp_path: Path) -> None:
     intermediate = make_ca("Profile signing intermediate", issuer=root)
     signer = make_leaf(intermediate, "profiles.example.com")
     without_chain = openssl_verify(sign_profile(PROFILE, signer.cert, signer.key), root, tmp_path)
@@ -53,7 +58,8 @@ def test_intermediate_chain_is_embedded(root: Identity, tmp_path: Path) -> None:
     assert with_chain.returncode == 0, with_chain.stderr
 
 
-def test_untrusted_or_tampered_signature_fails(root: Identity, tmp_path: Path) -> None:
+def test_untrusted_or_tampered_signature_fails(openssl_verify, root: Identity,
+                                               tmp_path: Path) -> None:
     signer = make_leaf(root, "profiles.example.com")
     signed = sign_profile(PROFILE, signer.cert, signer.key)
     assert openssl_verify(signed, make_ca("other root"), tmp_path).returncode != 0

@@ -1,0 +1,2 @@
+"""SCEP test helpers: a SCEP client (requests, CertRep decoding, test CAs) and Debian's
+micromdm scepclient."""

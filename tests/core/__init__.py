@@ -1,0 +1,1 @@
+"""Tests of core: configuration, caches, locks and the other Django-only building blocks."""

@@ -1,0 +1,1 @@
+"""Tests of Android enrollment: enterprise binding, enrollment tokens, Google's messages."""

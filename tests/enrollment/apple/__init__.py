@@ -1,0 +1,1 @@
+"""Tests of Apple enrollment: the enrollment profile and the whole enrollment end to end."""

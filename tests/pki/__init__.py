@@ -1,0 +1,1 @@
+"""Tests of pki: DER, CMS SignedData and certificate building (pure, no Django)."""

@@ -1,1 +1,0 @@
-"""Tests of the pure SCEP protocol layer (no Django)."""
