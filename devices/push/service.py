@@ -7,7 +7,7 @@ factory from the stored certificate (`credentials.mdm_client`). Partial failure 
 pushes to them stop until the device sends a new token); throttled / unavailable ones come back
 in `retry_channel_ids` for the task to try again later.
 
-Each batch runs a constant number of queries whatever its size (see tests/workers).
+Each batch runs a constant number of queries whatever its size (see tests/devices/push).
 """
 
 from __future__ import annotations
