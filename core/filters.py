@@ -99,6 +99,11 @@ class ApiFilterBackend(DjangoFilterBackend):
         return filterset
 
 
+# Free text may be empty, and so may a list (an empty one is sent as `ordering=`).
+FREE_OR_LIST_FILTERS = (django_filters.CharFilter, django_filters.filters.BaseCSVFilter,
+                        django_filters.MultipleChoiceFilter)
+
+
 def refuse_loose_values(filterset, query_params) -> None:
     """See ApiFilterBackend; for views that apply a FilterSet themselves."""
     problems = {}
@@ -107,7 +112,7 @@ def refuse_loose_values(filterset, query_params) -> None:
             if isinstance(query_filter, django_filters.BooleanFilter):
                 if raw.lower() not in ("true", "false"):
                     problems[name] = ["Enter true or false."]
-            elif raw == "" and not isinstance(query_filter, django_filters.CharFilter):
+            elif raw == "" and not isinstance(query_filter, FREE_OR_LIST_FILTERS):
                 problems[name] = ["Give a value, or leave the parameter out."]
     if problems:
         raise serializers.ValidationError(problems)

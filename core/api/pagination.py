@@ -14,6 +14,12 @@ class StandardPagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+    last_page_strings = ()  # the schema says page is a number; "last" is not one
+
+    def get_page_number(self, request, paginator):
+        """Absent: the first page. DRF also took an empty value for the first page; like any
+        value that is not a page number it is now "Invalid page." (404)."""
+        return request.query_params.get(self.page_query_param, 1)
 
     def get_page_size(self, request) -> int:
         """DRF takes a page_size it cannot read (null, 0, -3, 2.5) for the default one; a

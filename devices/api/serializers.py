@@ -81,8 +81,9 @@ class EnqueueCommandSerializer(StrictJsonInput, serializers.Serializer):
         return value
 
 
-# Surrounding white space is trimmed; none inside (nor NUL, as in any text).
-PUSH_TOPIC = re.compile(r"^\s*(com\.apple\.mgmt\.[^\s\x00]+)?\s*$")
+# Surrounding white space is trimmed; none inside (nor NUL, as in any text). Blank (or only
+# white space) means none: the schema says "" apart, so the pattern must not match it.
+PUSH_TOPIC = re.compile(r"^(\s*com\.apple\.mgmt\.[^\s\x00]+\s*|\s+)$")
 PUSH_TOPIC_MESSAGE = "The APNs topic starts with com.apple.mgmt. (see the push certificate)."
 
 
@@ -100,7 +101,7 @@ class AppleMdmSettingsSerializer(StrictJsonInput, serializers.ModelSerializer):
 
     def validate_push_topic(self, value: str) -> str:
         value = value.strip()
-        if not PUSH_TOPIC.match(value):
+        if value and not PUSH_TOPIC.match(value):
             raise serializers.ValidationError(PUSH_TOPIC_MESSAGE)
         return value
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 
@@ -45,6 +46,8 @@ class ConfigurationProfileSerializer(StrictJsonInput, serializers.ModelSerialize
         # Uniqueness per tenant is checked in validate_identifier (the model constraint
         # would otherwise become a validator that ignores the tenant).
         validators: list = []
+        extra_kwargs = {"identifier": {"validators": [RegexValidator(
+            IDENTIFIER, "Use a reverse-DNS identifier such as com.example.wifi.")]}}
 
     def get_fields(self):
         fields = super().get_fields()

@@ -105,3 +105,10 @@ def test_the_agent_apps_unknown_organization_is_a_json_404(client, db):
     response = client.get("/t/no-such-org/app/v1/registration")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("page", ["", "last", "0", "x"])
+def test_a_page_that_is_not_a_page_number_is_a_404(api, page):
+    response = api.get("/api/v1/users/", {"page": page})
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == "Invalid page."
