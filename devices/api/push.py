@@ -115,6 +115,9 @@ class ApnsCertificateRequestSerializer(serializers.ModelSerializer):
         f"holds it (base64 of the plist): save it as {REQUEST_FILENAME}. Null when no vendor "
         f"certificate signed it: have `csr_pem` signed by your vendor instead."))
     signed_request_filename = serializers.SerializerMethodField()
+    signed_by = serializers.SerializerMethodField(help_text=(
+        "Whose vendor certificate signed the request: `tenant`, `deployment`, or null when "
+        "none did."))
 
     class Meta:
         model = ApnsCertificateRequest
@@ -122,6 +125,11 @@ class ApnsCertificateRequestSerializer(serializers.ModelSerializer):
                   "signed_by", "vendor_subject", "signed_request", "signed_request_filename",
                   "matched_at"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(
+        choices=ApnsCertificateRequest.SignedBy.choices, allow_null=True))
+    def get_signed_by(self, obj) -> str | None:
+        return obj.signed_by or None
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_signed_request(self, obj) -> str | None:

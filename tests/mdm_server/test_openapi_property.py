@@ -30,6 +30,7 @@ CONTENT_CHECKED_BODIES = {
     "POST /api/v1/configuration-profiles/": "payload_plist: Apple payload dictionaries",
     "PUT /api/v1/configuration-profiles/{id}/": "payload_plist: Apple payload dictionaries",
     "PATCH /api/v1/configuration-profiles/{id}/": "payload_plist: Apple payload dictionaries",
+    "PUT /api/v1/mdm-vendor-certificate/current/": "an MDM vendor certificate, its chain and key",
     "PUT /api/v1/ldap-connector/": "LDAP URLs, DNs, filter syntax; a PEM CA certificate",
     "POST /api/v1/users/": "password: Django's password validators",
 }

@@ -95,7 +95,8 @@ class TestConfigurationProfileAPI(APIViewTestCases.APIViewTestCase):
 
     def test_identifier_is_unique_per_tenant(self, api, other_api):
         assert api.post(self.url, body(), format="json").status_code == 201
-        assert api.post(self.url, body(), format="json").status_code == 400
+        taken = api.post(self.url, body(), format="json")
+        assert taken.status_code == 409 and list(taken.json()["error"]["fields"]) == ["identifier"]
         assert other_api.post(self.url, body(), format="json").status_code == 201
 
     def test_foreign_users_cannot_be_assigned(self, api, other_tenant):
