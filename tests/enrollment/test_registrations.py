@@ -110,7 +110,7 @@ class TestRegistrationAPI(APIViewTestCases.GetObjectViewTestCase,
         ann.is_active = False
         ann.save()
         assert api.post("/api/v1/registrations/", {"user": ann.pk, "platform": "ios"},
-                        format="json").status_code == 400
+                        format="json").status_code == 409
 
     def test_api_cancel_registration(self, api, ann):
         body = api.post("/api/v1/registrations/", {"user": ann.pk, "platform": "ios"},
