@@ -184,7 +184,6 @@ def test_encrypted_to_the_ra_or_to_its_ca_both_decrypt() -> None:
         envelope.decrypt(envelope.encrypt_for(ca.cert, PLAINTEXT), ra.key, ra.certificate)
 
 
-@pytest.mark.skipif(OPENSSL is None, reason="openssl not installed")
 def test_envelope_for_several_recipients_is_read_with_the_ras_key(tmp_path: Path) -> None:
     """micromdm's scepclient encrypts to every certificate GetCACert returned: one
     RecipientInfo each, of which only the RA's and the CA's are ours."""
