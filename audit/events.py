@@ -62,6 +62,11 @@ class AuditAction(models.TextChoices):
     USER_CHANNEL_ACCEPTED = "device.user_channel_accepted", "Mac user channel accepted"
     USER_CHANNEL_DECLINED = "device.user_channel_declined", "Mac user channel declined"
     BOOTSTRAP_TOKEN_ESCROWED = "device.bootstrap_token_escrowed", "Bootstrap token escrowed"
+    IDENTITY_RENEWAL_QUEUED = "device.identity_renewal_queued", "Identity renewal sent"
+    IDENTITY_RENEWED = "device.identity_renewed", "Identity renewed"
+    IDENTITY_RENEWAL_FAILED = "device.identity_renewal_failed", "Identity renewal failed"
+    IDENTITY_RENEWAL_REFUSED = "device.identity_renewal_refused", "Identity renewal refused"
+    IDENTITY_RENEWAL_POLICY_SAVED = "ca.renewal_policy_saved", "Identity renewal policy saved"
     COMMAND_QUEUED = "command.queued", "MDM command queued"
     # configuration profiles
     PROFILE_SIGNING_CERT_CREATED = "profile.signing_certificate_created", \

@@ -72,13 +72,17 @@ def record_many(tenant, action: AuditAction, targets: list[models.Model], *, act
                 origin: Origin | None = None) -> None:
     """One event per target in one INSERT (bulk work must not write audit rows one by one).
     `user_of(target)` / `detail_of(target)` / `device_of(target)` give each event's user,
-    detail and device."""
+    detail and device: a model instance, or its primary key (no query to load it)."""
     actor_fields_, ip = actor_fields(actor), origin.address if origin else None
     AuditEvent.objects.bulk_create([
         AuditEvent(tenant=tenant, action=action, source_ip=ip,
-                   user=user_of(target) if user_of else None,
-                   device=device_of(target) if device_of else None,
+                   user_id=_pk(user_of(target)) if user_of else None,
+                   device_id=_pk(device_of(target)) if device_of else None,
                    detail=detail_of(target) if detail_of else {},
                    **actor_fields_, **_target_fields(target))
         for target in targets
     ], batch_size=1000)
+
+
+def _pk(value) -> int | None:
+    return value if value is None or isinstance(value, int) else value.pk

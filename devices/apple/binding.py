@@ -8,6 +8,11 @@ bindable, to the channel the message names:
 - Authenticate (a new enrollment): the certificate was issued for a registration that still
   accepts this device, and is bound to no other device; a fresh certificate may not take over
   another user's managed device. The service stores the binding with the enrollment.
+- Identity renewal (issue 16): a certificate issued for a *renewal registration* of the
+  device speaks for it from its first request, whatever that is (Authenticate, another
+  check-in, a command result): the renewal completes here and the replaced certificate is
+  still accepted until the tenant's grace period ends. A renewal's certificate never speaks
+  for another device.
 - Other check-in messages (an existing enrollment): the certificate is the one bound to the
   device channel, or its SCEP renewal, or (TokenUpdate only) the fresh certificate of an open
   registration, a new enrollment profile renewing the identity: those are bound here. A device
@@ -40,7 +45,9 @@ from devices.apple.service import (
 )
 from devices.apple.store import CheckinStore, ReportTarget
 from devices.models import Device, DeviceState
-from enrollment.models import IssuedCertificate, Registration
+from devices.models.devices import GONE_STATES
+from enrollment.models import OPEN_STATES, IssuedCertificate, Registration, RegistrationMethod
+from enrollment.services.registrations import is_renewal_of
 from pki.authority import fingerprint
 
 
@@ -99,6 +106,15 @@ def check_claim(device: Device | None, registration: Registration) -> None:
                          device_id=device.pk)
 
 
+def renewal_refused(registration: Registration, channel) -> CheckinRefused:
+    """A renewal's certificate presented for a device it was not issued for."""
+    return CheckinRefused("renewal_certificate_of_another_device",
+                          AuditAction.IDENTITY_RENEWAL_REFUSED,
+                          registration_id=registration.pk,
+                          renewal_device_id=registration.device_id,
+                          channel_device_id=getattr(channel, "device_id", None))
+
+
 class CertificateBinding:
     """``MDMService`` that checks, or makes, the binding, then hands the message on."""
 
@@ -110,7 +126,11 @@ class CertificateBinding:
         self._identify(r)
         if m.is_user_channel:
             raise CheckinRefused("authenticate_on_user_channel")
-        self._associate_new_enrollment(r, m)
+        registration = self.store.registration_for_certificate(r.issued)
+        if registration is not None and registration.method == RegistrationMethod.RENEWAL:
+            self._renew_on_authenticate(r, m, registration)
+        else:
+            self._associate_new_enrollment(r, m, registration)
         return self.next.authenticate(r, m)
 
     def token_update(self, r: CheckinRequest, m: msg.TokenUpdate) -> Reply:
@@ -149,9 +169,41 @@ class CertificateBinding:
         r.issued = identify(self.store, r.tenant, r.certificate)
         return r.issued
 
-    def _associate_new_enrollment(self, r: CheckinRequest, m: msg.Authenticate) -> None:
-        issued = r.issued
+    def _renew_on_authenticate(self, r: CheckinRequest, m: msg.Authenticate,
+                               registration: Registration) -> None:
+        """The Authenticate a device sends after installing its re-enrollment profile: the
+        same enrollment, a new identity. ``r.renewed`` tells the service to reset nothing."""
+        channel = self.store.lock_device_channel(r.tenant, m.device_id)
+        if channel is None or not is_renewal_of(registration, channel.device_id):
+            raise renewal_refused(registration, channel)
+        self._check_managed(channel, m)
+        if channel.certificate_id != r.issued.pk:
+            self._renew(r, channel, registration)
+        r.channel, r.renewed = channel, True
+
+    def _renew(self, r: CheckinRequest, channel, registration: Registration) -> None:
+        if registration.state not in OPEN_STATES or not registration.is_open:
+            raise registration_closed(registration)
+        self.store.complete_renewal(channel, r.issued, registration,
+                                    actor=f"device:{channel.channel_id}"[:200],
+                                    origin=r.origin)
+
+    def _renewal_registration(self, issued: IssuedCertificate,
+                              device_pk: int) -> Registration | None:
+        """The renewal registration of ``device_pk`` that ``issued`` was certified for; None
+        when it was certified for no renewal; refused when for another device's."""
+        if issued.challenge_id is None:
+            return None
         registration = self.store.registration_for_certificate(issued)
+        if registration is None or registration.method != RegistrationMethod.RENEWAL:
+            return None
+        if registration.device_id != device_pk:
+            raise renewal_refused(registration, None)
+        return registration
+
+    def _associate_new_enrollment(self, r: CheckinRequest, m: msg.Authenticate,
+                                  registration: Registration | None) -> None:
+        issued = r.issued
         if registration is None:
             raise CheckinRefused("certificate_not_issued_for_a_registration")
         device = self.store.lock_device_by_udid(r.tenant, m.device_id)
@@ -178,9 +230,16 @@ class CertificateBinding:
             raise CheckinRefused("not_authenticated")
         if channel.certificate_id == issued.pk:
             pass
+        elif channel.previous_certificate_id == issued.pk:
+            if timezone.now() >= channel.previous_certificate_until:
+                raise CheckinRefused("superseded_certificate")
         elif issued.device_id is None and issued.renewed_from_id is not None \
                 and issued.renewed_from_id == channel.certificate_id:
             self.store.bind_certificate(channel, issued)
+        elif issued.device_id is None and (
+                renewal := self._renewal_registration(issued, channel.device_id)):
+            self._check_managed(channel, m)
+            self._renew(r, channel, renewal)
         elif (issued.device_id is None and isinstance(m, msg.TokenUpdate)
               and not m.is_user_channel):
             registration = self.store.registration_for_certificate(issued)
@@ -190,12 +249,16 @@ class CertificateBinding:
             self.store.bind_certificate(channel, issued, registration)
         else:
             raise CheckinRefused("certificate_not_bound_to_this_device")
+        self._check_managed(channel, m)
+        r.channel = channel
+
+    @staticmethod
+    def _check_managed(channel, m: msg.CheckinMessage) -> None:
         if channel.device.is_gone:
             raise DeviceUnrecognized(channel.device)
         if channel.device.state == DeviceState.INACTIVE and not isinstance(m, msg.CheckOut):
             # Checked out: the device left management; only a new Authenticate brings it back.
             raise CheckinRefused("checked_out")
-        r.channel = channel
 
     def _report_target(self, r: CheckinRequest, report: msg.CommandReport) -> ReportTarget:
         """The channel a ServerURL request names, if its certificate may speak for it: the
@@ -203,7 +266,20 @@ class CertificateBinding:
         target = self.store.report_target(r.tenant, report.channel_id)
         if target is not None and bound_certificate_matches(target, r.certificate):
             return target
-        device = self._identify(r).device
+        issued = self._identify(r)
+        if target is not None and issued.pk == target.previous_certificate_pk:
+            if not target.accepts_previous(issued.pk, timezone.now()):
+                raise CheckinRefused("superseded_certificate")
+            return target
+        if target is not None and issued.device_id is None and not target.is_user_channel \
+                and (renewal := self._renewal_registration(issued, target.device_pk)):
+            if target.device_state in GONE_STATES:
+                raise DeviceUnrecognized(self.store.device(r.tenant, target.device_pk))
+            with self.store.atomic():  # ServerURL requests run outside a transaction
+                channel = self.store.lock_device_channel(r.tenant, target.device_udid)
+                self._renew(r, channel, renewal)
+            return self.store.report_target(r.tenant, report.channel_id)
+        device = issued.device
         if device is None or device.udid != report.device_id:
             raise CheckinRefused("certificate_not_bound_to_this_device")
         if device.is_gone:

@@ -24,6 +24,7 @@ from audit.record import actor_fields, record
 from devices.apple import messages as msg
 from devices.models import AppleChannel, Command, CommandStatus, Device, DeviceState
 from devices.models.commands import PENDING_STATUSES
+from devices.services.renewal_outcomes import fail_renewal_of_command
 
 ELIDE_DATA_OVER = 256  # bytes; longer data values show as a size in the stored payload
 
@@ -237,7 +238,21 @@ def do_record_report(tenant, channel: AppleChannel, report: msg.CommandReport,
                                 "completed_at"])
     if command.status == CommandStatus.ACKNOWLEDGED:
         _apply_result(tenant, command, report)
+    elif command.status in FAILED_STATUSES and command.request_type == "InstallProfile":
+        fail_renewal_of_command(command, _refusal_words(report))
     return command
+
+
+FAILED_STATUSES = (CommandStatus.ERROR, CommandStatus.COMMAND_FORMAT_ERROR)
+
+
+def _refusal_words(report: msg.CommandReport) -> str:
+    """What the device said when it refused a command, for an admin."""
+    for item in report.error_chain:
+        words = item.us_english_description or item.localized_description
+        if words:
+            return f"the device refused the profile: {words}"
+    return f"the device refused the profile ({report.status.value})"
 
 
 def _apply_result(tenant, command: Command, report: msg.CommandReport) -> None:

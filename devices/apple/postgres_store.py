@@ -64,7 +64,7 @@ LEFT JOIN {CertificateAuthority._meta.db_table} a ON a.id = i.authority_id"""
 _REPORT_TARGET_SQL = f"""SELECT c.id, c.enabled, c.is_user_channel, c.last_seen_at, d.id,
        d.udid, d.state, d.last_seen_at, i.id, i.fingerprint_sha256,
        i.revoked_at IS NOT NULL, i.not_before, i.not_after, a.certificate_der,
-       a.not_before, a.not_after
+       a.not_before, a.not_after, c.previous_certificate_id, c.previous_certificate_until
 {_TARGET_FROM}
 WHERE c.tenant_id = %s AND c.channel_id = %s
 LIMIT 1"""
@@ -75,32 +75,34 @@ _PENDING = sql_literals(PENDING_STATUSES)
 _STALE = f"interval '{int(LAST_SEEN_RESOLUTION.total_seconds())} seconds'"
 
 # ReportTarget.serves_idle in SQL, the delivery of next_command and mark_seen, in one round
-# trip. Data-modifying CTEs always run, whether or not the SELECT reads them.
+# trip. Data-modifying CTEs always run, whether or not the SELECT reads them. $4 is the
+# application's clock, the one the ORM store and every other check read (a simulation that
+# moves it moves this too).
 _IDLE = PreparedStatement("mdm_apple_idle", f"""
 WITH target AS (
     SELECT c.id AS channel_pk, c.last_seen_at AS channel_seen, d.id AS device_pk,
            d.last_seen_at AS device_seen,
            COALESCE(i.fingerprint_sha256 = $3 AND i.revoked_at IS NULL
-                    AND i.not_before <= clock_timestamp() AND clock_timestamp() < i.not_after
-                    AND a.not_before <= clock_timestamp() AND clock_timestamp() < a.not_after
+                    AND i.not_before <= $4 AND $4 < i.not_after
+                    AND a.not_before <= $4 AND $4 < a.not_after
                     AND c.enabled AND d.state NOT IN ({_GONE}), FALSE) AS accepted
     {_TARGET_FROM}
     WHERE c.tenant_id = $1 AND c.channel_id = $2
     LIMIT 1
 ), {delivery_ctes("(SELECT channel_pk FROM target WHERE accepted)", _PENDING,
-                   "clock_timestamp()")}, seen_channel AS (
-    UPDATE {AppleChannel._meta.db_table} SET last_seen_at = clock_timestamp()
+                   "$4")}, seen_channel AS (
+    UPDATE {AppleChannel._meta.db_table} SET last_seen_at = $4
     WHERE id = (SELECT channel_pk FROM target
                 WHERE accepted AND (channel_seen IS NULL
-                                    OR channel_seen < clock_timestamp() - {_STALE}))
+                                    OR channel_seen < $4 - {_STALE}))
 ), seen_device AS (
-    UPDATE {Device._meta.db_table} SET last_seen_at = clock_timestamp()
+    UPDATE {Device._meta.db_table} SET last_seen_at = $4
     WHERE id = (SELECT device_pk FROM target
                 WHERE accepted AND (device_seen IS NULL
-                                    OR device_seen < clock_timestamp() - {_STALE}))
+                                    OR device_seen < $4 - {_STALE}))
 )
 SELECT accepted, (SELECT command_plist FROM picked) FROM target
-""", types=("bigint", "text", "text"), columns=("bool", "bytea"))  # noqa: S608
+""", types=("bigint", "text", "text", "timestamptz"), columns=("bool", "bytea"))  # noqa: S608
 
 _REFUSED = IdleOutcome(accepted=False)
 
@@ -109,7 +111,7 @@ class PostgresCheckinStore(OrmCheckinStore):
     """``CheckinStore`` on PostgreSQL: the ORM store with the hot statements in SQL."""
 
     def idle(self, tenant, channel_id: str, fingerprint: str) -> IdleOutcome:
-        row = _IDLE.fetchone([tenant.pk, channel_id, fingerprint])
+        row = _IDLE.fetchone([tenant.pk, channel_id, fingerprint, timezone.now()])
         if row is None or not row[0]:
             return _REFUSED
         return IdleOutcome(True, row[1])
@@ -122,12 +124,12 @@ class PostgresCheckinStore(OrmCheckinStore):
             return None
         (channel_pk, enabled, is_user_channel, channel_seen, device_pk, udid, state,
          device_seen, certificate_pk, certificate_fingerprint, revoked, not_before, not_after,
-         der, authority_not_before, authority_not_after) = row
+         der, authority_not_before, authority_not_after, previous_pk, previous_until) = row
         return ReportTarget(channel_pk, enabled, is_user_channel, channel_seen, device_pk, udid,
                             state, device_seen, certificate_pk, certificate_fingerprint,
                             bool(revoked), not_before, not_after,
                             None if der is None else bytes(der), authority_not_before,
-                            authority_not_after)
+                            authority_not_after, previous_pk, previous_until)
 
     def next_command(self, channel_pk: int, *, skip_not_now: bool) -> bytes | None:
         with connection.cursor() as cursor:

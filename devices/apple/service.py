@@ -100,6 +100,7 @@ class CheckinRequest:
     device: Device | None = None
     channel: AppleChannel | None = None
     grant: ReportGrant | None = None
+    renewed: bool = False  # Authenticate of a renewed identity: the enrollment stays as is
 
 
 class MDMService(Protocol):
@@ -146,7 +147,12 @@ class CheckinService:
 
     def authenticate(self, r: CheckinRequest, m: msg.Authenticate) -> Reply:
         """NanoMDM: StoreAuthenticate, ClearQueue, Disable. The device is enrolling, not
-        managed, until its TokenUpdate."""
+        managed, until its TokenUpdate. Not so when the device renewed its identity with a
+        re-enrollment profile (issue 16): the enrollment, its queue (the very InstallProfile
+        still awaits its result) and its user channels stay; the binding renewed it."""
+        if r.renewed:
+            self._seen(r)
+            return OK
         channel = self.store.store_authenticate(
             r.tenant, m, certificate=r.issued, registration=r.registration, device=r.device,
             actor=device_actor(m), origin=r.origin)

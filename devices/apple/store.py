@@ -30,6 +30,7 @@ from devices.models.commands import PENDING_STATUSES
 from devices.models.devices import GONE_STATES
 from devices.services.lifecycle import do_enroll_device
 from devices.services.profiles import queue_enrollment_profiles
+from devices.services.renewal_outcomes import do_complete_renewal
 from enrollment.models import CertificateAuthority, IssuedCertificate, Registration
 from enrollment.services.registrations import registration_for_certificate
 
@@ -57,6 +58,14 @@ class ReportTarget:
     authority_certificate_der: bytes | None
     authority_not_before: dt.datetime | None
     authority_not_after: dt.datetime | None
+    # The certificate a renewal replaced, still accepted until then (the grace period).
+    previous_certificate_pk: int | None = None
+    previous_certificate_until: dt.datetime | None = None
+
+    def accepts_previous(self, certificate_pk: int, now: dt.datetime) -> bool:
+        return (self.previous_certificate_pk == certificate_pk
+                and self.previous_certificate_until is not None
+                and now < self.previous_certificate_until)
 
     def serves_idle(self, fingerprint: str, now: dt.datetime) -> bool:
         """The Idle rule (postgres_store's statement applies it in SQL): the presented
@@ -97,6 +106,9 @@ class CheckinStore(Protocol):
         """Locked with its device (locked too) and the device's owner."""
     def bind_certificate(self, channel: AppleChannel, issued: IssuedCertificate,
                          registration: Registration | None = None) -> None: ...
+    def complete_renewal(self, channel: AppleChannel, issued: IssuedCertificate,
+                         registration: Registration, *, actor, origin=None) -> None:
+        """``issued`` renews the identity of ``channel``'s device (renewal registration)."""
 
     # Check-in messages.
     def store_authenticate(self, tenant, m: msg.Authenticate, *,
@@ -179,6 +191,7 @@ class OrmCheckinStore:
                          registration: Registration | None = None) -> None:
         """``issued`` now speaks for ``channel`` (and enrolls under ``registration``)."""
         IssuedCertificate.objects.filter(pk=issued.pk).update(device=channel.device)
+        Device.objects.filter(pk=channel.device_id).update(identity_expires_at=issued.not_after)
         issued.device = channel.device
         channel.certificate = issued
         fields = ["certificate"]
@@ -186,6 +199,12 @@ class OrmCheckinStore:
             channel.registration = registration
             fields.append("registration")
         channel.save(update_fields=fields)
+
+    def complete_renewal(self, channel: AppleChannel, issued: IssuedCertificate,
+                         registration: Registration, *, actor, origin=None) -> None:
+        do_complete_renewal(channel, issued, registration, actor=actor, origin=origin)
+        channel.refresh_from_db(fields=["certificate", "previous_certificate",
+                                        "previous_certificate_until"])
 
     # --- check-in messages ---------------------------------------------------------------------
 
@@ -197,13 +216,15 @@ class OrmCheckinStore:
         disabled until TokenUpdate. Audited."""
         fresh = certificate.device_id is None
         now = timezone.now()
-        device = _save_device_facts(tenant, device, m, registration.platform)
+        device = _save_device_facts(tenant, device, m, registration.platform,
+                                    identity_expires_at=certificate.not_after)
         IssuedCertificate.objects.filter(pk=certificate.pk).update(device=device)
         certificate.device = device
         channel, _ = AppleChannel.objects.select_for_update().get_or_create(
             tenant=tenant, channel_id=m.device_id, defaults={"device": device})
         channel.device, channel.is_user_channel = device, False
         channel.certificate, channel.registration = certificate, registration
+        channel.previous_certificate, channel.previous_certificate_until = None, None
         channel.topic, channel.enabled, channel.authenticated_at = m.topic, False, now
         channel.last_seen_at = now
         channel.save()
@@ -322,7 +343,8 @@ class OrmCheckinStore:
             values["certificate__revoked_at"] is not None,
             values["certificate__not_before"], values["certificate__not_after"],
             None if der is None else bytes(der), values["certificate__authority__not_before"],
-            values["certificate__authority__not_after"])
+            values["certificate__authority__not_after"], values["previous_certificate_id"],
+            values["previous_certificate_until"])
 
     def idle(self, tenant, channel_id: str, fingerprint: str) -> IdleOutcome:
         target = self.report_target(tenant, channel_id)
@@ -364,11 +386,12 @@ _TARGET_FIELDS = (
     "certificate__fingerprint_sha256", "certificate__revoked_at", "certificate__not_before",
     "certificate__not_after", "certificate__authority__certificate_der",
     "certificate__authority__not_before", "certificate__authority__not_after",
+    "previous_certificate_id", "previous_certificate_until",
 )
 
 
 def _save_device_facts(tenant, device: Device | None, m: msg.Authenticate,
-                       platform: str) -> Device:
+                       platform: str, *, identity_expires_at: dt.datetime) -> Device:
     facts = {
         "serial_number": m.serial_number, "name": m.device_name, "model": m.model,
         "model_name": m.model_name, "product_name": m.product_name,
@@ -379,11 +402,14 @@ def _save_device_facts(tenant, device: Device | None, m: msg.Authenticate,
     now = timezone.now()
     if device is None:
         return Device.objects.create(tenant=tenant, platform=platform, udid=m.device_id,
-                                     state=DeviceState.PENDING, last_seen_at=now, **facts)
+                                     state=DeviceState.PENDING, last_seen_at=now,
+                                     identity_expires_at=identity_expires_at, **facts)
     for key, value in facts.items():
         setattr(device, key, value)
     # Until its TokenUpdate, a (re-)authenticated device is enrolling, not managed.
     device.platform, device.state, device.last_seen_at = platform, DeviceState.PENDING, now
+    device.identity_expires_at = identity_expires_at
+    device.renewal_retry_at = device.renewal_requested_at = None
     device.save()
     return device
 

@@ -20,11 +20,12 @@ from devices.models.push import (
     PushKind,
     PushResult,
 )
+from devices.models.renewals import IdentityRenewal, RenewalReason, RenewalState
 
 __all__ = [
     "AndroidDevice", "AndroidOperation", "AndroidOperationStatus", "ApnsCertificate",
     "ApnsCertificateRequest", "AppPushCredentials", "AppleChannel", "Command", "CommandStatus",
-    "Device", "DeviceState", "EndedAndroidDeviceName", "InvalidPushToken",
+    "Device", "DeviceState", "EndedAndroidDeviceName", "IdentityRenewal", "InvalidPushToken",
     "MdmVendorCertificate", "Platform", "ProcessedPubSubMessage", "PushAttempt", "PushKind",
-    "PushResult",
+    "PushResult", "RenewalReason", "RenewalState",
 ]

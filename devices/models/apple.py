@@ -25,6 +25,12 @@ class AppleChannel(TenantOwned):
                                     on_delete=models.SET_NULL, related_name="+")
     registration = models.ForeignKey("enrollment.Registration", null=True, blank=True,
                                      on_delete=models.SET_NULL, related_name="+")
+    # The identity a renewal replaced: still accepted until ``previous_certificate_until``
+    # (the tenant's grace period), then revoked as superseded.
+    previous_certificate = models.ForeignKey("enrollment.IssuedCertificate", null=True,
+                                             blank=True, on_delete=models.SET_NULL,
+                                             related_name="+")
+    previous_certificate_until = models.DateTimeField(null=True, blank=True)
     topic = models.CharField(max_length=255, blank=True)
     push_token = models.BinaryField(null=True, blank=True)
     push_magic = models.CharField(max_length=128, blank=True)
@@ -41,7 +47,12 @@ class AppleChannel(TenantOwned):
         ordering = ["is_user_channel", "created_at"]
         constraints = [models.UniqueConstraint(fields=["tenant", "channel_id"],
                                                name="apple_channel_unique_in_tenant")]
-        indexes = [models.Index(fields=["device", "is_user_channel"])]
+        indexes = [
+            models.Index(fields=["device", "is_user_channel"]),
+            models.Index(fields=["previous_certificate_until"],
+                         condition=models.Q(previous_certificate_until__isnull=False),
+                         name="apple_channel_grace_until"),
+        ]
 
     def __str__(self) -> str:
         return self.channel_id

@@ -42,6 +42,13 @@ class Device(TenantOwned):
     # The last DeviceInformation answers, as JSON (data values base64).
     device_information = models.JSONField(default=dict, blank=True)
     enrolled_at = models.DateTimeField(null=True, blank=True)
+    # Apple: when the MDM identity certificate bound to the device channel expires (kept with
+    # the binding), what the renewal scan, the dashboard and the devices filter read.
+    identity_expires_at = models.DateTimeField(null=True, blank=True)
+    # A renewal was sent: none again before this (its window, then a back-off).
+    renewal_retry_at = models.DateTimeField(null=True, blank=True)
+    # An admin asked to renew now: the next scan sends it whatever the expiry.
+    renewal_requested_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -72,6 +79,11 @@ class Device(TenantOwned):
             models.Index(fields=["tenant", "enrolled_at", "id"], name="device_tenant_enrolled_id"),
             models.Index(fields=["tenant", "last_seen_at", "id"],
                          name="device_tenant_last_seen_id"),
+            models.Index(fields=["tenant", "identity_expires_at", "id"],
+                         name="device_tenant_identity_exp_id"),
+            models.Index(fields=["tenant", "renewal_requested_at"],
+                         condition=models.Q(renewal_requested_at__isnull=False),
+                         name="device_renewal_requested"),
         ]
 
     def __str__(self) -> str:

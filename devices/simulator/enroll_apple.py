@@ -1,12 +1,15 @@
 """One simulated iPhone/iPad/Mac going through enrollment over HTTP, step by step, timed:
 download the enrollment profile, enroll over SCEP with the profile's URL and challenge,
 Authenticate, TokenUpdate (and the user channel on macOS), then answer commands until the
-queue is empty."""
+queue is empty. An ``InstallProfile`` carrying an enrollment profile renews the identity as
+a device does: SCEP with a new key and the profile's challenge, then Authenticate and
+TokenUpdate signed by the new identity, then the command's result."""
 
 from __future__ import annotations
 
 import plistlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -20,6 +23,7 @@ from enrollment.scep.client import (
     decode_cert_rep,
     make_csr,
     make_signer,
+    new_key,
     read_ca_certificates,
 )
 from enrollment.scep.oids import PKIStatus
@@ -39,6 +43,8 @@ class AppleRun:
     udid: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # step -> seconds
     commands: list[str] = field(default_factory=list)
+    device: SimulatedDevice | None = None  # the enrolled device, to go on living with
+    renewals: int = 0  # identities renewed through a re-enrollment profile
 
 
 def profile_contents(data: bytes) -> dict:
@@ -47,6 +53,14 @@ def profile_contents(data: bytes) -> dict:
         return plistlib.loads(data)
     signed = cms.ContentInfo.load(data)["content"]
     return plistlib.loads(signed["encap_content_info"]["content"].native)
+
+
+def _is_enrollment(command: dict) -> bool:
+    try:
+        profile = profile_contents(command["Command"]["Payload"])
+    except (KeyError, ValueError, TypeError):
+        return False
+    return any(p.get("PayloadType") == "com.apple.mdm" for p in profile.get("PayloadContent", []))
 
 
 def _payload(profile: dict, payload_type: str) -> dict:
@@ -60,8 +74,11 @@ class AppleEnrollment:
     """Rewrites the server's public URLs to `server` so a simulator can reach a server whose
     MDM_PUBLIC_URL is not routable from here."""
 
-    def __init__(self, http: httpx.Client, public_url: str, server: str):
+    def __init__(self, http: httpx.Client, public_url: str, server: str, *,
+                 renewal_key: Callable[[SimulatedDevice], object] | None = None):
         self.http, self.public_url, self.server = http, public_url.rstrip("/"), server.rstrip("/")
+        # A renewal's new key (a device makes a new one for each SCEP payload).
+        self.renewal_key = renewal_key or (lambda device: new_key())
 
     def _url(self, url: str) -> str:
         return self.server + url[len(self.public_url):] if url.startswith(self.public_url) \
@@ -110,7 +127,7 @@ class AppleEnrollment:
                                  product_name="MacBookPro18,3" if platform == "macos"
                                  else "iPhone15,2",
                                  os_version="14.4" if platform == "macos" else "17.4")
-        run.udid = device.udid
+        run.udid, run.device = device.udid, device
         started = time.perf_counter()
         for step in (device.authenticate, device.token_update):
             status, body = step()
@@ -150,6 +167,25 @@ class AppleEnrollment:
             raise SimulationError(f"SCEP refused: {reason}")
         return reply.certificate
 
+    def live(self, device: SimulatedDevice, run: AppleRun | None = None) -> AppleRun:
+        """A later check-in of an enrolled device: Idle, and answer what is queued."""
+        run = run or AppleRun(udid=device.udid, device=device)
+        self._answer_commands(device, run)
+        return run
+
+    def _renew(self, device: SimulatedDevice, profile: dict) -> None:
+        """Install a re-enrollment profile: a new identity over SCEP, announced by an
+        Authenticate and a TokenUpdate it signs."""
+        if _payload(profile, "com.apple.mdm")["Topic"] != device.topic:
+            raise SimulationError("the re-enrollment profile has another topic")
+        key = self.renewal_key(device)
+        cert = self._scep(_payload(profile, "com.apple.security.scep")["PayloadContent"], key)
+        device.key, device.cert = key, cert
+        for step in (device.authenticate, device.token_update):
+            status, body = step()
+            if status != 200:
+                raise SimulationError(f"renewal {step.__name__}: HTTP {status} {body[:120]!r}")
+
     def _answer_commands(self, device: SimulatedDevice, run: AppleRun) -> None:
         status, body = device.idle()
         for _ in range(MAX_COMMANDS):
@@ -169,6 +205,10 @@ class AppleEnrollment:
                     Model="Z15G" if mac else "MQA52")
             elif request_type == "ProfileList":
                 status, body = device.report("Acknowledged", uuid, ProfileList=[])
+            elif request_type == "InstallProfile" and _is_enrollment(command):
+                self._renew(device, profile_contents(command["Command"]["Payload"]))
+                run.renewals += 1
+                status, body = device.report("Acknowledged", uuid)
             else:
                 status, body = device.report("Acknowledged", uuid)
         raise SimulationError("the command queue did not empty")

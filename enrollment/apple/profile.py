@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
 from django.conf import settings as django_settings
 
 from enrollment.apple.links import checkin_url, server_url
@@ -17,9 +20,10 @@ from enrollment.links import scep_url
 from enrollment.models import Registration
 from enrollment.services.apple_settings import apple_settings
 from enrollment.services.authorities import active_authority
-from enrollment.services.profile_signing import sign_for_tenant
-from pki.authority import fit_name_component
+from enrollment.services.profile_signing import SigningIdentity, signing_identity
+from pki.authority import fit_name_component, subject_text
 from profiles import mobileconfig
+from profiles.signing import sign_profile
 
 CONTENT_TYPE = "application/x-apple-aspen-config"
 
@@ -49,14 +53,74 @@ def profile_identifier(tenant) -> str:
 
 
 def scep_subject(tenant, registration: Registration) -> list[tuple[str, str]]:
+    return _subject(tenant, f" registration {registration.pk}")
+
+
+def renewal_subject(tenant, device_pk: int) -> list[tuple[str, str]]:
+    """A renewal's SCEP subject names the device whose identity it renews."""
+    return _subject(tenant, f" device {device_pk}")
+
+
+def _subject(tenant, suffix: str) -> list[tuple[str, str]]:
     # The CN stays within the 64 characters the SCEP policy allows: a long slug is shortened,
-    # the registration id never.
-    suffix = f" registration {registration.pk}"
+    # the id never.
     return [("O", fit_name_component(tenant.name)),
             ("CN", f"{tenant.slug[:64 - len(suffix)]}{suffix}")]
 
 
-def build_registration_profile(tenant, registration: Registration, challenge: str) -> dict:
+def subject_name(subject: list[tuple[str, str]]) -> str:
+    """The RFC 4514 text of the certificate a device requests with this profile subject (the
+    order and escaping the SCEP policy compares a CSR's subject in)."""
+    return subject_text(x509.Name([x509.NameAttribute(_NAME_OIDS[key], value)
+                                   for key, value in subject]))
+
+
+_NAME_OIDS = {"O": NameOID.ORGANIZATION_NAME, "CN": NameOID.COMMON_NAME}
+
+
+@dataclass(frozen=True)
+class ProfileFrame:
+    """What every enrollment profile of a tenant shares, read once: a batch of profiles (the
+    renewal scan) costs no query per profile."""
+
+    tenant: object
+    topic: str
+    signed: bool
+    ca_der: bytes
+    root_der: bytes | None
+    intermediate_ders: tuple[bytes, ...]
+
+    def build(self, platform: str, subject: list[tuple[str, str]], challenge: str) -> dict:
+        tenant = self.tenant
+        return mobileconfig.build_enrollment_profile(
+            organization=tenant.name,
+            identifier=profile_identifier(tenant),
+            profile_uuid=str(uuid.uuid4()),
+            scep=mobileconfig.ScepSettings(
+                url=scep_url(tenant), challenge=challenge, subject=subject,
+                ca_fingerprint=hashlib.sha1(self.ca_der).digest(),  # noqa: S324 - Apple's
+            ),
+            mdm=mobileconfig.MdmSettings(server_url=server_url(tenant),
+                                         checkin_url=checkin_url(tenant), topic=self.topic),
+            root_ca_der=self.root_der,
+            intermediate_ca_ders=list(self.intermediate_ders),
+            platform=platform,
+        )
+
+    def render(self, platform: str, subject: list[tuple[str, str]], challenge: str) -> bytes:
+        """The .mobileconfig bytes: CMS SignedData (DER), or the plain XML plist."""
+        data = mobileconfig.serialize(self.build(platform, subject, challenge))
+        if not self.signed:
+            return data
+        identity = self.signing_identity
+        return sign_profile(data, identity.certificate, identity.key, identity.chain)
+
+    @cached_property
+    def signing_identity(self) -> SigningIdentity:
+        return signing_identity(self.tenant)
+
+
+def profile_frame(tenant) -> ProfileFrame:
     settings = apple_settings(tenant)
     authority = active_authority(tenant)
     if not settings.push_topic:
@@ -71,27 +135,16 @@ def build_registration_profile(tenant, registration: Registration, challenge: st
     top = chain[-1] if chain else x509.load_der_x509_certificate(ca_der)
     path = [ca_der, *(cert.public_bytes(Encoding.DER) for cert in chain)]
     root, intermediates = (path[-1], path[:-1]) if top.issuer == top.subject else (None, path)
-    return mobileconfig.build_enrollment_profile(
-        organization=tenant.name,
-        identifier=profile_identifier(tenant),
-        profile_uuid=str(uuid.uuid4()),
-        scep=mobileconfig.ScepSettings(
-            url=scep_url(tenant), challenge=challenge,
-            subject=scep_subject(tenant, registration),
-            ca_fingerprint=hashlib.sha1(ca_der).digest(),  # noqa: S324 - Apple's format
-        ),
-        mdm=mobileconfig.MdmSettings(server_url=server_url(tenant),
-                                     checkin_url=checkin_url(tenant),
-                                     topic=settings.push_topic),
-        root_ca_der=root,
-        intermediate_ca_ders=intermediates,
-        platform=registration.platform,
-    )
+    return ProfileFrame(tenant, settings.push_topic, settings.sign_enrollment_profiles,
+                        ca_der, root, tuple(intermediates))
+
+
+def build_registration_profile(tenant, registration: Registration, challenge: str) -> dict:
+    return profile_frame(tenant).build(registration.platform,
+                                       scep_subject(tenant, registration), challenge)
 
 
 def render_registration_profile(tenant, registration: Registration, challenge: str) -> bytes:
     """The .mobileconfig bytes to serve: CMS SignedData (DER), or the plain XML plist."""
-    data = mobileconfig.serialize(build_registration_profile(tenant, registration, challenge))
-    if apple_settings(tenant).sign_enrollment_profiles:
-        return sign_for_tenant(tenant, data)
-    return data
+    return profile_frame(tenant).render(registration.platform,
+                                        scep_subject(tenant, registration), challenge)

@@ -11,6 +11,7 @@ from enrollment.models.registrations import (
     RegistrationMethod,
     RegistrationState,
 )
+from enrollment.models.renewal_policy import IdentityRenewalPolicy
 
 __all__ = [
     "OPEN_STATES",
@@ -19,6 +20,7 @@ __all__ = [
     "AppleMdmSettings",
     "CertificateAuthority",
     "Challenge",
+    "IdentityRenewalPolicy",
     "IssuedCertificate",
     "Registration",
     "RegistrationMethod",

@@ -76,9 +76,10 @@ def _challenge_refused(exc: ChallengeRejected) -> PolicyRejection:
     return PolicyRejection(f"challenge {exc.reason}", FailInfo.BAD_REQUEST, detail)
 
 
-def challenge_grant(tenant, raw: str | None, detail: dict | None = None) -> Grant:
-    """The grant of one-time challenge ``raw`` (missing: refused at once). ``detail`` joins
-    the audit detail of a refusal."""
+def challenge_grant(tenant, raw: str | None, subject: str,
+                    detail: dict | None = None) -> Grant:
+    """The grant of one-time challenge ``raw`` for a CSR of ``subject`` (missing: refused at
+    once). ``detail`` joins the audit detail of a refusal."""
 
     def refused(exc: ChallengeRejected) -> PolicyRejection:
         rejection = _challenge_refused(exc)
@@ -86,10 +87,10 @@ def challenge_grant(tenant, raw: str | None, detail: dict | None = None) -> Gran
         return rejection
 
     try:
-        statement, params = spend_statement(tenant, raw)
+        statement, params = spend_statement(tenant, raw, subject)
     except ChallengeRejected as exc:
         raise refused(exc) from None
-    return Grant(statement, params, lambda: refused(refusal(tenant, raw)))
+    return Grant(statement, params, lambda: refused(refusal(tenant, raw, subject)))
 
 
 _RENEWABLE_SQL = (f"SELECT CAST(NULL AS bigint) AS challenge_id, '' AS purpose "  # noqa: S608
@@ -130,7 +131,9 @@ def authorize(next_signer: Signer) -> Signer:
             if not challenge:
                 raise PolicyRejection("renewal signer not issued by this CA",
                                       FailInfo.BAD_REQUEST, detail)
-        return next_signer(replace(req, grant=challenge_grant(req.tenant, challenge, detail)))
+        subject = subject_text(allowed_subject(req.request.csr.subject))
+        return next_signer(replace(req, grant=challenge_grant(req.tenant, challenge, subject,
+                                                              detail)))
 
     return signer
 

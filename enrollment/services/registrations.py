@@ -18,15 +18,20 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.events import AuditAction
-from audit.record import record
+from audit.record import record, record_many
 from enrollment.models import (
     OPEN_STATES,
     Challenge,
     IssuedCertificate,
     Registration,
+    RegistrationMethod,
     RegistrationState,
 )
-from enrollment.services.challenges import MintedChallenge, do_create_challenge
+from enrollment.services.challenges import (
+    MintedChallenge,
+    do_create_challenge,
+    mint_challenges,
+)
 from users.models import User
 
 APPLE_PLATFORMS = ("ios", "macos")
@@ -64,6 +69,49 @@ def do_start_registration(tenant, user: User, platform: str, method: str, *, act
     record(tenant, AuditAction.REGISTRATION_STARTED, actor=actor, target=registration,
            user=user, origin=origin, detail={"platform": platform, "method": method})
     return StartedRegistration(registration, token)
+
+
+@dataclass(frozen=True)
+class RenewalRequest:
+    """A managed device whose identity is to be renewed: the user it belongs to, its
+    platform, and the CSR subject its one-time challenge will be bound to (RFC 4514)."""
+
+    device_id: int
+    user_id: int
+    platform: str
+    subject: str
+    expires_at: dt.datetime
+
+
+def start_renewal_registrations(tenant, requests: list[RenewalRequest], *, actor, origin=None
+                                ) -> list[tuple[Registration, MintedChallenge]]:
+    """A renewal registration per request, its profile already "downloaded" (the profile goes
+    to the device in an MDM command) with a one-time challenge bound to the request's subject,
+    both open until the request's expiry. Constant queries for the batch: the challenges, the
+    registrations, their audit events. Run it inside the caller's transaction, which queues
+    the commands."""
+    if not requests:
+        return []
+    now = timezone.now()
+    minted = mint_challenges(tenant, [(r.subject, r.expires_at) for r in requests],
+                             purpose="identity renewal")
+    registrations = Registration.objects.bulk_create([
+        Registration(tenant=tenant, user_id=r.user_id, platform=r.platform,
+                     method=RegistrationMethod.RENEWAL, device_id=r.device_id,
+                     state=RegistrationState.PROFILE_DOWNLOADED, challenge=m.challenge,
+                     expires_at=r.expires_at, profile_downloaded_at=now,
+                     created_by=actor if isinstance(actor, User) else None)
+        for r, m in zip(requests, minted, strict=True)])
+    record_many(tenant, AuditAction.REGISTRATION_STARTED, registrations, actor=actor,
+                origin=origin, user_of=lambda r: r.user_id, device_of=lambda r: r.device_id,
+                detail_of=lambda r: {"platform": r.platform, "method": r.method,
+                                     "challenge_id": r.challenge_id})
+    return list(zip(registrations, minted, strict=True))
+
+
+def is_renewal_of(registration: Registration | None, device_pk: int) -> bool:
+    return (registration is not None and registration.method == RegistrationMethod.RENEWAL
+            and registration.device_id == device_pk)
 
 
 class ProfileUnavailable(Exception):

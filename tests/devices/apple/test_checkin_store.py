@@ -30,7 +30,15 @@ from devices.apple.commands import do_enqueue_command
 from devices.apple.postgres_store import PostgresCheckinStore
 from devices.apple.store import CheckinStore, IdleOutcome, OrmCheckinStore, ReportTarget
 from devices.apple.views import checkin_store
-from devices.models import AppleChannel, Command, CommandStatus, Device, DeviceState
+from devices.models import (
+    AppleChannel,
+    Command,
+    CommandStatus,
+    Device,
+    DeviceState,
+    IdentityRenewal,
+    RenewalState,
+)
 from enrollment.models import (
     CertificateAuthority,
     IssuedCertificate,
@@ -41,6 +49,7 @@ from enrollment.services.authorities import active_authority
 from pki.authority import fingerprint
 from profiles.services.configuration import do_create_profile
 from tests.base.apple.devices import issue_identity
+from tests.base.apple.renewal import queue_renewal, renewed_identity
 from tests.base.apple.simulator import mdm_signature, parse_command
 from tests.devices.conftest import enroll
 
@@ -49,7 +58,8 @@ pytestmark = pytest.mark.django_db
 STORES = {"orm": OrmCheckinStore, "postgres": PostgresCheckinStore}
 NOW = "<now>"  # a time written by the block (within a minute of its end)
 TABLES = {"device": Device, "channel": AppleChannel, "command": Command,
-          "certificate": IssuedCertificate, "registration": Registration, "audit": AuditEvent}
+          "certificate": IssuedCertificate, "registration": Registration,
+          "renewal": IdentityRenewal, "audit": AuditEvent}
 WIFI = plistlib.dumps([{"PayloadType": "com.apple.wifi.managed", "SSID_STR": "Acme",
                         "EncryptionType": "WPA2", "AutoJoin": True}]).decode()
 
@@ -264,12 +274,14 @@ class TestCheckinStoreContract:
         registration, cert = issue_identity(apple_tenant, jane)
         issued = IssuedCertificate.objects.get(fingerprint_sha256=fingerprint(cert))
         channel, device = channel_of(enrolled), device_of(enrolled)
+        Device.objects.filter(pk=device.pk).update(identity_expires_at=None)
         with writes() as written:
             store.bind_certificate(channel, issued, registration)
         assert written.changed == {
             "certificate": {issued.pk: {"device_id": device.pk}},
             "channel": {channel.pk: {"certificate_id": issued.pk,
                                      "registration_id": registration.pk}},
+            "device": {device.pk: {"identity_expires_at": issued.not_after}},
         }
         assert not written.inserted and issued.device == device
 
@@ -278,12 +290,47 @@ class TestCheckinStoreContract:
         _, cert = issue_identity(apple_tenant, jane)
         issued = IssuedCertificate.objects.get(fingerprint_sha256=fingerprint(cert))
         channel = channel_of(enrolled)
+        Device.objects.filter(pk=channel.device_id).update(identity_expires_at=None)
         with writes() as written:
             store.bind_certificate(channel, issued)
         assert written.changed == {
             "certificate": {issued.pk: {"device_id": channel.device_id}},
             "channel": {channel.pk: {"certificate_id": issued.pk}},
+            "device": {channel.device_id: {"identity_expires_at": issued.not_after}},
         }
+
+    def test_complete_renewal_binds_the_new_identity_and_keeps_the_old_one_for_a_while(
+            self, store, enrolled, apple_tenant, jane, _rsa_key_pool):
+        device, channel, previous = device_of(enrolled), channel_of(enrolled), issued_of(enrolled)
+        Device.objects.filter(pk=device.pk).update(identity_expires_at=previous.not_before)
+        renewal = queue_renewal(apple_tenant, device.pk)
+        cert = renewed_identity(apple_tenant, renewal, _rsa_key_pool[1])
+        issued = IssuedCertificate.objects.get(fingerprint_sha256=fingerprint(cert))
+        registration = Registration.objects.get(pk=renewal.registration_id)
+        with writes() as written:
+            store.complete_renewal(channel, issued, registration, actor="device:X")
+        until = channel.previous_certificate_until
+        assert until - timezone.now() > dt.timedelta(days=6, hours=23)  # the 7-day default
+        assert written.changed == {
+            "certificate": {issued.pk: {"device_id": device.pk}},
+            "channel": {channel.pk: {"certificate_id": issued.pk,
+                                     "previous_certificate_id": previous.pk,
+                                     "previous_certificate_until": until}},
+            "device": {device.pk: {"identity_expires_at": issued.not_after,
+                                   "renewal_retry_at": None}},
+            "registration": {registration.pk: {"state": RegistrationState.ENROLLED,
+                                               "enrolled_at": NOW}},
+            "renewal": {renewal.pk: {"state": RenewalState.COMPLETED,
+                                     "new_certificate_id": issued.pk, "ended_at": NOW}},
+        }
+        assert written.audit == [audit_row(
+            apple_tenant, AuditAction.IDENTITY_RENEWED, actor="device:X", target=device,
+            device=device, user=jane, detail={
+                "renewal_id": renewal.pk, "registration_id": registration.pk,
+                "previous_certificate": previous.serial_hex, "certificate": issued.serial_hex,
+                "expires_at": issued.not_after.isoformat(),
+                "previous_accepted_until": until.isoformat()})]
+        assert channel.certificate_id == issued.pk  # the caller's channel is brought along
 
     # Check-in messages.
 
@@ -301,12 +348,15 @@ class TestCheckinStoreContract:
             "name": "Jane's iPhone", "model": "", "model_name": "",
             "product_name": iphone.product_name, "os_version": iphone.os_version,
             "build_version": "21E219", "imei": "", "meid": "", "device_information": {},
-            "enrolled_at": None, "last_seen_at": NOW, "created_at": NOW}]
+            "enrolled_at": None, "identity_expires_at": issued.not_after,
+            "renewal_retry_at": None, "renewal_requested_at": None, "last_seen_at": NOW,
+            "created_at": NOW}]
         assert written.inserted["channel"] == [{
             "tenant_id": apple_tenant.pk, "device_id": device.pk, "channel_id": iphone.udid,
             "is_user_channel": False, "user_guid": "", "user_short_name": "",
             "user_long_name": "", "certificate_id": issued.pk,
-            "registration_id": registration.pk, "topic": iphone.topic, "push_token": None,
+            "registration_id": registration.pk, "previous_certificate_id": None,
+            "previous_certificate_until": None, "topic": iphone.topic, "push_token": None,
             "push_magic": "", "unlock_token_encrypted": None, "bootstrap_token_encrypted": None,
             "enabled": False, "authenticated_at": NOW, "token_updated_at": None,
             "last_seen_at": NOW, "created_at": NOW}]
