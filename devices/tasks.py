@@ -1,4 +1,5 @@
-"""Celery tasks of the devices app: MDM pushes, reminder delivery, the APNs certificate check.
+"""Celery tasks of the devices app: MDM pushes, reminder delivery, the APNs certificate check,
+the identity renewal scan.
 
 Thin: they take ids, call one service, return a result dict. A push may be repeated harmlessly
 (the device only checks in), so `acks_late` redelivery after a lost worker is safe. Retries:
@@ -13,6 +14,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from devices.push import credentials, reminders, service
+from devices.services import renewals
 
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 PUSH_ROUNDS = 4
@@ -42,6 +44,14 @@ def push_devices(device_ids: list[int], reason: str = "manual") -> dict:
 def check_apns_certificates() -> dict:
     """Audit (once) every APNs MDM certificate entering its last 30 days."""
     return {"warned": credentials.do_warn_expiring_certificates()}
+
+
+@shared_task(name="devices.scan_identity_renewals", acks_late=True,
+             autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=3)
+def scan_identity_renewals() -> dict:
+    """Every minute: send renewals to the devices whose identity is due (per-minute limit per
+    tenant), end overdue attempts, revoke identities whose grace period ended."""
+    return renewals.scan_all()
 
 
 @shared_task(name="devices.purge_push_attempts", acks_late=True,

@@ -243,6 +243,7 @@ CELERY_BEAT_SCHEDULE.update({
     "check-apns-certificates": {"task": "devices.check_apns_certificates",
                                 "schedule": 6 * 3600.0},
     "purge-push-attempts": {"task": "devices.purge_push_attempts", "schedule": 24 * 3600.0},
+    "identity-renewals": {"task": "devices.scan_identity_renewals", "schedule": 60.0},
 })
 
 # Android Enterprise (devices/android/tasks.py)
