@@ -1,11 +1,27 @@
 """FilterSets shared by the portal lists and the API."""
 
+import datetime as dt
+
 import django_filters
 from django.db.models import Q
+from django.utils import timezone
 
 from core.filters import IdFilter, StableOrderingFilter, UTCDateTimeFilter
 from core.platforms import Platform
 from devices.models import Command, CommandStatus, Device, DeviceState
+
+IDENTITY_EXPIRY_CHOICES = [("expired", "Expired"), ("30", "Within 30 days"),
+                           ("60", "Within 60 days"), ("90", "Within 90 days")]
+
+
+def identity_expiry_filter(value: str, now: dt.datetime | None = None) -> Q:
+    """Devices whose MDM identity has expired, or expires within 30, 60 or 90 days (and has
+    not yet): the dashboard's figures and the Devices filter read the same condition."""
+    now = now or timezone.now()
+    if value == "expired":
+        return Q(identity_expires_at__lte=now)
+    return Q(identity_expires_at__gt=now,
+             identity_expires_at__lte=now + dt.timedelta(days=int(value)))
 
 
 class DeviceFilterSet(django_filters.FilterSet):
@@ -19,6 +35,9 @@ class DeviceFilterSet(django_filters.FilterSet):
                                    label="Last seen since")
     not_seen_since = UTCDateTimeFilter(field_name="last_seen_at", lookup_expr="lt",
                                        label="Not seen since")
+    identity_expires = django_filters.ChoiceFilter(
+        choices=IDENTITY_EXPIRY_CHOICES, method="identity_expiring",
+        label="MDM identity expires")
     ordering = StableOrderingFilter(fields=(
         ("name", "name"), ("platform", "platform"), ("state", "state"),
         ("os_version", "os_version"), ("enrolled_at", "enrolled"),
@@ -27,7 +46,10 @@ class DeviceFilterSet(django_filters.FilterSet):
     class Meta:
         model = Device
         fields = ["platform", "state", "owner", "q", "os_version", "seen_since",
-                  "not_seen_since"]
+                  "not_seen_since", "identity_expires"]
+
+    def identity_expiring(self, queryset, name, value):
+        return queryset.filter(identity_expiry_filter(value)) if value else queryset
 
     def search(self, queryset, name, value):
         value = value.strip()

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from audit.events import AuditAction
@@ -26,6 +26,7 @@ from audit.record import actor_fields, record_many
 from core.locks import session_lock
 from devices.apple import messages as msg
 from devices.apple.commands import json_safe
+from devices.filtersets import identity_expiry_filter
 from devices.models import (
     AppleChannel,
     Command,
@@ -234,6 +235,38 @@ def do_queue_renewals(tenant, device_ids: list[int], *, reason: str, actor, orig
                                          "until": r.expires_at.isoformat()})
         push_after_commit([w[3] for w in wanted])
     return batch
+
+
+@dataclass(frozen=True)
+class IdentitySummary:
+    """The dashboard's identity figures: managed Apple devices whose identity has expired or
+    expires within 30, 60, 90 days; attempts waiting for their device; attempts that failed
+    in the last 7 days."""
+
+    expired: int
+    within_30: int
+    within_60: int
+    within_90: int
+    renewing: int
+    failed_recently: int
+
+
+def identity_summary(tenant, *, now: dt.datetime | None = None) -> IdentitySummary:
+    """Two queries: one pass over the tenant's Apple devices (index on identity expiry), one
+    over its recent renewals."""
+    now = now or timezone.now()
+    figures = (Device.objects.for_tenant(tenant)
+               .filter(platform__in=APPLE_PLATFORMS, state=DeviceState.ACTIVE,
+                       identity_expires_at__lte=now + dt.timedelta(days=90))
+               .aggregate(**{name: Count("pk", filter=identity_expiry_filter(value, now))
+                             for name, value in (("expired", "expired"), ("within_30", "30"),
+                                                 ("within_60", "60"), ("within_90", "90"))}))
+    attempts = (IdentityRenewal.objects.for_tenant(tenant)
+                .filter(Q(state=RenewalState.PENDING)
+                        | Q(state=RenewalState.FAILED, ended_at__gt=now - dt.timedelta(days=7)))
+                .aggregate(renewing=Count("pk", filter=Q(state=RenewalState.PENDING)),
+                           failed_recently=Count("pk", filter=Q(state=RenewalState.FAILED))))
+    return IdentitySummary(**figures, **attempts)
 
 
 def _last_attempts(device_ids: list[int]) -> dict[int, tuple[str, int]]:
