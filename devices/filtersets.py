@@ -8,7 +8,15 @@ from django.utils import timezone
 
 from core.filters import IdFilter, StableOrderingFilter, UTCDateTimeFilter
 from core.platforms import Platform
-from devices.models import Command, CommandStatus, Device, DeviceState
+from devices.models import (
+    Command,
+    CommandStatus,
+    Device,
+    DeviceState,
+    IdentityRenewal,
+    RenewalReason,
+    RenewalState,
+)
 
 IDENTITY_EXPIRY_CHOICES = [("expired", "Expired"), ("30", "Within 30 days"),
                            ("60", "Within 60 days"), ("90", "Within 90 days")]
@@ -66,3 +74,13 @@ class CommandFilterSet(django_filters.FilterSet):
     class Meta:
         model = Command
         fields = ["status", "request_type"]
+
+
+class IdentityRenewalFilterSet(django_filters.FilterSet):
+    device = IdFilter(field_name="device_id", label="Device id")
+    state = django_filters.ChoiceFilter(choices=RenewalState.choices)
+    reason = django_filters.ChoiceFilter(choices=RenewalReason.choices)
+
+    class Meta:
+        model = IdentityRenewal
+        fields = ["device", "state", "reason"]

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from core.api.schema import StrictJsonInput
 from devices.apple.commands import TYPED_REQUEST_TYPES
-from devices.models import AppleChannel, Command, Device
+from devices.models import AppleChannel, Command, Device, IdentityRenewal
 from devices.services.bulk import ACTIONS, MAX_DEVICES, OUTCOMES
 from enrollment.models import AppleMdmSettings
 
@@ -25,8 +25,48 @@ class DeviceSerializer(serializers.ModelSerializer):
         model = Device
         fields = ["id", "platform", "state", "owner", "udid", "serial_number", "name", "model",
                   "model_name", "product_name", "os_version", "build_version", "enrolled_at",
-                  "last_seen_at", "created_at"]
+                  "last_seen_at", "identity_expires_at", "created_at"]
         read_only_fields = fields
+        extra_kwargs = {"identity_expires_at": {"help_text": (
+            "Apple: when the MDM identity certificate expires (renewed before it does).")}}
+
+
+class IdentityRenewalSerializer(serializers.ModelSerializer):
+    """One attempt to renew a device's MDM identity."""
+
+    previous_certificate = serializers.CharField(
+        source="previous_certificate.serial_hex", read_only=True, allow_null=True,
+        default=None, help_text="Serial of the identity being replaced.")
+    new_certificate = serializers.CharField(
+        source="new_certificate.serial_hex", read_only=True, allow_null=True, default=None,
+        help_text="Serial of the identity that replaced it (completed).")
+    requested_by = serializers.CharField(source="requested_by_label", read_only=True)
+
+    class Meta:
+        model = IdentityRenewal
+        fields = ["id", "device", "state", "reason", "attempt", "previous_certificate",
+                  "new_certificate", "registration", "requested_by", "failure_reason",
+                  "created_at", "expires_at", "ended_at"]
+        read_only_fields = fields
+        extra_kwargs = {
+            "expires_at": {"help_text": "The attempt waits for the device until then; the "
+                                        "next one follows with a longer window."},
+            "attempt": {"help_text": "Consecutive attempts, from 1."}}
+
+
+class IdentitySummarySerializer(serializers.Serializer):
+    expired = serializers.IntegerField(help_text="Managed Apple devices whose identity expired.")
+    within_30 = serializers.IntegerField(help_text="Identities expiring within 30 days.")
+    within_60 = serializers.IntegerField(help_text="Identities expiring within 60 days.")
+    within_90 = serializers.IntegerField(help_text="Identities expiring within 90 days.")
+    renewing = serializers.IntegerField(help_text="Attempts waiting for their device.")
+    failed_recently = serializers.IntegerField(help_text="Attempts failed in the last 7 days.")
+
+
+class RenewIdentityResultSerializer(serializers.Serializer):
+    renewal = IdentityRenewalSerializer(allow_null=True, help_text=(
+        "The attempt sent now; null when the per-minute limit defers it to the next minutes."))
+    deferred = serializers.BooleanField(help_text="Sent with the next scans (rate limit).")
 
 
 class ChannelSerializer(serializers.ModelSerializer):
@@ -43,8 +83,26 @@ class DeviceDetailSerializer(DeviceSerializer):
 
     class Meta(DeviceSerializer.Meta):
         fields = [*DeviceSerializer.Meta.fields, "imei", "meid", "device_information",
-                  "channels"]
+                  "channels", "identity_renewal", "previous_identity_accepted_until"]
         read_only_fields = fields
+
+    identity_renewal = serializers.SerializerMethodField(
+        help_text="The latest identity renewal attempt (null: none yet).")
+    previous_identity_accepted_until = serializers.SerializerMethodField(
+        help_text="After a renewal, the replaced identity still speaks until then.")
+
+    @extend_schema_field(IdentityRenewalSerializer(allow_null=True))
+    def get_identity_renewal(self, device: Device) -> dict | None:
+        latest = getattr(device, "latest_renewals", None)
+        return IdentityRenewalSerializer(latest[0]).data if latest else None
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_previous_identity_accepted_until(self, device: Device):
+        for channel in device.apple_channels.all():
+            if not channel.is_user_channel and channel.previous_certificate_until:
+                return serializers.DateTimeField().to_representation(
+                    channel.previous_certificate_until)
+        return None
 
 
 class CommandSerializer(serializers.ModelSerializer):
@@ -116,7 +174,9 @@ class BulkActionSerializer(StrictJsonInput, serializers.Serializer):
     action = serializers.ChoiceField(
         choices=list(ACTIONS),
         help_text="refresh (DeviceInformation), push (APNs wake-up), reregister, retire, "
-                  "wipe (erase all data), delete.")
+                  "wipe (erase all data), delete, renew_identity (Apple: a re-enrollment "
+                  "profile renews the MDM identity; at most the per-minute limit at once, the "
+                  "rest within the next minutes).")
     devices = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), allow_empty=False,
         max_length=MAX_DEVICES,

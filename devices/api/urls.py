@@ -10,10 +10,11 @@ from devices.api.push import (
     PushAttemptViewSet,
     ReminderPolicyViewSet,
 )
-from devices.api.views import AppleMdmSettingsViewSet, DeviceViewSet
+from devices.api.views import AppleMdmSettingsViewSet, DeviceViewSet, IdentityRenewalViewSet
 
 router = api_router()
 router.register("devices", DeviceViewSet, basename="device")
+router.register("identity-renewals", IdentityRenewalViewSet, basename="identity-renewal")
 router.register("apple-mdm-settings", AppleMdmSettingsViewSet, basename="apple-mdm-settings")
 router.register("android-devices", AndroidDeviceViewSet, basename="android-device")
 router.register("android-enterprise", AndroidEnterpriseViewSet, basename="android-enterprise")

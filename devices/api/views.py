@@ -1,8 +1,9 @@
-"""API: devices (list, detail, retire), their MDM commands (history, enqueue), Apple MDM
-settings."""
+"""API: devices (list, detail, retire, renew identity), their MDM commands (history,
+enqueue), identity renewals, Apple MDM settings."""
 
 from __future__ import annotations
 
+from django.db.models import Prefetch
 from django.http import Http404
 from django_filters.utils import translate_validation
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -10,7 +11,7 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core.api.errors import error_response
+from core.api.errors import ErrorSerializer, error_response
 from core.api.pagination import LargeListPagination
 from core.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
 from core.filters import refuse_loose_values
@@ -24,13 +25,17 @@ from devices.api.serializers import (
     DeviceDetailSerializer,
     DeviceSerializer,
     EnqueueCommandSerializer,
+    IdentityRenewalSerializer,
+    IdentitySummarySerializer,
+    RenewIdentityResultSerializer,
 )
 from devices.apple.commands import CommandRejected, do_enqueue_command
-from devices.filtersets import CommandFilterSet, DeviceFilterSet
-from devices.models import AppleChannel, Command, CommandStatus, Device
+from devices.filtersets import CommandFilterSet, DeviceFilterSet, IdentityRenewalFilterSet
+from devices.models import AppleChannel, Command, CommandStatus, Device, IdentityRenewal
 from devices.services import bulk
 from devices.services.lifecycle import do_retire_device
 from devices.services.profiles import do_install_profile
+from devices.services.renewals import do_request_renewal, identity_summary
 from enrollment.models import AppleMdmSettings
 from enrollment.services.apple_settings import apple_settings, do_save_apple_settings
 from profiles.models import ConfigurationProfile
@@ -50,8 +55,33 @@ class DeviceViewSet(TenantReadOnlyViewSet):
     def get_queryset(self):
         queryset = super().get_queryset()
         if self.action == "retrieve":
-            queryset = queryset.prefetch_related("apple_channels")
+            queryset = queryset.prefetch_related("apple_channels", Prefetch(
+                "identity_renewals", to_attr="latest_renewals",
+                queryset=IdentityRenewal.objects.select_related(
+                    "previous_certificate", "new_certificate").order_by("-created_at", "-id")[:1]))
         return queryset
+
+    @extend_schema(request=None, responses={
+        202: RenewIdentityResultSerializer,
+        409: OpenApiResponse(ErrorSerializer, description=(
+            "`cannot_renew`: the message says why (not an Apple device, not managed, no MDM "
+            "identity yet, a renewal already waiting for the device, Apple MDM not set up)."))})
+    @action(detail=True, methods=["post"], url_path="renew-identity")
+    def renew_identity(self, request, pk=None):
+        """Renew the device's MDM identity now, whatever its expiry: a re-enrollment profile
+        is queued and the device pushed; it renews at its next check-in. Within the tenant's
+        per-minute limit it goes at once, otherwise with the next minutes (`deferred`)."""
+        device = self.get_object()
+        batch = do_request_renewal(self.tenant, [device.pk], actor=self.actor,
+                                   origin=Origin.of(request))
+        if device.pk in batch.skipped:
+            reason = batch.skipped[device.pk]
+            return error_response("cannot_renew", f"{reason[:1].upper()}{reason[1:]}.",
+                                  status.HTTP_409_CONFLICT)
+        renewal = batch.queued[0] if batch.queued else None
+        return Response(RenewIdentityResultSerializer(
+            {"renewal": renewal, "deferred": renewal is None}).data,
+            status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={200: CommandSerializer(many=True)}, filters=False,
                    methods=["GET"], description="The device's command history, newest first.",
@@ -144,6 +174,21 @@ class DeviceViewSet(TenantReadOnlyViewSet):
         return Response(BulkResultSerializer({
             "action": result.action, "summary": result.summary(), **result.counts(),
             "results": result.outcomes}).data)
+
+
+class IdentityRenewalViewSet(TenantReadOnlyViewSet):
+    """Identity renewal attempts, newest first; filter by device, state or reason."""
+
+    queryset = IdentityRenewal.objects.select_related("previous_certificate", "new_certificate")
+    serializer_class = IdentityRenewalSerializer
+    filterset_class = IdentityRenewalFilterSet
+
+    @extend_schema(responses={200: IdentitySummarySerializer}, filters=False)
+    @action(detail=False, methods=["get"])
+    def summary(self, request):
+        """The dashboard's figures: identities expired or expiring within 30/60/90 days,
+        attempts waiting for their device, attempts failed in the last 7 days."""
+        return Response(IdentitySummarySerializer(identity_summary(self.tenant)).data)
 
 
 class AppleMdmSettingsViewSet(TenantScopedMixin, viewsets.GenericViewSet):

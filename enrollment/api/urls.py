@@ -11,6 +11,7 @@ from enrollment.api.invitations import (
     UserInvitationViewSet,
 )
 from enrollment.api.registrations import RegistrationViewSet
+from enrollment.api.renewal_policy import IdentityRenewalPolicyViewSet
 from enrollment.api.views import (
     CertificateAuthorityViewSet,
     ChallengeViewSet,
@@ -28,6 +29,10 @@ urlpatterns = [
     path("registration-policy/",
          RegistrationPolicyViewSet.as_view({"get": "show", "put": "replace", "patch": "replace"}),
          name="registration-policy"),
+    path("identity-renewal-policy/",
+         IdentityRenewalPolicyViewSet.as_view({"get": "show", "put": "replace",
+                                               "patch": "replace"}),
+         name="identity-renewal-policy"),
     path("registration-links/",
          RegistrationLinkViewSet.as_view({"get": "list", "post": "create"}),
          name="registration-link-list"),
