@@ -4,7 +4,7 @@ send each an ``InstallProfile`` carrying a fresh re-enrollment profile (issue 16
 The profile keeps the enrollment's payload identifier and topic, so installing it renews the
 identity in place (the device keeps its enrollment, user channel and managed profiles); its
 SCEP payload carries a one-time challenge of a *renewal registration* of that device, bound
-to a subject naming the device. ``renewal_outcomes`` says how an attempt ends.
+to the common name naming the device. ``renewal_outcomes`` says how an attempt ends.
 
 Batches cost a constant number of queries whatever their size (tests assert it): devices,
 channels and last attempts are read once; challenges, registrations, commands, renewals and
@@ -46,7 +46,6 @@ from enrollment.apple.profile import (
     ProfileNotConfigured,
     profile_frame,
     renewal_subject,
-    subject_name,
 )
 from enrollment.services.registrations import RenewalRequest, start_renewal_registrations
 from enrollment.services.renewal_policy import renewal_policy, renewal_window
@@ -200,7 +199,7 @@ def do_queue_renewals(tenant, device_ids: list[int], *, reason: str, actor, orig
         attempts = {pk: _next_attempt(last.get(pk)) for pk, *_ in wanted}
         subjects = {pk: renewal_subject(tenant, pk) for pk, *_ in wanted}
         started = start_renewal_registrations(tenant, [
-            RenewalRequest(pk, owner_id, platform, subject_name(subjects[pk]),
+            RenewalRequest(pk, owner_id, platform, dict(subjects[pk])["CN"],
                            now + attempt_window(attempts[pk]))
             for pk, platform, owner_id, _, _ in wanted], actor=actor, origin=origin)
         label = actor_fields(actor)["actor_label"][:200]

@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 from django.conf import settings as django_settings
 
 from enrollment.apple.links import checkin_url, server_url
@@ -21,7 +20,7 @@ from enrollment.models import Registration
 from enrollment.services.apple_settings import apple_settings
 from enrollment.services.authorities import active_authority
 from enrollment.services.profile_signing import SigningIdentity, signing_identity
-from pki.authority import fit_name_component, subject_text
+from pki.authority import fit_name_component
 from profiles import mobileconfig
 from profiles.signing import sign_profile
 
@@ -66,16 +65,6 @@ def _subject(tenant, suffix: str) -> list[tuple[str, str]]:
     # the id never.
     return [("O", fit_name_component(tenant.name)),
             ("CN", f"{tenant.slug[:64 - len(suffix)]}{suffix}")]
-
-
-def subject_name(subject: list[tuple[str, str]]) -> str:
-    """The RFC 4514 text of the certificate a device requests with this profile subject (the
-    order and escaping the SCEP policy compares a CSR's subject in)."""
-    return subject_text(x509.Name([x509.NameAttribute(_NAME_OIDS[key], value)
-                                   for key, value in subject]))
-
-
-_NAME_OIDS = {"O": NameOID.ORGANIZATION_NAME, "CN": NameOID.COMMON_NAME}
 
 
 @dataclass(frozen=True)

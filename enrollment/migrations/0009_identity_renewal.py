@@ -15,8 +15,8 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name='challenge',
-            name='subject',
-            field=models.CharField(blank=True, max_length=500),
+            name='common_name',
+            field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AlterField(
             model_name='registration',

@@ -14,9 +14,9 @@ class Challenge(TenantOwned):
     used_at = models.DateTimeField(null=True, blank=True)
     # Free-form until the registration model lands; then registrations bind through this id.
     purpose = models.CharField(max_length=100, blank=True)
-    # The CSR subject (RFC 4514) the challenge may be spent for; empty: any. A renewal's
-    # challenge names its device, so it cannot get another subject certified.
-    subject = models.CharField(max_length=500, blank=True)
+    # The common name a CSR must carry to spend the challenge; empty: any. A renewal's
+    # challenge names its device, so it cannot get another name certified.
+    common_name = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey("users.User", null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 from django.utils import timezone
 
 from enrollment.models import CertificateAuthority, IssuedCertificate
@@ -76,10 +77,10 @@ def _challenge_refused(exc: ChallengeRejected) -> PolicyRejection:
     return PolicyRejection(f"challenge {exc.reason}", FailInfo.BAD_REQUEST, detail)
 
 
-def challenge_grant(tenant, raw: str | None, subject: str,
+def challenge_grant(tenant, raw: str | None, common_name: str,
                     detail: dict | None = None) -> Grant:
-    """The grant of one-time challenge ``raw`` for a CSR of ``subject`` (missing: refused at
-    once). ``detail`` joins the audit detail of a refusal."""
+    """The grant of one-time challenge ``raw`` for a CSR named ``common_name`` (missing:
+    refused at once). ``detail`` joins the audit detail of a refusal."""
 
     def refused(exc: ChallengeRejected) -> PolicyRejection:
         rejection = _challenge_refused(exc)
@@ -87,10 +88,10 @@ def challenge_grant(tenant, raw: str | None, subject: str,
         return rejection
 
     try:
-        statement, params = spend_statement(tenant, raw, subject)
+        statement, params = spend_statement(tenant, raw, common_name)
     except ChallengeRejected as exc:
         raise refused(exc) from None
-    return Grant(statement, params, lambda: refused(refusal(tenant, raw, subject)))
+    return Grant(statement, params, lambda: refused(refusal(tenant, raw, common_name)))
 
 
 _RENEWABLE_SQL = (f"SELECT CAST(NULL AS bigint) AS challenge_id, '' AS purpose "  # noqa: S608
@@ -131,9 +132,10 @@ def authorize(next_signer: Signer) -> Signer:
             if not challenge:
                 raise PolicyRejection("renewal signer not issued by this CA",
                                       FailInfo.BAD_REQUEST, detail)
-        subject = subject_text(allowed_subject(req.request.csr.subject))
-        return next_signer(replace(req, grant=challenge_grant(req.tenant, challenge, subject,
-                                                              detail)))
+        names = req.request.csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        common_name = str(names[0].value) if names else ""
+        return next_signer(replace(req, grant=challenge_grant(req.tenant, challenge,
+                                                              common_name, detail)))
 
     return signer
 

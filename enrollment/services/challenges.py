@@ -29,13 +29,13 @@ class MintedChallenge:
 
 def mint_challenges(tenant, bindings: list[tuple[str, dt.datetime]], *,
                     purpose: str) -> list[MintedChallenge]:
-    """One challenge per (CSR subject, expiry) in one INSERT (a renewal batch), each bound to
-    its subject. The caller audits what they are for."""
+    """One challenge per (common name, expiry) in one INSERT (a renewal batch), each bound to
+    the common name its CSR must carry. The caller audits what they are for."""
     raws = [secrets.token_urlsafe(24) for _ in bindings]
     created = Challenge.objects.bulk_create([
         Challenge(tenant=tenant, challenge_hash=hash_challenge(raw), expires_at=expires_at,
-                  purpose=purpose[:100], subject=subject[:500])
-        for raw, (subject, expires_at) in zip(raws, bindings, strict=True)])
+                  purpose=purpose[:100], common_name=common_name[:64])
+        for raw, (common_name, expires_at) in zip(raws, bindings, strict=True)])
     return [MintedChallenge(challenge, raw) for challenge, raw in zip(created, raws, strict=True)]
 
 
@@ -66,24 +66,24 @@ class ChallengeRejected(Exception):
 
 _SPEND_SQL = f"""UPDATE {Challenge._meta.db_table} SET used_at = %s
 WHERE tenant_id = %s AND challenge_hash = %s AND used_at IS NULL AND expires_at > %s
-  AND (subject = '' OR subject = %s)
+  AND (common_name = '' OR common_name = %s)
 RETURNING id AS challenge_id, purpose"""  # noqa: S608 - the table name comes from the model
 
 
-def spend_statement(tenant, raw: str | None, subject: str) -> tuple[str, list]:
-    """The statement that spends challenge ``raw`` for a CSR of ``subject`` (RFC 4514): it
+def spend_statement(tenant, raw: str | None, common_name: str) -> tuple[str, list]:
+    """The statement that spends challenge ``raw`` for a CSR named ``common_name``: it
     returns (challenge_id, purpose) when the challenge was unused, unexpired and bound to no
-    other subject, and no row otherwise. The SCEP depot runs it inside the statement that
+    other name, and no row otherwise. The SCEP depot runs it inside the statement that
     stores the certificate, so both happen or neither (the row lock makes a concurrent second
     use find it used). Missing: ChallengeRejected at once."""
     if not raw:
         raise ChallengeRejected("missing")
     now = connection.ops.adapt_datetimefield_value(timezone.now())  # raw SQL: as the ORM would
-    return _SPEND_SQL, [now, tenant.pk, hash_challenge(raw), now, subject]
+    return _SPEND_SQL, [now, tenant.pk, hash_challenge(raw), now, common_name]
 
 
-def refusal(tenant, raw: str, subject: str = "") -> ChallengeRejected:
-    """Why ``raw`` could not be spent for ``subject``: unknown, reused, expired or
+def refusal(tenant, raw: str, common_name: str = "") -> ChallengeRejected:
+    """Why ``raw`` could not be spent for ``common_name``: unknown, reused, expired or
     wrong_subject (read after the fact: only a refusal pays for it)."""
     digest = hash_challenge(raw)
     challenge = Challenge.objects.for_tenant(tenant).filter(challenge_hash=digest).first()
@@ -93,6 +93,6 @@ def refusal(tenant, raw: str, subject: str = "") -> ChallengeRejected:
         return ChallengeRejected("reused", challenge)
     if challenge.is_expired:
         return ChallengeRejected("expired", challenge)
-    if challenge.subject and challenge.subject != subject:
+    if challenge.common_name and challenge.common_name != common_name:
         return ChallengeRejected("wrong_subject", challenge)
     return ChallengeRejected("expired", challenge)

@@ -74,26 +74,26 @@ def do_start_registration(tenant, user: User, platform: str, method: str, *, act
 @dataclass(frozen=True)
 class RenewalRequest:
     """A managed device whose identity is to be renewed: the user it belongs to, its
-    platform, and the CSR subject its one-time challenge will be bound to (RFC 4514)."""
+    platform, and the common name its one-time challenge will be bound to."""
 
     device_id: int
     user_id: int
     platform: str
-    subject: str
+    common_name: str
     expires_at: dt.datetime
 
 
 def start_renewal_registrations(tenant, requests: list[RenewalRequest], *, actor, origin=None
                                 ) -> list[tuple[Registration, MintedChallenge]]:
     """A renewal registration per request, its profile already "downloaded" (the profile goes
-    to the device in an MDM command) with a one-time challenge bound to the request's subject,
+    to the device in an MDM command) with a one-time challenge bound to the request's name,
     both open until the request's expiry. Constant queries for the batch: the challenges, the
     registrations, their audit events. Run it inside the caller's transaction, which queues
     the commands."""
     if not requests:
         return []
     now = timezone.now()
-    minted = mint_challenges(tenant, [(r.subject, r.expires_at) for r in requests],
+    minted = mint_challenges(tenant, [(r.common_name, r.expires_at) for r in requests],
                              purpose="identity renewal")
     registrations = Registration.objects.bulk_create([
         Registration(tenant=tenant, user_id=r.user_id, platform=r.platform,

@@ -27,7 +27,7 @@ from tests.base.scep.client import make_csr, new_key
 
 
 def spend(tenant, raw: str):
-    statement, params = spend_statement(tenant, raw, "CN=x")
+    statement, params = spend_statement(tenant, raw, "x")
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         return cursor.fetchone()
@@ -47,10 +47,10 @@ def test_spent_once_then_reused(tenant, admin):
 @pytest.mark.parametrize("raw", [None, ""])
 def test_missing_is_refused_before_any_statement(tenant, raw):
     with pytest.raises(ChallengeRejected) as refused:
-        spend_statement(tenant, raw, "CN=x")
+        spend_statement(tenant, raw, "x")
     assert refused.value.reason == "missing" and refused.value.challenge is None
     with pytest.raises(PolicyRejection, match="challenge missing"):
-        challenge_grant(tenant, raw, "CN=x")
+        challenge_grant(tenant, raw, "x")
 
 
 @pytest.mark.django_db
@@ -88,7 +88,7 @@ def signed_with(tenant, raw: str, key) -> Signed:
         subject=subject_text(cert.subject), common_name="device",
         fingerprint_sha256=fingerprint(cert), certificate_der=cert.public_bytes(Encoding.DER),
         not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
-    ), challenge_grant(tenant, raw, "CN=x"))
+    ), challenge_grant(tenant, raw, "x"))
 
 
 @pytest.mark.django_db
