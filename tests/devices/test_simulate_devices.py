@@ -32,11 +32,30 @@ def test_simulated_apple_devices_enroll(live_server, settings, tenant, platform)
                                        state=RegistrationState.ENROLLED).count() == 3
 
 
+def test_a_simulated_mac_fleet_lives_400_days_with_its_identities_renewed(tenant):
+    """The simulator's clock (--days): enrolled today, renewed before expiry, managed on
+    day 400."""
+    out, err = io.StringIO(), io.StringIO()
+    call_command("simulate_devices", tenant=tenant.slug, platform="macos", count=2, days=400,
+                 step_days=10, stdout=out, stderr=err)
+    assert out.getvalue().splitlines()[0] == (
+        "enrolled 2 of 2; after 400 days: 2 managed, 2 with an identity in date, "
+        "2 identities renewed")
+    assert "400/400" in err.getvalue()
+    assert set(Device.objects.filter(tenant=tenant).values_list("state", flat=True)) == {
+        DeviceState.ACTIVE}
+
+
 def test_simulator_bad_input(db, tenant):
     with pytest.raises(CommandError, match="No active tenant"):
         call_command("simulate_devices", tenant="nobody", platform="ios", count=1)
     with pytest.raises(CommandError, match="--count"):
         call_command("simulate_devices", tenant=tenant.slug, platform="ios", count=0)
+    with pytest.raises(CommandError, match="Apple identity renewal"):
+        call_command("simulate_devices", tenant=tenant.slug, platform="android", days=10)
+    with pytest.raises(CommandError, match="--step-days"):
+        call_command("simulate_devices", tenant=tenant.slug, platform="ios", days=10,
+                     step_days=11)
 
 
 def test_simulated_android_devices_arrive_through_pubsub(live_server, settings, tenant,

@@ -1,8 +1,15 @@
 """simulate_devices --tenant SLUG --platform ios|macos|android --count N [--server URL]
+simulate_devices --tenant SLUG --platform ios|macos --count N --days D [--step-days S]
 
 Creates N users and registrations in the tenant, then drives the real HTTP endpoints the way
 devices do (see devices.simulator), with a progress bar and a summary: enrolled, failed and
 per-step latency.
+
+With --days, the fleet lives D days in this process with a moving clock (Apple only): it
+enrolls today, then checks in every S days while the renewal scan runs as the beat would;
+devices renew their identities when sent a re-enrollment profile. The summary says how many
+renewed and how many are still managed on the last day. Rows written carry the simulated
+dates: use a tenant kept for simulations.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from devices.simulator.android import simulate_android
 from devices.simulator.apple_fleet import enroll_apple_devices, start_registrations
+from devices.simulator.lifecycle import live_through
 from devices.simulator.summary import Summary
 from enrollment.services.apple_settings import apple_settings, do_save_apple_settings
 from users.models import Tenant
@@ -33,14 +41,22 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=4)
         parser.add_argument("--wait", type=int, default=0, metavar="SECONDS",
                             help="Wait up to this long for the server's /healthz first.")
+        parser.add_argument("--days", type=int, default=0,
+                            help="Apple: live this many days in-process with a moving clock "
+                                 "(identity renewal included).")
+        parser.add_argument("--step-days", type=int, default=1,
+                            help="With --days: devices check in every this many days.")
 
     def handle(self, *args, tenant: str, platform: str, count: int, server: str | None,
-               concurrency: int, wait: int, **options):
+               concurrency: int, wait: int, days: int = 0, step_days: int = 1, **options):
         tenant_obj = Tenant.objects.filter(slug=tenant, is_active=True).first()
         if tenant_obj is None:
             raise CommandError(f"No active tenant {tenant!r}.")
         if not 1 <= count <= 100_000:
             raise CommandError("--count must be between 1 and 100000.")
+        if days:
+            self._live(tenant_obj, platform, count, days, step_days)
+            return
         server = (server or settings.MDM_PUBLIC_URL).rstrip("/")
         if wait:
             self._wait_for(server, wait)
@@ -53,6 +69,24 @@ class Command(BaseCommand):
         summary = enroll_apple_devices(tenant_obj.slug, platform, jobs, server,
                                        concurrency=concurrency, progress=self._progress)
         self._report(summary)
+
+    def _live(self, tenant, platform: str, count: int, days: int, step_days: int) -> None:
+        if platform == "android":
+            raise CommandError("--days simulates Apple identity renewal: use ios or macos.")
+        if not 1 <= days <= 3650 or not 1 <= step_days <= days:
+            raise CommandError("--days must be 1 to 3650, --step-days 1 to --days.")
+        if count > 1000:
+            raise CommandError("--days runs in this process: at most 1000 devices.")
+        self._ensure_push_topic(tenant)
+        report = live_through(tenant, platform, count, days, step_days=step_days,
+                              progress=self._progress)
+        self.stdout.write(f"enrolled {report.enrolled} of {count}; after {report.days} days: "
+                          f"{report.managed} managed, {report.identities_valid} with an "
+                          f"identity in date, {report.renewals} identities renewed")
+        for reason, times in report.failures.most_common(5):
+            self.stdout.write(f"  failure x{times}: {reason}")
+        if report.managed < count:
+            raise CommandError(f"{count - report.managed} device(s) fell out of management.")
 
     def _wait_for(self, server: str, seconds: int) -> None:
         deadline = time.monotonic() + seconds
