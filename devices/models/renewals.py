@@ -3,6 +3,7 @@ identity certificate expires (issue 16). One row per attempt; at most one attemp
 is pending at a time (constraint)."""
 
 from django.db import models
+from django.utils import timezone
 
 from tenants.models import TenantOwned
 
@@ -39,7 +40,8 @@ class IdentityRenewal(TenantOwned):
                                 on_delete=models.SET_NULL, related_name="+")
     requested_by_label = models.CharField(max_length=200, blank=True)
     failure_reason = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # When the scan that sent it started (its per-minute limit counts these), not the insert.
+    created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()  # the attempt's window: its challenge ends with it
     ended_at = models.DateTimeField(null=True, blank=True)
 

@@ -87,7 +87,9 @@ def due_devices(tenant, *, now: dt.datetime, limit: int) -> list[int]:
 
 
 def budget(tenant, *, now: dt.datetime) -> int:
-    """How many more renewals the tenant's per-minute limit allows right now."""
+    """How many more renewals the tenant's per-minute limit allows right now: those sent in
+    the last 60 seconds count (stamped with their scan's start, so the beat's next run, a
+    minute on, has the whole budget again)."""
     sent = IdentityRenewal.objects.for_tenant(tenant).filter(
         created_at__gt=now - RATE_WINDOW).count()
     return max(0, renewal_policy(tenant).max_per_minute - sent)
@@ -218,7 +220,8 @@ def do_queue_renewals(tenant, device_ids: list[int], *, reason: str, actor, orig
             IdentityRenewal(tenant=tenant, device_id=pk, reason=reason,
                             attempt=attempts[pk], previous_certificate_id=certificate_id,
                             registration=registration, command=command,
-                            requested_by_label=label, expires_at=registration.expires_at)
+                            requested_by_label=label, created_at=now,
+                            expires_at=registration.expires_at)
             for (pk, _, _, _, certificate_id), (registration, _), command
             in zip(wanted, started, commands, strict=True)])
         Device.objects.bulk_update([
