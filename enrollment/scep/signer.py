@@ -109,8 +109,9 @@ def authorize(next_signer: Signer) -> Signer:
     """A request signed by a certificate of this tenant's CA renews it: a RenewalReq, or a
     PKCSReq so signed (certmonger renews with one; the challenge it still carries, spent long
     ago, is not looked at). The certificate must be valid and unrevoked; then no challenge
-    is needed. Any other PKCSReq (signed by a self-signed certificate, as on a first
-    enrollment) needs this tenant's one-time challenge."""
+    is needed (expired or revoked, a PKCSReq needs a fresh challenge). Any other PKCSReq
+    (signed by a self-signed certificate, as on a first enrollment) needs this tenant's
+    one-time challenge."""
 
     def signer(req: SignRequest) -> Signed:
         signer_cert = req.message.signer_cert
@@ -119,13 +120,22 @@ def authorize(next_signer: Signer) -> Signer:
         # it still costs no read before the one write that stores the certificate.
         self_signed = signer_cert.issuer == signer_cert.subject
         signed_by_ours = _issued_here(req) if renewal or not self_signed else None
-        if renewal or signed_by_ours is not None:
-            previous = _renewable(signed_by_ours)
-            return next_signer(replace(req, renewed_from=previous,
-                                       grant=renewal_grant(previous)))
         challenge = req.request.challenge_password
-        detail = None
-        if not self_signed:
+        if renewal or signed_by_ours is not None:
+            try:
+                previous = _renewable(signed_by_ours)
+            except PolicyRejection as refused:
+                # A PKCSReq signed by our expired or revoked certificate may still enroll
+                # afresh with a new one-time challenge (a device brought back with a new
+                # profile); a RenewalReq, or no challenge, cannot.
+                if renewal or not challenge:
+                    raise
+                signer_refused = {"signer_refused": refused.reason, **refused.detail}
+            else:
+                return next_signer(replace(req, renewed_from=previous,
+                                           grant=renewal_grant(previous)))
+        detail = signer_refused if signed_by_ours is not None else None
+        if not self_signed and detail is None:
             # Signed by a certificate another CA issued (another tenant's, say): without a
             # challenge, a renewal sent to the wrong CA; with one, the challenge decides.
             detail = {"signer_issuer": subject_text(signer_cert.issuer)[:200]}

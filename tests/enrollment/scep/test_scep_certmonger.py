@@ -100,9 +100,13 @@ def test_certmonger_enrolls_and_renews_with_a_pkcsreq(live_server, tenant, admin
     # certmonger read the signed FAILURE (badRequest) and keeps the certificate it has.
     assert fields["status"] == "MONITORING", (fields, certmonger.logs())
     assert "not permitted" in fields["ca-error"], fields
-    reasons = [(event.detail["reason"], event.detail.get("message_type")) for event in
+    # It still carries its first challenge, spent long ago: that decides, and the audit says
+    # why the signer could not renew.
+    reasons = [(event.detail["reason"], event.detail.get("signer_refused"),
+                event.detail.get("message_type")) for event in
                AuditEvent.objects.filter(tenant=tenant, action="scep.rejected").order_by("pk")]
-    assert reasons and set(reasons) == {("renewal signer revoked", "PKCS_REQ")}, reasons
+    assert reasons and set(reasons) == {
+        ("challenge reused", "renewal signer revoked", "PKCS_REQ")}, reasons
     assert IssuedCertificate.objects.filter(tenant=tenant).count() == 2
     assert _stored(cert_path).pk == second.pk
 

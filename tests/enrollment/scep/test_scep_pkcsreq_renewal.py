@@ -78,21 +78,43 @@ def test_a_renewed_certificate_renews_in_turn(client, tenant, admin):
     assert [c.renewed_from_id for c in chain] == [None, first.pk, chain[1].pk]
 
 
-@pytest.mark.parametrize("carried", ["spent", "none", "fresh"])
-def test_pkcsreq_signed_by_a_revoked_certificate_fails(client, tenant, admin, carried):
+@pytest.mark.parametrize(("carried", "reason"), [("spent", "challenge reused"),
+                                                  ("none", "renewal signer revoked")])
+def test_pkcsreq_signed_by_a_revoked_certificate_fails(client, tenant, admin, carried, reason):
     identity, previous, minted = _enroll(client, tenant, admin)
     do_revoke_certificate(tenant, previous, actor=admin, reason="key_compromise")
-    fresh = do_create_challenge(tenant, actor=admin)
-    challenge = {"spent": minted.raw, "none": None, "fresh": fresh.raw}[carried]
+    challenge = {"spent": minted.raw, "none": None}[carried]
     before = _snapshot(tenant)
     request = _rekey(tenant, identity, challenge)
     reply = decode(post(client, tenant, request), request, tenant)
     assert (reply.status, reply.fail_info) == (PKIStatus.FAILURE, FailInfo.BAD_REQUEST)
     rejection = _last_rejection(tenant)
-    assert rejection["reason"] == "renewal signer revoked"
+    assert rejection["reason"] == reason
+    if carried == "spent":  # the challenge decided; why the signer could not is said too
+        assert rejection["signer_refused"] == "renewal signer revoked"
     assert rejection["certificate_id"] == previous.pk
     assert rejection["message_type"] == "PKCS_REQ" and rejection["fail_info"] == "BAD_REQUEST"
     assert _snapshot(tenant) == before  # no certificate, no event, no challenge spent
+
+
+@pytest.mark.parametrize("ended", ["revoked", "expired"])
+def test_an_ended_certificate_enrolls_afresh_with_a_new_challenge(client, tenant, admin, ended):
+    """A device whose identity was revoked or expired, given a new profile, signs its
+    PKCSReq with the old certificate: the fresh challenge decides; no renewal chain."""
+    identity, previous, _ = _enroll(client, tenant, admin)
+    if ended == "revoked":
+        do_revoke_certificate(tenant, previous, actor=admin, reason="superseded")
+    else:
+        IssuedCertificate.objects.filter(pk=previous.pk).update(
+            not_after=timezone.now() - dt.timedelta(minutes=1))
+    fresh = do_create_challenge(tenant, actor=admin)
+    request = _rekey(tenant, identity, fresh.raw)
+    reply = decode(post(client, tenant, request), request, tenant)
+    assert reply.status is PKIStatus.SUCCESS
+    issued = IssuedCertificate.objects.get(
+        tenant=tenant, serial_hex=f"{reply.certificate.serial_number:040x}")
+    assert issued.renewed_from_id is None and issued.challenge_id == fresh.challenge.pk
+    assert Challenge.objects.get(pk=fresh.challenge.pk).used_at is not None
 
 
 def test_pkcsreq_signed_by_an_expired_certificate_fails(client, tenant, admin):
@@ -103,7 +125,9 @@ def test_pkcsreq_signed_by_an_expired_certificate_fails(client, tenant, admin):
     request = _rekey(tenant, identity, minted.raw)
     reply = decode(post(client, tenant, request), request, tenant)
     assert (reply.status, reply.fail_info) == (PKIStatus.FAILURE, FailInfo.BAD_REQUEST)
-    assert _last_rejection(tenant)["reason"] == "renewal signer expired"
+    rejection = _last_rejection(tenant)
+    assert (rejection["reason"], rejection["signer_refused"]) == (
+        "challenge reused", "renewal signer expired")
     assert _snapshot(tenant) == before
 
 
