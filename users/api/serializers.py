@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.api.errors import Conflict
 from core.api.schema import StrictJsonInput
 from users.ldap.client import LdapConfigError, validate_server_url
 from users.models import LdapConnector
@@ -48,8 +49,9 @@ class LdapConnectorSerializer(StrictJsonInput, serializers.ModelSerializer):
     def validate(self, attrs):
         stored = self.instance is not None and self.instance.has_bind_password
         if attrs.get("bind_dn") and not attrs.get("bind_password") and not stored:
-            raise serializers.ValidationError(
-                {"bind_password": "A bind DN needs a password (none is stored yet)."})
+            # the input is well formed: what is (not) stored refuses it
+            raise Conflict({"bind_password": ["A bind DN needs a password (none is stored "
+                                              "yet)."]})
         return attrs
 
 
