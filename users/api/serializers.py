@@ -12,6 +12,9 @@ from users.models import LdapConnector
 
 
 class LdapConnectorSerializer(StrictJsonInput, serializers.ModelSerializer):
+    content_formats = {"server_urls": "ldap-url", "ca_certificate_pem": "pem-ca-certificate",
+                       "bind_dn": "ldap-dn", "base_dn": "ldap-dn", "user_filter": "ldap-filter"}
+
     server_urls = serializers.ListField(
         child=serializers.CharField(max_length=500), min_length=1, max_length=10,
         help_text="ldap:// or ldaps:// URLs, tried in order.")
