@@ -7,11 +7,19 @@
 - `StrictJsonInput`, the serializer mixin that keeps the request-body promise the schema
   makes (`additionalProperties: false`, JSON types as declared): a field the body names that
   the operation does not take, or a value of the wrong JSON type, is a 400 naming the field,
-  never silently dropped or coerced.
+  never silently dropped or coerced;
+- `CONTENT_FORMATS`, the named string formats of request fields whose content the server
+  reads (keys, certificates, plists, LDAP syntax, passwords): a request serializer names its
+  fields' formats in `content_formats`, and the schema gives each field its `format` and
+  says in its description what the format is. JSON Schema cannot check such content; the
+  format tells clients (and the property-based test, which generates valid values for each)
+  what the server takes. A serializer's `any_of` states the rules between its fields (a
+  body holds this field or those; that flag needs that field) as the body's `anyOf`.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 
 from django.core.validators import RegexValidator
@@ -84,6 +92,64 @@ def _forbid_nul(schema: dict) -> None:
         schema["pattern"] = NO_NUL
 
 
+# --- string formats --------------------------------------------------------------------------
+
+CONTENT_FORMATS = {
+    "pem-private-key": "A private key as PEM text (-----BEGIN PRIVATE KEY----- or -----BEGIN "
+                       "RSA PRIVATE KEY-----): clear, or encrypted with its password in "
+                       "`password`.",
+    "pem-ca-certificate": "A CA certificate as PEM text (-----BEGIN CERTIFICATE-----), "
+                          "optionally followed by the certificates above it.",
+    "pem-certificate-chain": "Certificates as PEM text, or DER certificates concatenated and "
+                             "base64-encoded.",
+    "pkcs12-base64": "A PKCS#12 file (.p12, .pfx) holding a private key and its certificate, "
+                     "base64-encoded.",
+    "key-password": "The password of the PKCS#12 file or encrypted PEM key sent with it; "
+                    "empty or omitted for a key that is not encrypted.",
+    "apns-certificate": "An Apple MDM push certificate (UID com.apple.mgmt.External.<uuid>): "
+                        "PEM text with its key (or the key in `private_key`), or a .p12 as "
+                        "base64; or Apple's certificate alone (PEM, or DER as base64) for a "
+                        "certificate request made here.",
+    "mdm-vendor-certificate": "An MDM vendor certificate (Apple Developer, MDM CSR) with its "
+                              "RSA key and Apple's chain: PEM text (certificates and key), DER "
+                              "as base64 (key in `private_key`, chain in `chain`), or a .p12 "
+                              "as base64.",
+    "apple-p8-key": "An APNs authentication key (.p8 from Apple Developer): a P-256 private "
+                    "key as PEM text (-----BEGIN PRIVATE KEY-----).",
+    "plist-payloads": "An XML property list: an array of payload dictionaries, each with a "
+                      "PayloadType, or a whole .mobileconfig (its PayloadContent is taken).",
+    "ldap-url": "ldap://host[:port] or ldaps://host[:port], without path, query or "
+                "credentials.",
+    "ldap-dn": "An LDAP distinguished name (RFC 4514), e.g. ou=People,dc=example,dc=com.",
+    "ldap-filter": "An LDAP search filter (RFC 4515), e.g. (objectClass=inetOrgPerson).",
+    "password": "A new account password: it must pass the server's password rules (long "
+                "enough, not a common password, not only digits, not like the user's name or "
+                "address).",
+    "google-service-account-json": 'A Google Cloud service-account key file as JSON text: '
+                                   '"type": "service_account", with client_email, private_key '
+                                   '(PEM) and token_uri.',
+}
+
+
+def _with_format(schema: dict, name: str) -> None:
+    """Give the string of `schema` (a list's items) the format `name`, and describe the format
+    in the property's description. A field that may be blank says so in words: its
+    blank-or-value `oneOf` becomes the one string (JSON Schema checks no format, so "" is
+    still valid), which generators then draw from the format instead of from its length."""
+    target = schema["items"] if schema.get("type") == "array" else schema
+    blank = "oneOf" in target
+    if blank:
+        value = next(branch for branch in target.pop("oneOf") if branch.get("maxLength") != 0)
+        target.update(value)
+    assert target.get("type") == "string", f"format {name} on a {target.get('type')}"
+    target["format"] = name
+    if target.get("pattern") == NO_NUL:  # the format says what the text holds, NUL never
+        del target["pattern"]
+    text = f"Format `{name}`{', or empty' if blank else ''}: {CONTENT_FORMATS[name]}"
+    schema["description"] = f"{schema['description']}\n\n{text}" if schema.get("description") \
+        else text
+
+
 class ApiAutoSchema(AutoSchema):
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
@@ -131,7 +197,22 @@ class ApiAutoSchema(AutoSchema):
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
         if direction == "request" and isinstance(serializer, StrictJsonInput):
             schema["additionalProperties"] = False
+        if direction == "request":
+            formats = getattr(serializer, "content_formats", {})
+            for field_name, format_name in formats.items():
+                _with_format(schema["properties"][field_name], format_name)
+            if getattr(serializer, "any_of", None):
+                schema["anyOf"] = copy.deepcopy(serializer.any_of)
+                for rule in schema["anyOf"]:  # a rule on a formatted field keeps its format
+                    for field_name, constraint in rule.get("properties", {}).items():
+                        if field_name in formats:
+                            constraint.setdefault("format", formats[field_name])
         return schema
+
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        # a body with rules between its fields is one to send
+        return schema, required or bool(getattr(serializer, "any_of", None))
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)

@@ -177,6 +177,8 @@ class AndroidDeviceViewSet(TenantReadOnlyViewSet):
 
 
 class AndroidEnterpriseSerializer(StrictJsonInput, serializers.ModelSerializer):
+    content_formats = {"service_account_key": "google-service-account-json"}
+
     is_bound = serializers.BooleanField(read_only=True)
     service_account_key = serializers.CharField(
         write_only=True, required=False,

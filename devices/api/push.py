@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.errors import ErrorBodySerializer, ErrorSerializer, error_response
-from core.api.schema import StrictJsonInput
+from core.api.schema import NO_NUL, StrictJsonInput
 from core.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
 from core.filters import IdFilter
 from core.origin import Origin
@@ -76,6 +76,9 @@ def _pem_or_base64(value: str) -> bytes:
 
 
 class ApnsCertificateUploadSerializer(StrictJsonInput, serializers.Serializer):
+    content_formats = {"certificate": "apns-certificate", "private_key": "pem-private-key",
+                       "password": "key-password"}
+
     certificate = serializers.CharField(max_length=350_000, help_text=(
         "Apple's certificate for a request made here (PEM text, or DER as base64): it is "
         "joined to the key kept with the request. Or the .p12 file as base64, or PEM text "
@@ -154,6 +157,9 @@ class MdmVendorCertificateSerializer(serializers.ModelSerializer):
 
 
 class MdmVendorCertificateUploadSerializer(serializers.Serializer):
+    content_formats = {"certificate": "mdm-vendor-certificate", "private_key": "pem-private-key",
+                       "chain": "pem-certificate-chain", "password": "key-password"}
+
     certificate = serializers.CharField(max_length=350_000, help_text=(
         "The MDM vendor certificate (MDM CSR from Apple Developer): PEM text (may hold the "
         "chain and the key too), DER (.cer) as base64, or a .p12 as base64."))
@@ -172,13 +178,34 @@ class MdmVendorCertificateUploadSerializer(serializers.Serializer):
         return _pem_or_base64(value) if value.strip() else None
 
 
+@extend_schema_field({
+    "type": "object",
+    "description": "A Google Cloud service-account key file (JSON), as the Cloud console gives "
+                   "it; other members of the file are kept as they are.",
+    "properties": {
+        "type": {"type": "string", "enum": ["service_account"]},
+        "project_id": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NO_NUL},
+        "private_key": {"type": "string", "format": "pem-private-key", "maxLength": 5000,
+                        "description": "Format `pem-private-key`: the account's RSA key as "
+                                       "PEM text (-----BEGIN PRIVATE KEY-----), clear."},
+        "client_email": {"type": "string", "format": "email", "maxLength": 300},
+        "token_uri": {"type": "string", "format": "uri", "maxLength": 5000},
+    },
+    "required": ["type", "project_id", "private_key", "client_email", "token_uri"],
+}, component_name="GoogleServiceAccountKey")
+class ServiceAccountKeyField(serializers.JSONField):
+    """A service-account key file, parsed (a JSON object)."""
+
+
 class AppPushCredentialsSerializer(StrictJsonInput, serializers.ModelSerializer):
+    content_formats = {"apns_key": "apple-p8-key"}
+
     has_apns = serializers.BooleanField(read_only=True)
     has_fcm = serializers.BooleanField(read_only=True)
     apns_key = serializers.CharField(write_only=True, required=False, max_length=10_000,
                                      help_text="The .p8 auth key (PEM text).")
-    fcm_service_account = serializers.JSONField(write_only=True, required=False,
-                                                help_text="The service account key (JSON).")
+    fcm_service_account = ServiceAccountKeyField(write_only=True, required=False,
+                                                 help_text="The service account key (JSON).")
     apns_key_id = serializers.RegexField(r"^[A-Z0-9]{10}$", required=False, allow_blank=True)
     apns_team_id = serializers.RegexField(r"^[A-Z0-9]{10}$", required=False, allow_blank=True)
     apns_bundle_id = serializers.RegexField(r"^[A-Za-z0-9.-]{3,200}$", required=False,

@@ -32,7 +32,8 @@ def parse_service_account(info: dict) -> service_account.Credentials:
     if not isinstance(info, dict):
         raise FcmCredentialsError("Upload a service account key (a JSON object).")
     for key in ("type", "project_id", "private_key", "client_email", "token_uri"):
-        if not info.get(key) or not isinstance(info[key], str) or len(info[key]) > 5000:
+        if not info.get(key) or not isinstance(info[key], str) or len(info[key]) > 5000 \
+                or "\x00" in info[key]:  # stored in text columns, which refuse NUL
             raise FcmCredentialsError(f"The service account JSON has no valid {key!r}.")
     if info["type"] != "service_account":
         raise FcmCredentialsError("Upload a service account key (type service_account).")

@@ -80,6 +80,8 @@ def parse_service_account(raw: str) -> dict:
     missing = [k for k in ("client_email", "private_key", "token_uri") if not info.get(k)]
     if missing:
         raise AndroidSetupError(f"The service-account key lacks {', '.join(missing)}.")
+    if "\x00" in str(info["client_email"]):  # kept in a text column, which refuses NUL
+        raise AndroidSetupError("The service-account key's client_email is not valid.")
     try:  # a garbled private key must be refused here, not stored and then fail every call
         credentials_from_info(info)
     except AmapiNotConfigured as exc:

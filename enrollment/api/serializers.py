@@ -36,6 +36,12 @@ class GenerateCASerializer(StrictJsonInput, serializers.Serializer):
 class ImportCASerializer(StrictJsonInput, serializers.Serializer):
     """PEM key + PEM certificate, or a base64 PKCS#12 bundle; password optional."""
 
+    content_formats = {"private_key_pem": "pem-private-key",
+                       "certificate_pem": "pem-ca-certificate",
+                       "pkcs12_base64": "pkcs12-base64", "password": "key-password"}
+    any_of = [{"required": ["pkcs12_base64"]},
+              {"required": ["private_key_pem", "certificate_pem"]}]
+
     private_key_pem = serializers.CharField(required=False, max_length=65536)
     certificate_pem = serializers.CharField(required=False, max_length=65536)
     pkcs12_base64 = serializers.CharField(required=False, max_length=131072)

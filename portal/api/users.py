@@ -36,6 +36,11 @@ class UserSerializer(StrictJsonInput, serializers.ModelSerializer):
 
 
 class CreateUserSerializer(StrictJsonInput, serializers.Serializer):
+    content_formats = {"password": "password"}
+    # a temporary password is one to give
+    any_of = [{"properties": {"temporary_password": {"enum": [False]}}},
+              {"required": ["password"], "properties": {"password": {"minLength": 1}}}]
+
     email = serializers.EmailField(max_length=254)
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)

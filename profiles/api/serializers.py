@@ -29,6 +29,8 @@ class TenantUserField(serializers.PrimaryKeyRelatedField):
 
 
 class ConfigurationProfileSerializer(StrictJsonInput, serializers.ModelSerializer):
+    content_formats = {"payload_plist": "plist-payloads"}
+
     platforms = serializers.MultipleChoiceField(choices=APPLE_PLATFORMS, allow_empty=False)
     assigned_users = TenantUserField(
         many=True, required=False, queryset=User.objects.none(),

@@ -443,7 +443,7 @@ def test_api_configures_tests_and_syncs_without_returning_the_password(api, tena
     # A PUT for other servers needs the password again: the stored one never goes to a new host
     moved = {**body, "server_urls": ["ldap://collector.example.test"], "bind_password": ""}
     refused = api.put(API, moved, format="json")
-    assert refused.status_code == 400 and "bind_password" in refused.json()["error"]["fields"]
+    assert refused.status_code == 409 and "bind_password" in refused.json()["error"]["fields"]
     assert LdapConnector.objects.get(tenant=tenant).server_urls == [directory.server.url]
     assert api.put(API, {**moved, "bind_password": READER_PASSWORD}, format="json"
                    ).status_code == 200
@@ -476,7 +476,7 @@ def test_api_bind_dn_without_any_password_is_refused(api):
     response = api.put(API, {"server_urls": ["ldap://ldap.example.test"],
                              "base_dn": "dc=example,dc=test", "bind_dn": READER_DN},
                        format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409  # a password stored would have done
     assert "bind_password" in response.json()["error"]["fields"]
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.api.errors import Conflict
 from core.api.schema import StrictJsonInput
 from users.ldap.client import LdapConfigError, validate_server_url
 from users.models import LdapConnector
 
 
 class LdapConnectorSerializer(StrictJsonInput, serializers.ModelSerializer):
+    content_formats = {"server_urls": "ldap-url", "ca_certificate_pem": "pem-ca-certificate",
+                       "bind_dn": "ldap-dn", "base_dn": "ldap-dn", "user_filter": "ldap-filter"}
+
     server_urls = serializers.ListField(
         child=serializers.CharField(max_length=500), min_length=1, max_length=10,
         help_text="ldap:// or ldaps:// URLs, tried in order.")
@@ -48,8 +52,9 @@ class LdapConnectorSerializer(StrictJsonInput, serializers.ModelSerializer):
     def validate(self, attrs):
         stored = self.instance is not None and self.instance.has_bind_password
         if attrs.get("bind_dn") and not attrs.get("bind_password") and not stored:
-            raise serializers.ValidationError(
-                {"bind_password": "A bind DN needs a password (none is stored yet)."})
+            # the input is well formed: what is (not) stored refuses it
+            raise Conflict({"bind_password": ["A bind DN needs a password (none is stored "
+                                              "yet)."]})
         return attrs
 
 

@@ -10,6 +10,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.api.errors import Conflict
 from core.api.viewsets import TenantScopedMixin
 from users.api.serializers import (
     ConnectionTestSerializer,
@@ -18,6 +19,7 @@ from users.api.serializers import (
 )
 from users.models import LdapConnector
 from users.services.ldap import (
+    BindPasswordRequired,
     LdapNotConfigured,
     check_ldap_connection,
     do_save_ldap_connector,
@@ -57,8 +59,11 @@ class LdapConnectorViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     def show(self, request):
         return Response(LdapConnectorSerializer(self.get_object()).data)
 
-    @extend_schema(request=LdapConnectorSerializer,
-                   responses={200: LdapConnectorSerializer, 201: LdapConnectorSerializer})
+    @extend_schema(request=LdapConnectorSerializer, responses={
+        200: LdapConnectorSerializer, 201: LdapConnectorSerializer,
+        409: OpenApiResponse(description=(
+            "`bind_password` must be given: with a bind DN while no password is stored, or "
+            "again with new server URLs (the stored password never goes to a new host)."))})
     def replace(self, request):
         existing = get_connector(self.tenant)
         params = LdapConnectorSerializer(existing, data=request.data)
@@ -68,6 +73,8 @@ class LdapConnectorViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         try:
             connector = do_save_ldap_connector(self.tenant, actor=self.actor,
                                                bind_password=password, **values)
+        except BindPasswordRequired as exc:
+            raise Conflict(exc.message_dict) from None
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
         return Response(LdapConnectorSerializer(connector).data,

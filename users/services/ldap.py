@@ -57,6 +57,11 @@ def get_connector(tenant: Tenant) -> LdapConnector | None:
     return LdapConnector.objects.for_tenant(tenant).first()
 
 
+class BindPasswordRequired(ValidationError):
+    """The bind password must be given (again) for this change: refused for what is stored,
+    not for the input alone (the API answers 409)."""
+
+
 @transaction.atomic
 def do_save_ldap_connector(tenant: Tenant, *, actor, bind_password: str | None = None,
                            **values) -> LdapConnector:
@@ -73,8 +78,8 @@ def do_save_ldap_connector(tenant: Tenant, *, actor, bind_password: str | None =
             and not bind_password:
         # The stored password goes to whatever host is configured: a new host gets it only
         # from whoever types it again, not from whoever may edit the settings.
-        raise ValidationError({"bind_password": "Enter the bind password again when changing "
-                                                "the servers."})
+        raise BindPasswordRequired({"bind_password": "Enter the bind password again when "
+                                                     "changing the servers."})
     for name in changed:
         setattr(connector, name, values[name])
     if bind_password:

@@ -95,6 +95,9 @@ def test_api_certificate_credentials_and_policy(api, tenant, pki, push_settings)
     assert body["has_apns"] and body["has_fcm"] and "apns_key" not in body
     assert api.patch("/api/v1/app-push-credentials/current/",
                      {"fcm_service_account": {"type": "x"}}, format="json").status_code == 400
+    nul = {**pki.service_account("https://oauth2.googleapis.com/token"), "project_id": "a\x00b"}
+    assert api.patch("/api/v1/app-push-credentials/current/", {"fcm_service_account": nul},
+                     format="json").status_code == 400  # not a text column's 500
 
     assert api.get("/api/v1/reminder-policy/current/").json()["interval_minutes"] == 240
     response = api.patch("/api/v1/reminder-policy/current/", {"max_reminders": 5},

@@ -163,6 +163,9 @@ def test_api_settings_and_signup(google, https_public_url, tenant, api, service_
     assert response.status_code == 200, response.content
     assert "service_account_key" not in response.json()
     assert response.json()["service_account_email"] == service_account_info["client_email"]
+    nul = {**service_account_info, "client_email": "a\x00b@mdm-test.iam.gserviceaccount.com"}
+    assert api.put("/api/v1/android-enterprise/current/", {  # not a text column's 500
+        "service_account_key": json.dumps(nul)}, format="json").status_code == 400
     google.queue(ok({"name": "signupUrls/C9", "url": "https://play.google.com/x"}))
     response = api.post("/api/v1/android-enterprise/signup/", {}, format="json")
     assert response.status_code == 201 and response.json()["url"] == "https://play.google.com/x"
