@@ -103,6 +103,14 @@ class TopicChangeSerializer(serializers.Serializer):
                                                        "enroll again.")
 
 
+def topic_change_response(exc: TopicChangeRequired) -> Response:
+    """400 confirmation_required, with what the admin confirms: the topics and how many Apple
+    devices would have to enroll again."""
+    return Response({"error": {"code": "confirmation_required", "message": str(exc),
+                               "confirmation": TopicChangeSerializer(exc).data}},
+                    status=status.HTTP_400_BAD_REQUEST)
+
+
 class ApnsUploadErrorBodySerializer(ErrorBodySerializer):
     confirmation = TopicChangeSerializer(required=False, help_text=(
         "With code `confirmation_required`: what installing this certificate would change."))
@@ -301,9 +309,7 @@ class ApnsCertificateViewSet(_CurrentObjectViewSet):
                 confirm_topic_change=data["confirm_topic_change"], actor=self.actor,
                 origin=Origin.of(request))
         except TopicChangeRequired as exc:
-            return Response({"error": {"code": "confirmation_required", "message": str(exc),
-                                       "confirmation": TopicChangeSerializer(exc).data}},
-                            status=status.HTTP_400_BAD_REQUEST)
+            return topic_change_response(exc)
         except ApnsCertificateError as exc:
             return error_response("invalid", str(exc))
         return Response(ApnsCertificateSerializer(certificate).data)

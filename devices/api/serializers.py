@@ -150,9 +150,16 @@ class AppleMdmSettingsSerializer(StrictJsonInput, serializers.ModelSerializer):
         read_only=True, allow_null=True,
         help_text="null while the defaults apply (never saved).")
 
+    confirm_topic_change = serializers.BooleanField(
+        write_only=True, default=False, help_text=(
+            "Confirm a push topic that differs from the current one: every managed Apple "
+            "device would have to enroll again (the 400 confirmation_required answer says how "
+            "many)."))
+
     class Meta:
         model = AppleMdmSettings
-        fields = ["push_topic", "sign_enrollment_profiles", "updated_at"]
+        fields = ["push_topic", "sign_enrollment_profiles", "confirm_topic_change",
+                  "updated_at"]
         read_only_fields = ["updated_at"]
         extra_kwargs = {"push_topic": {"validators": [
             RegexValidator(PUSH_TOPIC, PUSH_TOPIC_MESSAGE)]}}

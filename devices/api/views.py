@@ -17,6 +17,7 @@ from core.api.viewsets import TenantReadOnlyViewSet, TenantScopedMixin
 from core.filters import refuse_loose_values
 from core.origin import Origin
 from devices.api.android import android_retire_response
+from devices.api.push import ApnsUploadErrorSerializer, topic_change_response
 from devices.api.serializers import (
     AppleMdmSettingsSerializer,
     BulkActionSerializer,
@@ -32,12 +33,14 @@ from devices.api.serializers import (
 from devices.apple.commands import CommandRejected, do_enqueue_command
 from devices.filtersets import CommandFilterSet, DeviceFilterSet, IdentityRenewalFilterSet
 from devices.models import AppleChannel, Command, CommandStatus, Device, IdentityRenewal
+from devices.push.apns import ApnsCertificateError
+from devices.push.credentials import TopicChangeRequired, do_save_apple_mdm_settings
 from devices.services import bulk
 from devices.services.lifecycle import do_retire_device
 from devices.services.profiles import do_install_profile
 from devices.services.renewals import do_request_renewal, identity_summary
 from enrollment.models import AppleMdmSettings
-from enrollment.services.apple_settings import apple_settings, do_save_apple_settings
+from enrollment.services.apple_settings import apple_settings
 from profiles.models import ConfigurationProfile
 
 
@@ -202,8 +205,13 @@ class AppleMdmSettingsViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         return apple_settings(self.tenant)
 
     @extend_schema(methods=["GET"], responses={200: AppleMdmSettingsSerializer})
-    @extend_schema(methods=["PUT", "PATCH"], request=AppleMdmSettingsSerializer,
-                   responses={200: AppleMdmSettingsSerializer})
+    @extend_schema(methods=["PUT", "PATCH"], request=AppleMdmSettingsSerializer, responses={
+        200: AppleMdmSettingsSerializer,
+        400: OpenApiResponse(ApnsUploadErrorSerializer, description=(
+            "`invalid`: a malformed topic, or a topic other than the installed APNs "
+            "certificate's. `confirmation_required`: a new topic would make every managed "
+            "Apple device enroll again; `confirmation` says how many (audited; send "
+            "`confirm_topic_change`)."))})
     @action(detail=False, methods=["get", "put", "patch"], url_path="current")
     def current(self, request):
         settings = self.get_object()
@@ -212,8 +220,13 @@ class AppleMdmSettingsViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         params = AppleMdmSettingsSerializer(settings, data=request.data,
                                             partial=request.method == "PATCH")
         params.is_valid(raise_exception=True)
-        saved = do_save_apple_settings(self.tenant, actor=request.auth or request.user,
-                                       origin=Origin.of(request), **params.validated_data)
+        try:
+            saved = do_save_apple_mdm_settings(self.tenant, actor=self.actor,
+                                               origin=Origin.of(request), **params.validated_data)
+        except TopicChangeRequired as exc:
+            return topic_change_response(exc)
+        except ApnsCertificateError as exc:
+            return error_response("invalid", str(exc))
         return Response(AppleMdmSettingsSerializer(saved).data)
 
 

@@ -36,7 +36,7 @@ from devices.models import (
 from devices.models.devices import GONE_STATES
 from devices.models.push import EXPIRY_WARNING
 from devices.push import apns, certificate_request, fcm
-from enrollment.services.apple_settings import do_save_apple_settings
+from enrollment.services.apple_settings import apple_settings, do_save_apple_settings
 from pki import keys
 
 
@@ -46,16 +46,19 @@ class TopicChangeRequired(apns.ApnsCertificateError):
 
     audit_action = AuditAction.APNS_TOPIC_CHANGE_REFUSED
 
-    def __init__(self, current_topic: str, new_topic: str, apple_devices: int):
+    def __init__(self, current_topic: str, new_topic: str, apple_devices: int, *,
+                 what: str = "This certificate's topic"):
         self.current_topic, self.new_topic = current_topic, new_topic
         self.apple_devices = apple_devices
         self.audit_detail = {"topic": new_topic, "previous_topic": current_topic,
                              "apple_devices": apple_devices}
+        renew = ("" if what != "This certificate's topic" else
+                 " To renew, use Renew on the current certificate in Apple's Push Certificates "
+                 "Portal (same Apple ID);")
         super().__init__(
-            f"This certificate's topic ({new_topic}) is not the current one ({current_topic}): "
-            f"all {apple_devices} Apple device(s) would have to enroll again. To renew, use "
-            f"Renew on the current certificate in Apple's Push Certificates Portal (same Apple "
-            f"ID); to change the topic anyway, confirm it.")
+            f"{what} ({new_topic or 'none'}) is not the current one ({current_topic}): "
+            f"all {apple_devices} Apple device(s) would have to enroll again.{renew} "
+            f"To change the topic anyway, confirm it.")
 
 
 class NoMatchingRequest(apns.ApnsCertificateError):
@@ -96,6 +99,29 @@ def apple_device_count(tenant) -> int:
     return (Device.objects.for_tenant(tenant)
             .filter(platform__in=(Platform.IOS, Platform.MACOS))
             .exclude(state__in=GONE_STATES).count())
+
+
+@_refusals_audited
+@transaction.atomic
+def do_save_apple_mdm_settings(tenant, *, actor, origin=None, confirm_topic_change: bool = False,
+                               **values):
+    """Save the Apple MDM settings (enrollment.services.apple_settings), with the push
+    certificate's guard on the topic: while an APNs certificate is installed its topic is the
+    topic (ApnsCertificateError otherwise: pushes would fail); without one, a topic that
+    differs from the current one loses every managed Apple device, so it needs
+    ``confirm_topic_change`` (TopicChangeRequired, audited, otherwise)."""
+    topic = values.get("push_topic")
+    current = apple_settings(tenant).push_topic
+    if topic is not None and topic != current:
+        certificate = apns_certificate(tenant)
+        if certificate is not None and certificate.topic != topic:
+            raise apns.ApnsCertificateError(
+                f"The push topic is the APNs certificate's ({certificate.topic}): upload "
+                "another certificate (Settings > APNs certificate) to change it.")
+        apple_devices = apple_device_count(tenant) if current else 0
+        if apple_devices and not confirm_topic_change:
+            raise TopicChangeRequired(current, topic, apple_devices, what="The new topic")
+    return do_save_apple_settings(tenant, actor=actor, origin=origin, **values)
 
 
 def _refuse_expired(not_after) -> None:
