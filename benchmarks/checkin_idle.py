@@ -35,6 +35,8 @@ from statistics import median
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.scratch import setup_database  # noqa: E402 - after sys.path
+
 DB_NAME = "mdm_bench_checkin"
 TRIVIAL_PATH = "/bench/trivial"
 
@@ -77,11 +79,6 @@ def application(environ, start_response):
 
 
 # --- setup ---------------------------------------------------------------------------------
-
-def setup_database(database_url: str) -> None:
-    admin = database_url + "/postgres"
-    subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {DB_NAME}"], check=True)
-    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {DB_NAME}"], check=True)
 
 
 def enroll_devices(count: int):
@@ -307,7 +304,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432")
     args = parser.parse_args()
-    setup_database(args.database_url)
+    setup_database(args.database_url, DB_NAME)
     os.environ.update({"DATABASE_URL": f"{args.database_url}/{DB_NAME}",
                        "DJANGO_SETTINGS_MODULE": "mdm_server.settings",
                        "MDM_DATA_DIR": os.environ.get("MDM_DATA_DIR", "/tmp/mdm-bench-checkin")})

@@ -20,7 +20,6 @@ import datetime as dt
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -28,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.scratch import setup_database  # noqa: E402 - after sys.path
+
 DB_NAME = "mdm_bench_devices"
 OWNERS = 5_000
 BATCH = 5_000
@@ -49,11 +50,6 @@ OS_VERSIONS = {
 PLATFORMS = ["ios"] * 5 + ["macos"] * 2 + ["android"] * 3
 STATES = ["active"] * 14 + ["inactive", "pending", "wiped", "reset", "retired", "retired"]
 
-
-def setup_database(database_url: str) -> None:
-    admin = database_url + "/postgres"
-    subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {DB_NAME}"], check=True)
-    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {DB_NAME}"], check=True)
 
 
 def populate(tenant, count: int, rng: random.Random) -> None:
@@ -139,7 +135,7 @@ def main() -> None:
                         help="keep the database of the previous run (migrating it)")
     args = parser.parse_args()
     if not args.reuse:
-        setup_database(args.database_url)
+        setup_database(args.database_url, DB_NAME)
     os.environ.update({"DATABASE_URL": f"{args.database_url}/{DB_NAME}",
                        "DJANGO_SETTINGS_MODULE": "mdm_server.settings",
                        "MDM_ALLOWED_HOSTS": "testserver,localhost",

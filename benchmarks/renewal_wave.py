@@ -29,50 +29,21 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 from statistics import median
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.scratch import counted, create_schema, setup_database  # noqa: E402 - after sys.path
+
 DB_NAME = "mdm_bench_renewal"
 
 
-def setup_database(database_url: str) -> None:
-    admin = database_url + "/postgres"
-    subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {DB_NAME}"], check=True)
-    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {DB_NAME}"], check=True)
 
-
-def create_schema() -> None:
-    from django.apps import apps
-    from django.conf import settings
-    from django.core.management import call_command
-
-    settings.MIGRATION_MODULES = {app.label: None for app in apps.get_app_configs()}
-    call_command("migrate", run_syncdb=True, verbosity=0)
-
-
-@contextmanager
-def counted():
-    """SQL statements run and seconds spent in the block."""
-    from django.db import connection
-
-    counter = {"queries": 0}
-
-    def wrapper(execute, sql, params, many, context):
-        counter["queries"] += 1
-        return execute(sql, params, many, context)
-
-    started = time.perf_counter()
-    with connection.execute_wrapper(wrapper):
-        yield counter
-    counter["seconds"] = time.perf_counter() - started
 
 
 def bulk_fleet(tenant, count: int, expires_at: dt.datetime) -> None:
@@ -141,7 +112,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432")
     args = parser.parse_args()
-    setup_database(args.database_url)
+    setup_database(args.database_url, DB_NAME)
     os.environ.update({"DATABASE_URL": f"{args.database_url}/{DB_NAME}",
                        "DJANGO_SETTINGS_MODULE": "mdm_server.settings",
                        "MDM_DATA_DIR": tempfile.mkdtemp(prefix="mdm-bench-renewal-"),

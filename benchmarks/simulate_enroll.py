@@ -35,14 +35,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.scratch import setup_database  # noqa: E402 - after sys.path
+
 DB_NAME = "mdm_bench_enroll"
 STEPS = ("profile", "scep", "checkin", "commands")
 
-
-def setup_database(database_url: str) -> None:
-    admin = database_url + "/postgres"
-    subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {DB_NAME}"], check=True)
-    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {DB_NAME}"], check=True)
 
 
 def free_port() -> int:
@@ -147,7 +144,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the scratch database.")
     args = parser.parse_args()
 
-    setup_database(args.database_url)
+    setup_database(args.database_url, DB_NAME)
     data_dir = tempfile.mkdtemp(prefix="mdm-bench-enroll-")
     port = free_port()
     server = f"http://127.0.0.1:{port}"

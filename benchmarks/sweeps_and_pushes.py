@@ -20,49 +20,20 @@ import datetime as dt
 import multiprocessing
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.scratch import counted, create_schema, setup_database  # noqa: E402 - after sys.path
+
 DB_NAME = "mdm_bench_workers"
 
 
-def setup_database(database_url: str) -> None:
-    admin = database_url + "/postgres"
-    subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {DB_NAME}"], check=True)
-    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {DB_NAME}"], check=True)
 
-
-def create_schema() -> None:
-    from django.apps import apps
-    from django.conf import settings
-    from django.core.management import call_command
-
-    settings.MIGRATION_MODULES = {app.label: None for app in apps.get_app_configs()}
-    call_command("migrate", run_syncdb=True, verbosity=0)
-
-
-@contextmanager
-def counted():
-    """Count SQL statements (without keeping their text: bulk INSERTs are large)."""
-    from django.db import connection
-
-    counter = {"queries": 0}
-
-    def wrapper(execute, sql, params, many, context):
-        counter["queries"] += 1
-        return execute(sql, params, many, context)
-
-    started = time.perf_counter()
-    with connection.execute_wrapper(wrapper):
-        yield counter
-    counter["seconds"] = time.perf_counter() - started
 
 
 def report(label: str, count: int, unit: str, measured: dict) -> None:
@@ -90,7 +61,7 @@ def main() -> None:
     parser.add_argument("--pushes", type=int, default=10_000)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432")
     args = parser.parse_args()
-    setup_database(args.database_url)
+    setup_database(args.database_url, DB_NAME)
     data_dir = tempfile.mkdtemp(prefix="mdm-bench-workers-")
     os.environ.update({"DATABASE_URL": f"{args.database_url}/{DB_NAME}",
                        "DJANGO_SETTINGS_MODULE": "mdm_server.settings",
