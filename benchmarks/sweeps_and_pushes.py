@@ -43,6 +43,9 @@ def report(label: str, count: int, unit: str, measured: dict) -> None:
 
 
 def apns_server_process(pki_folder: str, ready, stop, stats) -> None:
+    import django
+
+    django.setup()  # the test package that holds the server is a fixture plugin: models
     from tests.base.push.apns_server import ApnsTestServer
 
     folder = Path(pki_folder)
