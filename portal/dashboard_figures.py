@@ -1,5 +1,6 @@
 """The admin dashboard's figures: devices by state and platform, the registration funnel over
-a period, and alerts. A handful of aggregate queries, whatever the tenant's size."""
+a period, MDM identities due for renewal, and alerts. A handful of aggregate queries,
+whatever the tenant's size."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from dataclasses import dataclass
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from audit.events import AuditAction
 from core.platforms import Platform
 from devices.models import ApnsCertificate, Device, DeviceState
+from devices.services.renewals import identity_summary
 from enrollment.filtersets import in_period, period_start
 from enrollment.models import (
     AndroidEnterprise,
@@ -30,6 +33,15 @@ class Bar:
     count: int
     link: str  # query string of the list behind the bar; "" when there is none
     kind: str = ""  # css class: "", "bad"
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str
+    count: int
+    page: str = ""   # portal URL name of the list behind the figure; "" when there is none
+    query: str = ""  # its query string
+    kind: str = ""   # css class: "", "bad"
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,28 @@ def registration_funnel(tenant, days: int) -> list[Bar]:
         Bar("Enrolled", counts["enrolled"], f"step=enrolled&{period}"),
         *[Bar(state.label, counts[state], f"state={state.value}&{period}", "bad")
           for state in ended],
+    ]
+
+
+def identity_figures(tenant) -> list[Figure]:
+    """Managed Apple devices' MDM identities: expired and expiring within 30/60/90 days (each
+    opens the Devices page with the same filter on active devices, hence the same count),
+    renewals waiting for their device, and renewals that failed in the last 7 days (the audit
+    trail's failures since then). Two queries (`identity_summary`)."""
+    now = timezone.now()
+    summary = identity_summary(tenant, now=now)
+    failed_since = (now - dt.timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [
+        Figure("expired", summary.expired, "devices", "identity_expires=expired&state=active",
+               "bad" if summary.expired else ""),
+        *[Figure(f"expire within {days} days", count, "devices",
+                 f"identity_expires={days}&state=active")
+          for days, count in ((30, summary.within_30), (60, summary.within_60),
+                              (90, summary.within_90))],
+        Figure("renewals waiting for their device", summary.renewing),
+        Figure("renewals failed in the last 7 days", summary.failed_recently, "audit",
+               f"action={AuditAction.IDENTITY_RENEWAL_FAILED.value}&since={failed_since}",
+               "bad" if summary.failed_recently else ""),
     ]
 
 

@@ -1,4 +1,5 @@
-"""The admin dashboard: devices by state and platform, the registration funnel, alerts."""
+"""The admin dashboard: devices by state and platform, the registration funnel, MDM
+identities due for renewal, alerts."""
 
 from __future__ import annotations
 
@@ -27,5 +28,6 @@ def dashboard(request: HttpRequest, tenant_slug: str) -> HttpResponse:
                            for platform, label in Platform.choices],
         "funnel": funnel,
         "funnel_scale": dashboard_figures.chart_scale(funnel),
+        "identity_figures": dashboard_figures.identity_figures(request.tenant),
         "days": days, "periods": PERIODS, "alerts": dashboard_figures.alerts(request.tenant),
     })
