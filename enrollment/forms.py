@@ -1,4 +1,5 @@
-"""Portal forms: generate or import the tenant CA; filter and revoke certificates."""
+"""Portal forms: generate or import the tenant CA, the identity renewal policy; filter and
+revoke certificates."""
 
 from __future__ import annotations
 
@@ -54,6 +55,15 @@ class ImportCAForm(forms.Form):
     @property
     def key_pair(self) -> KeyPair:
         return self.cleaned_data["key_pair"]
+
+
+class RenewalPolicyForm(forms.Form):
+    """Whole numbers only; the bounds and the rule across fields are the service's
+    (`do_save_renewal_policy` raises RenewalPolicyInvalid, shown on the fields)."""
+
+    renew_days_before = forms.IntegerField(label="Renew this many days before expiry")
+    max_per_minute = forms.IntegerField(label="At most this many devices a minute")
+    grace_days = forms.IntegerField(label="Accept the replaced identity for (days)")
 
 
 class RevokeForm(forms.Form):
