@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from enrollment.models import Registration, RegistrationState
+from enrollment.models import Registration, RegistrationMethod, RegistrationState
 
 STEPS = (
     ("created_at", "Started"),
@@ -36,7 +36,8 @@ def diagnose(registration: Registration, scep_rejection: str | None = None) -> D
     expired = state == RegistrationState.EXPIRED or (
         state in (RegistrationState.STARTED, RegistrationState.PROFILE_DOWNLOADED,
                   RegistrationState.CERTIFICATE_ISSUED) and r.expires_at <= timezone.now())
-    again = "Start registration again."
+    again = ("The next renewal attempt follows on its own."
+             if r.method == RegistrationMethod.RENEWAL else "Start registration again.")
     if state == RegistrationState.ENROLLED:
         return Diagnosis(True, "The device is enrolled.")
     if scep_rejection and "challenge" in scep_rejection:
@@ -50,7 +51,8 @@ def diagnose(registration: Registration, scep_rejection: str | None = None) -> D
     if state == RegistrationState.SUPERSEDED:
         return Diagnosis(False, "A newer registration of the same device replaced this one.")
     if state == RegistrationState.FAILED:
-        return Diagnosis(False, f"Failed: {r.failure_reason or 'see the audit trail'}.", again)
+        reason = (r.failure_reason or "see the audit trail").rstrip(".")
+        return Diagnosis(False, f"Failed: {reason}.", again)
     if expired:
         if r.profile_downloaded_at is None:
             return Diagnosis(False, "The enrollment profile was never downloaded before the "

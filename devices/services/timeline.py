@@ -10,9 +10,11 @@ Seven queries whatever the history's size: each source is read once, newest firs
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 from django.db.models import Q
+from django.utils import timezone
 
 from audit.events import AuditAction
 from audit.models import AuditEvent
@@ -36,6 +38,7 @@ ENDED_REGISTRATION_STATES = (RegistrationState.EXPIRED, RegistrationState.CANCEL
                              RegistrationState.FAILED, RegistrationState.SUPERSEDED)
 FAILED_COMMAND_STATUSES = (CommandStatus.ERROR, CommandStatus.COMMAND_FORMAT_ERROR)
 FAILED_OPERATION_STATUSES = (AndroidOperationStatus.FAILED, AndroidOperationStatus.EXPIRED)
+ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
 @dataclass(frozen=True)
@@ -165,9 +168,24 @@ def _push_entries(pushes: list[PushAttempt]):
                             problem=push.result != PushResult.SENT)
 
 
+def _readable(value):
+    """An ISO date-time in an audit detail (``until``, ``expires_at``) reads as the page's
+    other times do, to the minute; anything else as it is."""
+    if isinstance(value, str) and ISO_DATETIME.match(value):
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if timezone.is_aware(moment):
+            moment = timezone.localtime(moment)
+        return moment.strftime("%Y-%m-%d %H:%M")
+    return value
+
+
 def _audit_entries(events: list[AuditEvent]):
     for event in events:
-        detail = ", ".join(f"{key}: {value}" for key, value in (event.detail or {}).items()
+        detail = ", ".join(f"{key}: {_readable(value)}"
+                           for key, value in (event.detail or {}).items()
                            if value not in (None, "", [], {}))
         yield TimelineEntry(event.created_at, "audit", event.action_label, detail[:300],
                             by=event.actor_label,
