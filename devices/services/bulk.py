@@ -7,9 +7,9 @@ each device's outcome: done, skipped (nothing to do) or failed, with the reason.
 not devices of this tenant are "not found", whether missing or another tenant's.
 
 Queries: the devices are loaded once with what the services read (owner, Android entry and
-enterprise, the Apple device channel); push and Apple re-registration are batch services
-(constant queries); the other actions cost a constant number of queries per device (Android
-ones also call Google once per device, as the single-device actions do).
+enterprise, the Apple device channel); push, Apple re-registration and identity renewal are
+batch services (constant queries); the other actions cost a constant number of queries per
+device (Android ones also call Google once per device, as the single-device actions do).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from devices.android import actions as android_actions
 from devices.android.actions import AndroidActionRefused
 from devices.apple.commands import CommandRejected, do_enqueue_command
 from devices.models import AppleChannel, Device, DeviceState
+from devices.services import renewals
 from devices.services.lifecycle import (
     DeviceActionRefused,
     device_channel,
@@ -34,7 +35,9 @@ from devices.services.lifecycle import (
 )
 from enrollment.android.amapi import AmapiError
 from enrollment.android.binding import AndroidSetupError
+from enrollment.models import IdentityRenewalPolicy
 from enrollment.services.invitations import InvitationError
+from enrollment.services.renewal_policy import renewal_policy
 
 MAX_DEVICES = 1000  # per request; the Devices page selects at most one page (50)
 MAX_ID = 2**63 - 1
@@ -51,6 +54,7 @@ class BulkAction:
     apple: str        # what happens to Apple devices
     android: str      # what happens to Android devices
     summary: str = ""  # what happens in any case (leads the confirmation)
+    title: str = ""    # the result's title when the verb needs an object (else the verb)
 
 
 ACTIONS: dict[str, BulkAction] = {a.name: a for a in (
@@ -82,7 +86,16 @@ ACTIONS: dict[str, BulkAction] = {a.name: a for a in (
                      "then its entry, command history and push attempts are deleted",
                android="deleted on Google (a fully managed device is factory reset, a work "
                        "profile is removed), then its entry here"),
+    BulkAction("renew_identity", "Renew MDM identity", "Renew the MDM identity of",
+               title="Identity renewal",
+               apple="a re-enrollment profile is sent; the device renews its identity at its "
+                     "next check-in (at most {per_minute} a minute: the rest follow)",
+               android="skipped: Android devices have no MDM identity"),
 )}
+
+# Renewal refusals that mean "nothing to do here", not "it went wrong".
+_RENEWAL_SKIPS = (renewals.NOT_APPLE, renewals.NOT_MANAGED, renewals.PENDING)
+DEFERRED_DETAIL = "queued for the next minutes"
 
 
 def parse_ids(values: Iterable) -> list[int]:
@@ -131,9 +144,20 @@ class Confirmation:
         return [device.pk for device in self.devices]
 
 
+def _per_minute(tenant, devices: Sequence[Device]) -> int:
+    """The renewal policy's per-minute limit, for the confirmation's words."""
+    if tenant is None and devices and devices[0].tenant_id:
+        tenant = devices[0].tenant
+    return (renewal_policy(tenant) if tenant is not None
+            else IdentityRenewalPolicy()).max_per_minute
+
+
 def confirmation(action_name: str, devices: Sequence[Device],
-                 missing: Sequence[int] = ()) -> Confirmation:
+                 missing: Sequence[int] = (), *, tenant=None) -> Confirmation:
     action = ACTIONS[action_name]
+    apple_words = action.apple
+    if "{per_minute}" in apple_words:
+        apple_words = apple_words.replace("{per_minute}", str(_per_minute(tenant, devices)))
     apple = sum(device.platform != "android" for device in devices)
     android = len(devices) - apple
     headline = f"{action.verb} {_plural(len(devices))}"
@@ -141,7 +165,7 @@ def confirmation(action_name: str, devices: Sequence[Device],
         headline += f": {action.summary}"
     lines = []
     if apple:
-        lines.append(f"Apple ({_plural(apple)}): {action.apple}.")
+        lines.append(f"Apple ({_plural(apple)}): {apple_words}.")
     if android:
         lines.append(f"Android ({_plural(android)}): {action.android}.")
     if missing:
@@ -179,7 +203,8 @@ class BulkResult:
         parts = [f"done for {_plural(counts[DONE])}"]
         parts += [f"{counts[name]} {name.replace('_', ' ')}" for name in OUTCOMES[1:]
                   if counts[name]]
-        return f"{ACTIONS[self.action].verb}: {', '.join(parts)}."
+        action = ACTIONS[self.action]
+        return f"{action.title or action.verb}: {', '.join(parts)}."
 
 
 # What a single-device service raises to refuse one device: that device fails, the rest go on.
@@ -207,6 +232,9 @@ def run_bulk_action(tenant, action_name: str, devices: Sequence[Device],
             state = DONE if not reason else SKIPPED if device.platform == "android" else FAILED
             outcome(DeviceOutcome(device.pk, str(device), state, reason))
         return result
+    if action_name == "renew_identity":  # one batch for every device, Android included
+        _renew_identities(tenant, devices, result, actor=actor, origin=origin)
+        return result
     if action_name == "reregister":  # Apple: one batch (one invitation per owner)
         apple = [device for device in devices if device.platform != "android"]
         refused = do_reregister_devices(tenant, apple, actor=actor, origin=origin)
@@ -229,6 +257,27 @@ def run_bulk_action(tenant, action_name: str, devices: Sequence[Device],
         else:
             outcome(DeviceOutcome(device.pk, label, DONE, detail))
     return result
+
+
+def _renew_identities(tenant, devices: Sequence[Device], result: BulkResult, *, actor,
+                      origin) -> None:
+    """One `do_request_renewal` for all: sent now, or deferred by the per-minute limit (both
+    done), or refused with the service's words (skipped when there is nothing to do)."""
+    batch = renewals.do_request_renewal(tenant, [device.pk for device in devices],
+                                        actor=actor, origin=origin)
+    queued = {renewal.device_id: renewal for renewal in batch.queued}
+    deferred = set(batch.deferred)
+    for device in devices:
+        label = str(device)
+        if device.pk in queued:
+            detail = f"re-enrollment profile sent (attempt {queued[device.pk].attempt})"
+            result.outcomes.append(DeviceOutcome(device.pk, label, DONE, detail))
+        elif device.pk in deferred:
+            result.outcomes.append(DeviceOutcome(device.pk, label, DONE, DEFERRED_DETAIL))
+        else:
+            reason = batch.skipped.get(device.pk, "not renewed")
+            state = SKIPPED if reason in _RENEWAL_SKIPS else FAILED
+            result.outcomes.append(DeviceOutcome(device.pk, label, state, reason))
 
 
 class _Skip(Exception):

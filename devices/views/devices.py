@@ -1,12 +1,15 @@
-"""Admin portal: Devices list, device page (details, channels, command history, actions),
-Settings > Apple MDM."""
+"""Admin portal: Devices list, device page (details, MDM identity and its renewal, channels,
+command history, actions), Settings > Apple MDM."""
 
 from __future__ import annotations
+
+import math
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.origin import Origin
@@ -23,14 +26,16 @@ from devices.forms import (
     LockForm,
     RemoveProfileForm,
 )
-from devices.models import Command, Device
+from devices.models import Command, Device, IdentityRenewal
 from devices.services import bulk
 from devices.services.lifecycle import do_retire_device
 from devices.services.profiles import do_install_profile
+from devices.services.renewals import APPLE_PLATFORMS, do_request_renewal
 from devices.services.timeline import device_history
 from enrollment.services.apple_settings import apple_settings, do_save_apple_settings
 
 HISTORY_LENGTH = 50
+DAY = 86400  # seconds
 
 
 @admin_required
@@ -65,14 +70,31 @@ def _render_detail(request: HttpRequest, device: Device, forms: dict | None = No
     profile_list = (Command.objects.for_tenant(request.tenant)
                     .filter(device=device, request_type="ProfileList", status="acknowledged")
                     .order_by("-completed_at").values_list("result", flat=True).first())
+    channels = list(device.apple_channels.all())
     return render(request, "devices/detail.html", {
         "device": device, "history": history,
         "commands": history.commands[:HISTORY_LENGTH],
-        "channels": device.apple_channels.all(),
+        "channels": channels,
+        **_identity(request.tenant, device, channels),
         "certificates": history.certificates,
         "installed_profiles": (profile_list or {}).get("ProfileList") or [],
         **_action_forms(request, device, forms),
     }, status=status)
+
+
+def _identity(tenant, device: Device, channels: list) -> dict:
+    """The MDM identity panel of an Apple device: days left, its channel (the old identity's
+    grace end) and the latest renewal attempt, one query."""
+    if device.platform not in APPLE_PLATFORMS:
+        return {}
+    expires_at = device.identity_expires_at
+    return {
+        "identity_days_left": (None if expires_at is None else
+                               math.ceil((expires_at - timezone.now()).total_seconds() / DAY)),
+        "identity_channel": next((c for c in channels if not c.is_user_channel), None),
+        "last_renewal": (IdentityRenewal.objects.for_tenant(tenant).filter(device=device)
+                         .order_by("-created_at", "-id").first()),
+    }
 
 
 ACTIONS = {
@@ -89,9 +111,11 @@ ACTIONS = {
 @require_POST
 def device_action(request: HttpRequest, tenant_slug: str, device_id: int) -> HttpResponse:
     device = Device.objects.select_related("owner").get_in_tenant(request.tenant, pk=device_id)
+    name = request.POST.get("action", "")
+    if name == "renew_identity":  # any platform: the service says why Android cannot
+        return _renew_identity(request, device)
     if device.platform == "android":  # AMAPI actions: devices/android/views.py
         return android_device_action(request, tenant_slug, device_id)
-    name = request.POST.get("action", "")
     try:
         if name == "retire":
             do_retire_device(request.tenant, device, actor=request.user, origin=Origin.of(request))
@@ -118,6 +142,22 @@ def device_action(request: HttpRequest, tenant_slug: str, device_id: int) -> Htt
     except CommandRejected as exc:
         messages.error(request, str(exc))
     return redirect("portal:device", tenant_slug=tenant_slug, device_id=device.pk)
+
+
+def _renew_identity(request: HttpRequest, device: Device) -> HttpResponse:
+    batch = do_request_renewal(request.tenant, [device.pk], actor=request.user,
+                               origin=Origin.of(request))
+    if batch.queued:
+        messages.success(request, f"Identity renewal queued for {device} (attempt "
+                                  f"{batch.queued[0].attempt}): a re-enrollment profile is sent "
+                                  "and the device renews its identity at its next check-in.")
+    elif batch.deferred:
+        messages.success(request, f"Identity renewal queued for {device}: "
+                                  f"{bulk.DEFERRED_DETAIL} (the per-minute limit is reached).")
+    else:
+        reason = batch.skipped.get(device.pk, "not renewed")
+        messages.warning(request, f"Identity renewal skipped for {device}: {reason}.")
+    return redirect("portal:device", tenant_slug=request.tenant.slug, device_id=device.pk)
 
 
 def _install(request: HttpRequest, device: Device) -> HttpResponse:
@@ -161,7 +201,7 @@ def device_bulk_action(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     if action not in bulk.ACTIONS or not devices:
         messages.error(request, "Select at least one of your devices and an action.")
         return redirect(back)
-    plan = bulk.confirmation(action, devices, missing)
+    plan = bulk.confirmation(action, devices, missing, tenant=request.tenant)
     form = BulkActionForm(request.POST, needs_pin=plan.needs_pin)
     valid = form.is_valid()
     if not (valid and form.cleaned_data["confirmed"]):
