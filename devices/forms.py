@@ -93,6 +93,8 @@ class AppleSettingsForm(forms.Form):
                                            "com.apple.mgmt.External.<uuid>")
     sign_enrollment_profiles = forms.BooleanField(
         required=False, help_text="Uncheck only to inspect profiles with tooling.")
+    confirm_topic_change = forms.BooleanField(
+        required=False, label="Change the topic: every Apple device enrolls again")
 
     def clean_push_topic(self):
         try:

@@ -27,12 +27,14 @@ from devices.forms import (
     RemoveProfileForm,
 )
 from devices.models import Command, Device, IdentityRenewal
+from devices.push.apns import ApnsCertificateError
+from devices.push.credentials import TopicChangeRequired, do_save_apple_mdm_settings
 from devices.services import bulk
 from devices.services.lifecycle import do_retire_device
 from devices.services.profiles import do_install_profile
 from devices.services.renewals import APPLE_PLATFORMS, do_request_renewal
 from devices.services.timeline import device_history
-from enrollment.services.apple_settings import apple_settings, do_save_apple_settings
+from enrollment.services.apple_settings import apple_settings
 
 HISTORY_LENGTH = 50
 DAY = 86400  # seconds
@@ -177,14 +179,23 @@ def apple_mdm_settings(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     current = apple_settings(request.tenant)
     form = AppleSettingsForm(initial={"push_topic": current.push_topic,
                                       "sign_enrollment_profiles": current.sign_enrollment_profiles})
+    confirming = None
     if request.method == "POST":
         form = AppleSettingsForm(request.POST)
         if form.is_valid():
-            do_save_apple_settings(request.tenant, actor=request.user, origin=Origin.of(request),
-                                   **form.cleaned_data)
-            messages.success(request, "Apple MDM settings saved.")
-            return redirect("portal:apple-settings", tenant_slug=tenant_slug)
-    return render(request, "devices/apple_settings.html", {"form": form, "settings": current},
+            try:
+                do_save_apple_mdm_settings(request.tenant, actor=request.user,
+                                           origin=Origin.of(request), **form.cleaned_data)
+            except TopicChangeRequired as exc:  # the page asks for the confirmation
+                confirming = exc
+                form.add_error("push_topic", str(exc))
+            except ApnsCertificateError as exc:
+                form.add_error("push_topic", str(exc))
+            else:
+                messages.success(request, "Apple MDM settings saved.")
+                return redirect("portal:apple-settings", tenant_slug=tenant_slug)
+    return render(request, "devices/apple_settings.html",
+                  {"form": form, "settings": current, "confirming": confirming},
                   status=400 if form.is_bound else 200)
 
 

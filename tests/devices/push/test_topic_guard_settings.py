@@ -56,3 +56,18 @@ def test_the_installed_certificate_decides_the_topic(api, apple_tenant, admin, t
     assert api.patch(URL, {"push_topic": TOPIC, "sign_enrollment_profiles": False},
                      format="json").status_code == 200
     assert apple_settings(apple_tenant).sign_enrollment_profiles is False
+
+
+def test_the_settings_page_asks_for_the_confirmation(portal, apple_tenant, iphone):
+    enroll(iphone)
+    url = "/t/acme/admin/settings/apple-mdm/"
+    refused = portal.post(url, {"push_topic": OTHER, "sign_enrollment_profiles": "on"})
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    assert "all 1 Apple device(s) would have to enroll again" in page
+    assert 'name="confirm_topic_change"' in page
+    assert apple_settings(apple_tenant).push_topic == TOPIC
+    saved = portal.post(url, {"push_topic": OTHER, "sign_enrollment_profiles": "on",
+                              "confirm_topic_change": "on"})
+    assert saved.status_code == 302
+    assert apple_settings(apple_tenant).push_topic == OTHER
