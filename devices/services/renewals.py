@@ -153,10 +153,9 @@ def do_request_renewal(tenant, device_ids: list[int], *, actor, origin=None) -> 
             batch.skipped[pk] = NOT_MANAGED
         else:
             wanted.append(pk)
-    room = budget(tenant, now=now)
-    sent = do_queue_renewals(tenant, wanted[:room], reason=RenewalReason.REQUESTED,
-                             actor=actor, origin=origin, now=now)
-    batch.queued, batch.deferred = sent.queued, wanted[room:]
+    sent = do_queue_renewals(tenant, wanted, reason=RenewalReason.REQUESTED, actor=actor,
+                             origin=origin, now=now, limit=budget(tenant, now=now))
+    batch.queued, batch.deferred = sent.queued, sent.deferred
     batch.skipped.update(sent.skipped)
     Device.objects.filter(pk__in=batch.deferred).update(renewal_requested_at=now,
                                                         renewal_retry_at=None)
@@ -164,10 +163,12 @@ def do_request_renewal(tenant, device_ids: list[int], *, actor, origin=None) -> 
 
 
 def do_queue_renewals(tenant, device_ids: list[int], *, reason: str, actor, origin=None,
-                      now: dt.datetime | None = None) -> RenewalBatch:
+                      now: dt.datetime | None = None, limit: int | None = None) -> RenewalBatch:
     """Send a re-enrollment profile to each of these devices of ``tenant`` that can take one
     (managed, Apple, bound identity, an owner, no attempt waiting); the others are skipped
-    with the reason. One transaction; a constant number of queries."""
+    with the reason. With ``limit``, only that many are sent and the other devices that could
+    take one are ``deferred`` (a device that cannot never uses up the limit). One
+    transaction; a constant number of queries."""
     now = now or timezone.now()
     batch = RenewalBatch()
     with transaction.atomic():
@@ -191,6 +192,8 @@ def do_queue_renewals(tenant, device_ids: list[int], *, reason: str, actor, orig
                 batch.skipped[pk] = why
             else:
                 wanted.append((pk, platform, owner_id, channel_pk, certificate_id))
+        if limit is not None:
+            wanted, batch.deferred = wanted[:limit], [w[0] for w in wanted[limit:]]
         if not wanted:
             return batch
         try:

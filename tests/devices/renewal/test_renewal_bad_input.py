@@ -184,3 +184,15 @@ def test_renewals_start_within_a_certificate_lifetime(tenant, settings):
     assert (saved.renew_days_before, saved.max_per_minute, saved.grace_days) == (30, 100, 3)
     event = AuditEvent.objects.get(action=AuditAction.IDENTITY_RENEWAL_POLICY_SAVED)
     assert event.detail["changed"] == {"renew_days_before": 30, "grace_days": 3}
+
+
+def test_a_device_that_cannot_renew_never_uses_up_the_limit(apple_tenant, enrolled, second):
+    """Renew now for [no identity, renewable] with a limit of 1: the renewable one is sent."""
+    from devices.models import AppleChannel
+
+    do_save_renewal_policy(apple_tenant, actor="test", max_per_minute=1)
+    blocked, device = (Device.objects.get(udid=s.udid) for s in (second, enrolled))
+    AppleChannel.objects.filter(device=blocked).update(certificate=None)
+    batch = do_request_renewal(apple_tenant, [blocked.pk, device.pk], actor="test")
+    assert batch.skipped == {blocked.pk: "the device has no MDM identity yet"}
+    assert [r.device_id for r in batch.queued] == [device.pk] and batch.deferred == []
