@@ -29,7 +29,8 @@ TAKEN_MESSAGE = "This domain belongs to another organization, or is already list
 class ManagedDomainSerializer(StrictJsonInput, serializers.ModelSerializer):
     # Declared, so the model's unique check (a 400 that would tell another organization's
     # domain from a free one) does not run: the service answers "taken" alike.
-    domain = serializers.CharField(max_length=253, help_text="A DNS name: example.com.")
+    domain = serializers.CharField(max_length=253, help_text="The domain of users' addresses.")
+    content_formats = {"domain": "dns-name"}
     discovery_url = serializers.SerializerMethodField(
         help_text="Where Apple devices ask for this domain's users: "
                   "https://<domain>/.well-known/com.apple.remotemanagement must answer what "
