@@ -52,13 +52,13 @@ tenant_patterns = [
 device_protocol_patterns = [
     *devices_urls.protocol_patterns,
     *enrollment_urls.protocol_patterns,
+    *enrollment_urls.well_known_patterns,
 ]
 
 urlpatterns = [
     *device_protocol_patterns,
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
-    *enrollment_urls.well_known_patterns,
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
     path("r/", include((enrollment_urls.link_patterns, "go"))),
     # The enrollment app's routes come first: `users/<id>/invitations/` must win over the

@@ -64,3 +64,11 @@ def test_one_query_then_cached_and_dropped_on_change(client, apple_tenant, admin
     assert client.get(URL, {"user-identifier": "a@new.test"}).status_code == 200
     do_remove_managed_domain(apple_tenant, ManagedDomain.objects.get(pk=managed.pk), actor=admin)
     assert client.get(URL, {"user-identifier": "a@new.test"}).status_code == 404
+
+
+def test_discovery_skips_the_portal_chain(client, apple_tenant):
+    response = client.get(URL, {"user-identifier": "alice@acme.test"})
+    assert response.status_code == 200
+    assert "X-Frame-Options" not in response.headers  # the portal middleware did not run
+    assert not response.cookies
+    assert response.wsgi_request.resolver_match.url_name == "apple-account-discovery"
