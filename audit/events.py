@@ -46,6 +46,12 @@ class AuditAction(models.TextChoices):
     QR_TOKEN_CREATED = "registration.qr_created", "Registration QR code shown"
     APP_REGISTRATION_REFUSED = "registration.app_refused", "In-app registration refused"
     REGISTRATION_REREGISTER_REQUESTED = "registration.reregister", "Re-registration requested"
+    # Apple account-driven enrollment
+    MANAGED_DOMAIN_ADDED = "account.domain_added", "Managed domain added"
+    MANAGED_DOMAIN_REMOVED = "account.domain_removed", "Managed domain removed"
+    ACCOUNT_TOKEN_ISSUED = "account.token_issued", "Account enrollment token issued"
+    ACCOUNT_TOKEN_USED = "account.token_used", "Account enrollment token used"
+    ACCOUNT_ENROLLMENT_REFUSED = "account.enrollment_refused", "Account enrollment refused"
     # devices
     DEVICE_REGISTERED = "device.registered", "Device registered"
     DEVICE_REREGISTERED = "device.reregistered", "Device re-registered"

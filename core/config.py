@@ -54,6 +54,7 @@ class Config:
     email: EmailConfig
     scep_challenge_ttl_minutes: int
     registration_ttl_hours: int
+    account_token_ttl_minutes: int
     certificate_validity_days: int
     login_attempt_limit: int
     cache_key_prefix: str
@@ -391,6 +392,8 @@ def load_config(environ: dict | None = None) -> Config:
         scep_challenge_ttl_minutes=_int(env, "MDM_SCEP_CHALLENGE_TTL_MINUTES", 10, minimum=1),
         registration_ttl_hours=_int(env, "MDM_REGISTRATION_TTL_HOURS", 72, minimum=1,
                                     maximum=24 * 90),
+        account_token_ttl_minutes=_int(env, "MDM_ACCOUNT_TOKEN_TTL_MINUTES", 15, minimum=1,
+                                       maximum=24 * 60),
         certificate_validity_days=_int(env, "MDM_CERTIFICATE_VALIDITY_DAYS", 365, minimum=1),
         login_attempt_limit=_int(env, "MDM_LOGIN_ATTEMPT_LIMIT", 10, minimum=1),
         cache_key_prefix=env.get("MDM_CACHE_KEY_PREFIX", "").strip(),

@@ -2,7 +2,9 @@
 
 - `portal_patterns`: admin portal pages (/t/<tenant_slug>/admin/, "portal" namespace);
 - `selfservice_patterns`: the self-service portal's registration pages (/t/<tenant_slug>/portal/);
-- `tenant_device_patterns`: the enrollment profile download (/t/<tenant_slug>/);
+- `tenant_device_patterns`: the enrollment profile download and account-driven enrollment
+  (its endpoint and web sign-in) (/t/<tenant_slug>/);
+- `well_known_patterns`: Apple's service discovery (/.well-known/, no tenant in the URL);
 - `app_patterns`: the agent app's API (/t/<tenant_slug>/app/v1/);
 - `link_patterns`: registration links (/r/, "go" namespace), the tenant named by the token;
 - `protocol_patterns`: SCEP, first and flat (devices call it all day).
@@ -10,6 +12,9 @@
 
 from django.urls import path, re_path
 
+from enrollment.account import sign_in as account_sign_in
+from enrollment.account.discovery import service_discovery
+from enrollment.account.views import account_enroll
 from enrollment.android.views import android_settings, android_signup_callback
 from enrollment.api.app import AppRegisterView, AppRegistrationView, AppReregisterView
 from enrollment.apple.views import enrollment_profile
@@ -39,9 +44,25 @@ selfservice_patterns = [
     path("app-qr/", register.app_qr, name="app-qr"),
 ]
 
+ACCOUNT_MODE = r"(?P<mode>adde|byod)"
+
 tenant_device_patterns = [
     path("enroll/apple/<str:token>.mobileconfig", enrollment_profile,
          name="apple-enrollment-profile"),
+    # Apple account-driven enrollment: the BaseURL, then the web sign-in its 401 names.
+    re_path(rf"^enroll/account/{ACCOUNT_MODE}$", account_enroll, name="apple-account-enroll"),
+    re_path(rf"^enroll/account/{ACCOUNT_MODE}/sign-in$", account_sign_in.account_sign_in,
+            name="apple-account-sign-in"),
+    re_path(rf"^enroll/account/{ACCOUNT_MODE}/sign-in/pin$", account_sign_in.account_pin,
+            name="apple-account-pin"),
+    re_path(rf"^enroll/account/{ACCOUNT_MODE}/sign-in/password$",
+            account_sign_in.account_password, name="apple-account-password"),
+]
+
+# Apple's service discovery, at the root of this host (the customer's domain points here).
+well_known_patterns = [
+    path(".well-known/com.apple.remotemanagement", service_discovery,
+         name="apple-account-discovery"),
 ]
 
 app_patterns = [

@@ -1,4 +1,5 @@
-"""Devices' protocol endpoints (MDM check-in and server, SCEP) skip the portals' middleware.
+"""Devices' protocol endpoints (MDM check-in and server, SCEP, Apple's service discovery)
+skip the portals' middleware.
 
 No session, CSRF token, login, flash message or frame header applies to a device, yet that chain
 costs about as much CPU as a whole GetCACert, and SCEP and MDM traffic is most of what a
@@ -23,11 +24,14 @@ class DeviceEndpointsMiddleware:
 
     def __call__(self, request: HttpRequest):
         path = request.path_info
-        if path.startswith("/t/"):
+        if path.startswith(("/t/", "/.well-known/")):
             for pattern in self.patterns:
                 match = pattern.resolve(path[1:])
                 if match is not None:
-                    set_request_tenant(request, match.kwargs["tenant_slug"])
+                    # Apple's service discovery has no tenant in its URL (it finds one itself).
+                    request.tenant = None
+                    if "tenant_slug" in match.kwargs:
+                        set_request_tenant(request, match.kwargs["tenant_slug"])
                     request.resolver_match = match
                     return match.func(request, *match.args, **match.kwargs)
         return self.get_response(request)

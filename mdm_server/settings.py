@@ -17,6 +17,7 @@ MDM_ENCRYPTION_KEY = CONFIG.encryption_key
 MDM_DATA_DIR = CONFIG.data_dir
 MDM_SCEP_CHALLENGE_TTL_MINUTES = CONFIG.scep_challenge_ttl_minutes
 MDM_REGISTRATION_TTL_HOURS = CONFIG.registration_ttl_hours
+MDM_ACCOUNT_TOKEN_TTL_MINUTES = CONFIG.account_token_ttl_minutes
 MDM_CERTIFICATE_VALIDITY_DAYS = CONFIG.certificate_validity_days
 MDM_LOGIN_ATTEMPT_LIMIT = CONFIG.login_attempt_limit
 MDM_VENDOR_CERTIFICATE_FILE = CONFIG.vendor_certificate_file

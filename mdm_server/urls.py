@@ -52,6 +52,7 @@ tenant_patterns = [
 device_protocol_patterns = [
     *devices_urls.protocol_patterns,
     *enrollment_urls.protocol_patterns,
+    *enrollment_urls.well_known_patterns,
 ]
 
 urlpatterns = [

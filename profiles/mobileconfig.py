@@ -28,6 +28,14 @@ class Platform(StrEnum):
     MACOS = "macos"
 
 
+class EnrollmentMode(StrEnum):
+    """Account-driven enrollment's ``EnrollmentMode`` (iOS 15+/macOS 14+): BYOD is a User
+    Enrollment (no AccessRights: its rights are fixed by Apple), ADDE a Device Enrollment."""
+
+    BYOD = "BYOD"
+    ADDE = "ADDE"
+
+
 class ProfileScope(StrEnum):
     """macOS only: install for the whole system (device channel) or the user."""
 
@@ -58,6 +66,10 @@ class MdmSettings:
     access_rights: int = ALL_ACCESS_RIGHTS
     sign_message: bool = True  # devices add the Mdm-Signature header
     check_out_when_removed: bool = True
+    # Account-driven enrollment: both set, or neither. The device cancels the enrollment when
+    # either is missing or wrong, and a BYOD profile that carries AccessRights.
+    enrollment_mode: EnrollmentMode | str | None = None
+    assigned_managed_apple_id: str | None = None
 
 
 def _uuid(value: str) -> str:
@@ -214,6 +226,15 @@ def _mdm_payload(mdm: MdmSettings, identity_uuid: str, platform: Platform) -> di
         "CheckOutWhenRemoved": mdm.check_out_when_removed,
         "AccessRights": rights,
     }
+    if mdm.enrollment_mode is not None or mdm.assigned_managed_apple_id is not None:
+        mode = EnrollmentMode(mdm.enrollment_mode)
+        apple_id = mdm.assigned_managed_apple_id
+        if not isinstance(apple_id, str) or "@" not in apple_id.strip("@"):
+            raise ValueError("account-driven enrollment needs the user's AssignedManagedAppleID")
+        payload["EnrollmentMode"] = mode.value
+        payload["AssignedManagedAppleID"] = apple_id
+        if mode is EnrollmentMode.BYOD:
+            del payload["AccessRights"]
     if mdm.checkin_url:
         payload["CheckInURL"] = _https(mdm.checkin_url, "checkin_url")
     if platform is Platform.MACOS:

@@ -125,6 +125,8 @@ CONTENT_FORMATS = {
     "password": "A new account password: it must pass the server's password rules (long "
                 "enough, not a common password, not only digits, not like the user's name or "
                 "address).",
+    "dns-name": "A DNS domain name such as example.com: at least two labels, no scheme, "
+                "port, path or wildcard (capitals and a final dot are accepted and dropped).",
     "google-service-account-json": 'A Google Cloud service-account key file as JSON text: '
                                    '"type": "service_account", with client_email, private_key '
                                    '(PEM) and token_uri.',

@@ -12,10 +12,17 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 
-from devices.simulator.accounts import ACTOR, simulated_users
+from devices.simulator.account_driven import AccountDrivenEnrollment
+from devices.simulator.accounts import (
+    ACTOR,
+    SIMULATED_PASSWORD,
+    simulated_domain,
+    simulated_users,
+)
 from devices.simulator.enroll_apple import AppleEnrollment, SimulationError
 from devices.simulator.summary import Summary
-from enrollment.models import RegistrationMethod
+from enrollment.models import ManagedDomain, RegistrationMethod
+from enrollment.services.managed_domains import do_add_managed_domain
 from enrollment.services.registration_journey import start_registration
 
 KEY_POOL_SIZE = 8  # RSA generation is slow; devices of one run share a few keys
@@ -48,6 +55,35 @@ def enroll_apple_devices(tenant_slug: str, platform: str, jobs: list[tuple[str, 
             futures = [pool.submit(enrollment.enroll, tenant_slug, url, keys[index % len(keys)],
                                    platform=platform, user_short_name=short)
                        for index, (url, short) in enumerate(jobs)]
+            for future in as_completed(futures):
+                try:
+                    summary.add(future.result())
+                except (SimulationError, httpx.HTTPError, ValueError) as exc:
+                    summary.fail(str(exc))
+                if progress:
+                    progress(summary.done, summary.total)
+    return summary
+
+
+def enroll_by_account(tenant, platform: str, count: int, server: str, *, mode: str = "adde",
+                      concurrency: int, progress: Callable[[int, int], None] | None = None
+                      ) -> Summary:
+    """Account-driven enrollment for `count` new users with the simulated password, their
+    domain managed by the tenant (added if missing): discovery, sign-in, profile, then SCEP
+    and check-in, as `AccountDrivenEnrollment` does."""
+    domain = simulated_domain(tenant)
+    if not ManagedDomain.objects.for_tenant(tenant).filter(domain=domain).exists():
+        do_add_managed_domain(tenant, domain, actor=ACTOR)
+    users = simulated_users(tenant, platform, count, password=SIMULATED_PASSWORD)
+    keys = device_keys(count)
+    summary = Summary(count)
+    with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=max(1, concurrency))) \
+            as http:
+        devices = AccountDrivenEnrollment(AppleEnrollment(http, settings.MDM_PUBLIC_URL, server))
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            futures = [pool.submit(devices.enroll, tenant.slug, user.email, SIMULATED_PASSWORD,
+                                   keys[index % len(keys)], mode=mode, platform=platform)
+                       for index, user in enumerate(users)]
             for future in as_completed(futures):
                 try:
                     summary.add(future.result())

@@ -10,6 +10,7 @@ from enrollment.api.invitations import (
     RegistrationPolicyViewSet,
     UserInvitationViewSet,
 )
+from enrollment.api.managed_domains import ManagedDomainViewSet
 from enrollment.api.registrations import RegistrationViewSet
 from enrollment.api.renewal_policy import IdentityRenewalPolicyViewSet
 from enrollment.api.views import (
@@ -24,6 +25,7 @@ router.register("certificate-authorities", CertificateAuthorityViewSet,
 router.register("certificates", IssuedCertificateViewSet, basename="certificate")
 router.register("scep-challenges", ChallengeViewSet, basename="scep-challenge")
 router.register("registrations", RegistrationViewSet, basename="registration")
+router.register("managed-domains", ManagedDomainViewSet, basename="managed-domain")
 
 urlpatterns = [
     path("registration-policy/",

@@ -20,3 +20,20 @@ def checkin_url(tenant) -> str:
 
 def server_url(tenant) -> str:
     return _public("apple-mdm-server", tenant)
+
+
+def account_enroll_url(tenant_slug: str, mode: str) -> str:
+    """Account-driven enrollment's BaseURL (what service discovery answers) for one mode."""
+    return settings.MDM_PUBLIC_URL + reverse("apple-account-enroll",
+                                             kwargs={"tenant_slug": tenant_slug, "mode": mode})
+
+
+def account_sign_in_url(tenant_slug: str, mode: str) -> str:
+    """The web sign-in the 401 sends the device to (ASWebAuthenticationSession)."""
+    return settings.MDM_PUBLIC_URL + reverse("apple-account-sign-in",
+                                             kwargs={"tenant_slug": tenant_slug, "mode": mode})
+
+
+def discovery_url() -> str:
+    """Service discovery on this server; a customer's domain redirects or proxies here."""
+    return settings.MDM_PUBLIC_URL + reverse("apple-account-discovery")

@@ -68,6 +68,15 @@ def _subject(tenant, suffix: str) -> list[tuple[str, str]]:
 
 
 @dataclass(frozen=True)
+class AccountProfile:
+    """What an account-driven enrollment adds to the MDM payload: Apple's ``EnrollmentMode``
+    (BYOD or ADDE) and the signed-in user's ``AssignedManagedAppleID``."""
+
+    enrollment_mode: mobileconfig.EnrollmentMode
+    managed_apple_id: str
+
+
+@dataclass(frozen=True)
 class ProfileFrame:
     """What every enrollment profile of a tenant shares, read once: a batch of profiles (the
     renewal scan) costs no query per profile."""
@@ -79,7 +88,8 @@ class ProfileFrame:
     root_der: bytes | None
     intermediate_ders: tuple[bytes, ...]
 
-    def build(self, platform: str, subject: list[tuple[str, str]], challenge: str) -> dict:
+    def build(self, platform: str, subject: list[tuple[str, str]], challenge: str, *,
+              account: AccountProfile | None = None) -> dict:
         tenant = self.tenant
         return mobileconfig.build_enrollment_profile(
             organization=tenant.name,
@@ -89,16 +99,19 @@ class ProfileFrame:
                 url=scep_url(tenant), challenge=challenge, subject=subject,
                 ca_fingerprint=hashlib.sha1(self.ca_der).digest(),  # noqa: S324 - Apple's
             ),
-            mdm=mobileconfig.MdmSettings(server_url=server_url(tenant),
-                                         checkin_url=checkin_url(tenant), topic=self.topic),
+            mdm=mobileconfig.MdmSettings(
+                server_url=server_url(tenant), checkin_url=checkin_url(tenant), topic=self.topic,
+                enrollment_mode=account.enrollment_mode if account else None,
+                assigned_managed_apple_id=account.managed_apple_id if account else None),
             root_ca_der=self.root_der,
             intermediate_ca_ders=list(self.intermediate_ders),
             platform=platform,
         )
 
-    def render(self, platform: str, subject: list[tuple[str, str]], challenge: str) -> bytes:
+    def render(self, platform: str, subject: list[tuple[str, str]], challenge: str, *,
+               account: AccountProfile | None = None) -> bytes:
         """The .mobileconfig bytes: CMS SignedData (DER), or the plain XML plist."""
-        data = mobileconfig.serialize(self.build(platform, subject, challenge))
+        data = mobileconfig.serialize(self.build(platform, subject, challenge, account=account))
         if not self.signed:
             return data
         identity = self.signing_identity
@@ -133,7 +146,9 @@ def build_registration_profile(tenant, registration: Registration, challenge: st
                                        scep_subject(tenant, registration), challenge)
 
 
-def render_registration_profile(tenant, registration: Registration, challenge: str) -> bytes:
+def render_registration_profile(tenant, registration: Registration, challenge: str, *,
+                                account: AccountProfile | None = None) -> bytes:
     """The .mobileconfig bytes to serve: CMS SignedData (DER), or the plain XML plist."""
     return profile_frame(tenant).render(registration.platform,
-                                        scep_subject(tenant, registration), challenge)
+                                        scep_subject(tenant, registration), challenge,
+                                        account=account)

@@ -54,3 +54,12 @@ __all__ += ["AndroidEnrollmentToken", "AndroidEnterprise", "AndroidOwnership"]
 from enrollment.models.reminders import Reminder, ReminderPolicy, ReminderStatus  # noqa: E402
 
 __all__ += ["Reminder", "ReminderPolicy", "ReminderStatus"]
+
+# Apple account-driven enrollment (managed domains, access tokens)
+from enrollment.models.account import (  # noqa: E402
+    AccountEnrollmentMode,
+    AccountEnrollmentToken,
+    ManagedDomain,
+)
+
+__all__ += ["AccountEnrollmentMode", "AccountEnrollmentToken", "ManagedDomain"]

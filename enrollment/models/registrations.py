@@ -32,6 +32,8 @@ class RegistrationMethod(models.TextChoices):
     SELF_SERVICE = "self_service", "Self-service portal"
     QR = "qr", "QR code"
     API = "api", "API"
+    # Apple account-driven enrollment: the device asked, the user signed in on our page.
+    ACCOUNT_DRIVEN = "account_driven", "Account-driven enrollment"
     # Not a new enrollment: a managed device's identity renewed by a re-enrollment profile.
     RENEWAL = "renewal", "Identity renewal"
 

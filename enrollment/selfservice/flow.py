@@ -1,10 +1,12 @@
 """Where a user stands in the /go flow: which factors they proved (kept in the session, bound
-to one registration link for 30 minutes) and what comes next."""
+to one registration link for 30 minutes) and what comes next. Account-driven enrollment's
+sign-in page walks the same steps, by the same rules, under its own session key."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 from enrollment.services.policies import needs_password, pin_required
 from users.models import User, UserSource
@@ -25,25 +27,34 @@ class GoFlow:
     password_user: int | None = None  # signed in with a password (or network credentials)
     pin_user: int | None = None       # entered a correct one-time PIN
 
+    session_key: ClassVar[str] = SESSION_KEY
+
     @classmethod
     def load(cls, session, link) -> GoFlow:
-        raw = session.get(SESSION_KEY)
+        return cls.load_scoped(session, link.pk, link.tenant_id)
+
+    @classmethod
+    def load_scoped(cls, session, scope_id: int, tenant_id: int) -> GoFlow:
+        """The flow kept under ``cls.session_key`` for this scope (a registration link's id;
+        another entry point, such as account-driven sign-in, uses a key and scope of its
+        own) and tenant, or a fresh one."""
+        raw = session.get(cls.session_key)
         if isinstance(raw, dict):
             try:
                 flow = cls(**raw)
             except TypeError:
                 flow = None
-            if (flow is not None and flow.link_id == link.pk and flow.tenant_id == link.tenant_id
+            if (flow is not None and flow.link_id == scope_id and flow.tenant_id == tenant_id
                     and time.time() - flow.started < FLOW_SECONDS):
                 return flow
-        return cls(link_id=link.pk, tenant_id=link.tenant_id, started=time.time())
+        return cls(link_id=scope_id, tenant_id=tenant_id, started=time.time())
 
     def save(self, session) -> None:
-        session[SESSION_KEY] = asdict(self)
+        session[self.session_key] = asdict(self)
 
-    @staticmethod
-    def clear(session) -> None:
-        session.pop(SESSION_KEY, None)
+    @classmethod
+    def clear(cls, session) -> None:
+        session.pop(cls.session_key, None)
 
     def proved_password(self, user: User) -> None:
         if self.pin_user not in (None, user.pk):

@@ -50,6 +50,10 @@ def _resolve(request: HttpRequest, version: str, token: str):
     return resolved.link, None
 
 
+def _step_url(name: str, link) -> str:
+    return reverse(name, args=[link.format_version, link.token])
+
+
 def _platform(request: HttpRequest, flow: GoFlow) -> str:
     """The platform this browser registers: ios / android as a phone says; on a desktop only
     what the user chose on the desktop page (`?platform=macos`, "register this Mac", offered
@@ -97,7 +101,8 @@ def go(request: HttpRequest, version: str, token: str) -> HttpResponse:
             flow.save(request.session)
             return _continue(request, link, flow)
     return render(request, "go/sign_in.html", {"form": form, "link": link, "platform": platform,
-                                               "waiting_for_password": flow.pin_user},
+                                               "waiting_for_password": flow.pin_user,
+                                               "pin_url": _step_url("go:pin", link)},
                   status=400 if request.method == "POST" else 200)
 
 
@@ -136,7 +141,8 @@ def go_pin(request: HttpRequest, version: str, token: str) -> HttpResponse:
             flow.save(request.session)
             return _continue(request, link, flow)
         form.add_error(None, check.message)
-    return render(request, "go/pin.html", {"form": form, "link": link, "known": known},
+    return render(request, "go/pin.html", {"form": form, "link": link, "known": known,
+                                           "sign_in_url": _step_url("go:go", link)},
                   status=400 if request.method == "POST" else 200)
 
 

@@ -88,6 +88,7 @@ CONTENT_FORMAT_VALUES = {
                     "(|(ou=Staff)(!(ou=Contractors)))", "(cn=Jo*n)"],
     "password": ["Corr3ct-horse-battery", "vXq7!turbine-Lamp", "Quiet otter 58 rides"],
     "google-service-account-json": [json.dumps(SERVICE_ACCOUNT)],
+    "dns-name": ["example.com", "Corp.Example.ORG", "mail.example.co.uk."],
 }
 for _name, _values in CONTENT_FORMAT_VALUES.items():
     schemathesis.openapi.format(_name, st.sampled_from(_values))

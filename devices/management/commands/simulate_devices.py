@@ -1,5 +1,6 @@
 """simulate_devices --tenant SLUG --platform ios|macos|android --count N [--server URL]
 simulate_devices --tenant SLUG --platform ios|macos --count N --days D [--step-days S]
+simulate_devices --tenant SLUG --platform ios|macos --method account-driven [--mode adde]
 
 Creates N users and registrations in the tenant, then drives the real HTTP endpoints the way
 devices do (see devices.simulator), with a progress bar and a summary: enrolled, failed and
@@ -10,6 +11,11 @@ enrolls today, then checks in every S days while the renewal scan runs as the be
 devices renew their identities when sent a re-enrollment profile. The summary says how many
 renewed and how many are still managed on the last day. Rows written carry the simulated
 dates: use a tenant kept for simulations.
+
+With --method account-driven, each device enrolls as a user typing their address in Settings
+does (Apple account-driven enrollment): service discovery, the 401 and its sign-in page (the
+users get a known password, their domain is made a managed domain of the tenant), the access
+token, the profile, then SCEP and check-in. Only --mode adde for now.
 """
 
 from __future__ import annotations
@@ -23,7 +29,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from devices.simulator.android import simulate_android
-from devices.simulator.apple_fleet import enroll_apple_devices, start_registrations
+from devices.simulator.apple_fleet import (
+    enroll_apple_devices,
+    enroll_by_account,
+    start_registrations,
+)
 from devices.simulator.lifecycle import live_through
 from devices.simulator.summary import Summary
 from enrollment.services.apple_settings import apple_settings, do_save_apple_settings
@@ -46,14 +56,24 @@ class Command(BaseCommand):
                                  "(identity renewal included).")
         parser.add_argument("--step-days", type=int, default=1,
                             help="With --days: devices check in every this many days.")
+        parser.add_argument("--method", choices=["profile", "account-driven"],
+                            default="profile",
+                            help="Apple: download a registration's profile (default), or "
+                                 "enroll by account sign-in.")
+        parser.add_argument("--mode", choices=["adde", "byod"], default="adde",
+                            help="With --method account-driven: device (adde) or user (byod) "
+                                 "enrollment.")
 
     def handle(self, *args, tenant: str, platform: str, count: int, server: str | None,
-               concurrency: int, wait: int, days: int = 0, step_days: int = 1, **options):
+               concurrency: int, wait: int, days: int = 0, step_days: int = 1,
+               method: str = "profile", mode: str = "adde", **options):
         tenant_obj = Tenant.objects.filter(slug=tenant, is_active=True).first()
         if tenant_obj is None:
             raise CommandError(f"No active tenant {tenant!r}.")
         if not 1 <= count <= 100_000:
             raise CommandError("--count must be between 1 and 100000.")
+        if method == "account-driven" and (platform == "android" or days):
+            raise CommandError("--method account-driven is for ios and macos, without --days.")
         if days:
             self._live(tenant_obj, platform, count, days, step_days)
             return
@@ -65,6 +85,13 @@ class Command(BaseCommand):
             self._report(summary)
             return
         self._ensure_push_topic(tenant_obj)
+        if method == "account-driven":
+            if mode == "byod":
+                raise CommandError("--mode byod: account-driven User Enrollment is not "
+                                   "simulated yet (its check-in is not served yet).")
+            self._report(enroll_by_account(tenant_obj, platform, count, server, mode=mode,
+                                           concurrency=concurrency, progress=self._progress))
+            return
         jobs = start_registrations(tenant_obj, platform, count)
         summary = enroll_apple_devices(tenant_obj.slug, platform, jobs, server,
                                        concurrency=concurrency, progress=self._progress)
