@@ -25,10 +25,14 @@ class DeviceSerializer(serializers.ModelSerializer):
         model = Device
         fields = ["id", "platform", "state", "owner", "udid", "serial_number", "name", "model",
                   "model_name", "product_name", "os_version", "build_version", "enrolled_at",
-                  "last_seen_at", "identity_expires_at", "created_at"]
+                  "last_seen_at", "identity_expires_at", "user_enrollment", "created_at"]
         read_only_fields = fields
-        extra_kwargs = {"identity_expires_at": {"help_text": (
-            "Apple: when the MDM identity certificate expires (renewed before it does).")}}
+        extra_kwargs = {
+            "identity_expires_at": {"help_text": (
+                "Apple: when the MDM identity certificate expires (renewed before it does).")},
+            "user_enrollment": {"help_text": (
+                "Apple User Enrollment: a personal device, known by its EnrollmentID (in "
+                "`udid`); only the commands Apple allows on such devices are accepted.")}}
 
 
 class IdentityRenewalSerializer(serializers.ModelSerializer):

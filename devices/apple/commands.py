@@ -22,6 +22,7 @@ from django.utils import timezone
 from audit.events import AuditAction
 from audit.record import actor_fields, record
 from devices.apple import messages as msg
+from devices.apple import user_enrollment
 from devices.models import AppleChannel, Command, CommandStatus, Device, DeviceState
 from devices.models.commands import PENDING_STATUSES
 from devices.services.renewal_outcomes import fail_renewal_of_command
@@ -180,6 +181,8 @@ def do_enqueue_command(tenant, device: Device, request_type: str,
     assert device.tenant_id == tenant.id
     if device.platform not in ("ios", "macos"):
         raise CommandRejected("Only Apple devices take MDM commands.")
+    if device.user_enrollment and (why := user_enrollment.refusal(request_type)):
+        raise CommandRejected(why)
     channel = channel or device_channel_of(device)
     if channel is None:
         raise CommandRejected("This device has not checked in over MDM yet.")

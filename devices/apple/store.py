@@ -403,12 +403,14 @@ def _save_device_facts(tenant, device: Device | None, m: msg.Authenticate,
     if device is None:
         return Device.objects.create(tenant=tenant, platform=platform, udid=m.device_id,
                                      state=DeviceState.PENDING, last_seen_at=now,
-                                     identity_expires_at=identity_expires_at, **facts)
+                                     identity_expires_at=identity_expires_at,
+                                     user_enrollment=m.udid is None, **facts)
     for key, value in facts.items():
         setattr(device, key, value)
     # Until its TokenUpdate, a (re-)authenticated device is enrolling, not managed.
     device.platform, device.state, device.last_seen_at = platform, DeviceState.PENDING, now
     device.identity_expires_at = identity_expires_at
+    device.user_enrollment = m.udid is None  # named by an EnrollmentID: User Enrollment
     device.renewal_retry_at = device.renewal_requested_at = None
     device.save()
     return device

@@ -45,6 +45,9 @@ class Device(TenantOwned):
     # Apple: when the MDM identity certificate bound to the device channel expires (kept with
     # the binding), what the renewal scan, the dashboard and the devices filter read.
     identity_expires_at = models.DateTimeField(null=True, blank=True)
+    # Apple User Enrollment (account-driven BYOD): a personal device known only by its
+    # EnrollmentID (kept in ``udid``); only the commands Apple allows there are sent.
+    user_enrollment = models.BooleanField(default=False)
     # A renewal was sent: none again before this (its window, then a back-off).
     renewal_retry_at = models.DateTimeField(null=True, blank=True)
     # An admin asked to renew now: the next scan sends it whatever the expiry.

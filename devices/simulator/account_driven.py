@@ -10,8 +10,7 @@ HTTP as a device does:
 4. ``POST BaseURL`` again with ``Authorization: Bearer <access-token>``: the profile;
 5. then SCEP and check-in as for any enrollment profile (``AppleEnrollment.install``).
 
-Only mode ``adde`` is simulated: the BYOD check-in (EnrollmentID instead of UDID) is not
-served yet.
+Both modes: ``byod`` devices check in by EnrollmentID (User Enrollment), ``adde`` by UDID.
 """
 
 from __future__ import annotations
@@ -102,8 +101,6 @@ class AccountDrivenEnrollment:
 
     def enroll(self, tenant_slug: str, email: str, password: str, key, *, mode: str = "adde",
                platform: str = "ios") -> AppleRun:
-        if mode != "adde":
-            raise SimulationError("account-driven User Enrollment (byod) is not simulated yet")
         started = time.perf_counter()
         base_url = self.discover(email, mode)
         body = signed_machine_info(

@@ -49,6 +49,13 @@ class SimulatedDevice:
     product_name: str = "iPhone10,3"
     os_version: str = "17.4"
     topic: str = TOPIC
+    # User Enrollment (BYOD): the device names itself by an EnrollmentID, never its UDID or
+    # serial number (``udid`` then holds that EnrollmentID).
+    user_enrollment: bool = False
+
+    @property
+    def id_key(self) -> str:
+        return "EnrollmentID" if self.user_enrollment else "UDID"
 
     @property
     def checkin_path(self) -> str:
@@ -71,12 +78,14 @@ class SimulatedDevice:
         return self.send(self.checkin_path, self.checkin_message(message_type, **keys))
 
     def checkin_message(self, message_type: str, **keys) -> dict:
-        return {"MessageType": message_type, "UDID": self.udid, "Topic": self.topic, **keys}
+        return {"MessageType": message_type, self.id_key: self.udid, "Topic": self.topic,
+                **keys}
 
     def authenticate(self, **keys) -> tuple[int, bytes]:
+        if not self.user_enrollment:
+            keys = {"SerialNumber": self.serial_number, **keys}
         return self.checkin("Authenticate", BuildVersion="21E219", OSVersion=self.os_version,
-                            ProductName=self.product_name, SerialNumber=self.serial_number,
-                            **keys)
+                            ProductName=self.product_name, **keys)
 
     def token_update(self, **keys) -> tuple[int, bytes]:
         values = {"Token": os.urandom(32), "PushMagic": str(uuid.uuid4()).upper(),
@@ -92,7 +101,7 @@ class SimulatedDevice:
 
     def report(self, status: str = "Idle", command_uuid: str | None = None,
                **keys) -> tuple[int, bytes]:
-        message = {"UDID": self.udid, "Status": status, **keys}
+        message = {self.id_key: self.udid, "Status": status, **keys}
         if command_uuid:
             message["CommandUUID"] = command_uuid
         return self.send(self.server_path, message)
@@ -101,10 +110,12 @@ class SimulatedDevice:
         return self.report("Idle")
 
     def device_information(self, command_uuid: str, **answers) -> tuple[int, bytes]:
-        responses = {"UDID": self.udid, "SerialNumber": self.serial_number,
-                     "DeviceName": "Test iPhone", "Model": "MQA52", "ModelName": "iPhone",
+        responses = {"DeviceName": "Test iPhone", "Model": "MQA52", "ModelName": "iPhone",
                      "ProductName": self.product_name, "OSVersion": self.os_version,
-                     "BuildVersion": "21E219", "IMEI": "35 000000 000000 0", **answers}
+                     "BuildVersion": "21E219", **answers}
+        if not self.user_enrollment:  # a personal device keeps its hardware ids to itself
+            responses = {"UDID": self.udid, "SerialNumber": self.serial_number,
+                         "IMEI": "35 000000 000000 0", **responses}
         return self.report("Acknowledged", command_uuid, RequestType="DeviceInformation",
                            QueryResponses=responses)
 

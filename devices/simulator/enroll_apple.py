@@ -126,14 +126,15 @@ class AppleEnrollment:
         device = SimulatedDevice(tenant_slug, self._transport, key, cert, topic=mdm["Topic"],
                                  product_name="MacBookPro18,3" if platform == "macos"
                                  else "iPhone15,2",
-                                 os_version="14.4" if platform == "macos" else "17.4")
+                                 os_version="14.4" if platform == "macos" else "17.4",
+                                 user_enrollment=mdm.get("EnrollmentMode") == "BYOD")
         run.udid, run.device = device.udid, device
         started = time.perf_counter()
         for step in (device.authenticate, device.token_update):
             status, body = step()
             if status != 200:
                 raise SimulationError(f"{step.__name__}: HTTP {status} {body[:120]!r}")
-        if platform == "macos":
+        if platform == "macos" and not device.user_enrollment:
             status, _ = device.user_token_update("501", user_short_name)
             if status != 200:
                 raise SimulationError(f"user channel TokenUpdate: HTTP {status}")

@@ -37,7 +37,7 @@ class TestDeviceAPI(APIViewTestCases.ReadOnlyAPIViewTestCase):
     model = Device
     list_fields = ["id", "platform", "state", "owner", "udid", "serial_number", "name", "model",
                    "model_name", "product_name", "os_version", "build_version", "enrolled_at",
-                   "last_seen_at", "identity_expires_at", "created_at"]
+                   "last_seen_at", "identity_expires_at", "user_enrollment", "created_at"]
     detail_fields = [*list_fields, "imei", "meid", "device_information", "channels",
                      "identity_renewal", "previous_identity_accepted_until"]
     list_max_queries = 6

@@ -1,6 +1,6 @@
 """simulate_devices --tenant SLUG --platform ios|macos|android --count N [--server URL]
 simulate_devices --tenant SLUG --platform ios|macos --count N --days D [--step-days S]
-simulate_devices --tenant SLUG --platform ios|macos --method account-driven [--mode adde]
+simulate_devices --tenant SLUG --platform ios|macos --method account-driven [--mode adde|byod]
 
 Creates N users and registrations in the tenant, then drives the real HTTP endpoints the way
 devices do (see devices.simulator), with a progress bar and a summary: enrolled, failed and
@@ -15,7 +15,7 @@ dates: use a tenant kept for simulations.
 With --method account-driven, each device enrolls as a user typing their address in Settings
 does (Apple account-driven enrollment): service discovery, the 401 and its sign-in page (the
 users get a known password, their domain is made a managed domain of the tenant), the access
-token, the profile, then SCEP and check-in. Only --mode adde for now.
+token, the profile, then SCEP and check-in (byod: by EnrollmentID, User Enrollment).
 """
 
 from __future__ import annotations
@@ -86,9 +86,6 @@ class Command(BaseCommand):
             return
         self._ensure_push_topic(tenant_obj)
         if method == "account-driven":
-            if mode == "byod":
-                raise CommandError("--mode byod: account-driven User Enrollment is not "
-                                   "simulated yet (its check-in is not served yet).")
             self._report(enroll_by_account(tenant_obj, platform, count, server, mode=mode,
                                            concurrency=concurrency, progress=self._progress))
             return

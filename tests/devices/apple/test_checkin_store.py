@@ -349,6 +349,7 @@ class TestCheckinStoreContract:
             "product_name": iphone.product_name, "os_version": iphone.os_version,
             "build_version": "21E219", "imei": "", "meid": "", "device_information": {},
             "enrolled_at": None, "identity_expires_at": issued.not_after,
+            "user_enrollment": False,
             "renewal_retry_at": None, "renewal_requested_at": None, "last_seen_at": NOW,
             "created_at": NOW}]
         assert written.inserted["channel"] == [{

@@ -9,7 +9,7 @@ import io
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 
 from devices.models import Device, DeviceState
 from devices.simulator.account_driven import AccountDrivenEnrollment
@@ -70,6 +70,32 @@ def test_simulate_devices_account_driven(live_server, settings, tenant):
         DeviceState.ACTIVE}
     assert set(Registration.objects.filter(tenant=tenant).values_list("method", "state")) == {
         (RegistrationMethod.ACCOUNT_DRIVEN, RegistrationState.ENROLLED)}
-    with pytest.raises(CommandError, match="not simulated yet"):
-        call_command("simulate_devices", tenant=tenant.slug, platform="ios", count=1,
-                     method="account-driven", mode="byod", stdout=out, stderr=err)
+    call_command("simulate_devices", tenant=tenant.slug, platform="ios", count=1,
+                 method="account-driven", mode="byod", stdout=out, stderr=err)
+    assert "enrolled 1, failed 0 of 1" in out.getvalue()
+    assert Device.objects.filter(tenant=tenant, user_enrollment=True).count() == 1
+
+
+def test_byod_journey_checks_in_by_enrollment_id(live_server, settings, apple_tenant, alice,
+                                                 api):
+    """User Enrollment: the device names itself by an EnrollmentID, is shown personal, and
+    only the commands Apple allows on personal devices are accepted."""
+    settings.MDM_PUBLIC_URL = live_server.url
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with httpx.Client(timeout=60) as http:
+        device = AccountDrivenEnrollment(AppleEnrollment(http, live_server.url, live_server.url))
+        run = device.enroll("acme", alice.email, PASSWORD, key, mode="byod")
+    assert run.device.user_enrollment and "DeviceInformation" in run.commands
+    enrolled = Device.objects.get(tenant=apple_tenant)
+    assert (enrolled.state, enrolled.owner, enrolled.udid, enrolled.user_enrollment,
+            enrolled.serial_number) == (DeviceState.ACTIVE, alice, run.udid, True, "")
+    assert Registration.objects.get().state == RegistrationState.ENROLLED
+    assert api.get(f"/api/v1/devices/{enrolled.pk}/").json()["user_enrollment"] is True
+    erase = api.post(f"/api/v1/devices/{enrolled.pk}/commands/",
+                     {"request_type": "EraseDevice", "payload": {}}, format="json")
+    assert erase.status_code == 400
+    assert "not allowed on a personal device enrolled by User Enrollment" in \
+        erase.json()["error"]["message"]
+    listed = api.post(f"/api/v1/devices/{enrolled.pk}/commands/",
+                      {"request_type": "ProfileList", "payload": {}}, format="json")
+    assert listed.status_code == 201
