@@ -29,6 +29,15 @@ def steps(registration: Registration) -> list[tuple[str, object]]:
     return [(label, getattr(registration, field)) for field, label in STEPS]
 
 
+# What to do after a registration that did not complete, where it is not "start again".
+AGAIN = {
+    RegistrationMethod.RENEWAL: "The next renewal attempt follows on its own.",
+    RegistrationMethod.ACCOUNT_DRIVEN: (
+        "The user signs in again on the device: Settings > General > VPN & Device Management "
+        "(Mac: System Settings > Privacy & Security > Profiles)."),
+}
+
+
 def diagnose(registration: Registration, scep_rejection: str | None = None) -> Diagnosis:
     """`scep_rejection`: the reason of the latest SCEP refusal for this registration, if any
     (e.g. "challenge expired")."""
@@ -36,8 +45,7 @@ def diagnose(registration: Registration, scep_rejection: str | None = None) -> D
     expired = state == RegistrationState.EXPIRED or (
         state in (RegistrationState.STARTED, RegistrationState.PROFILE_DOWNLOADED,
                   RegistrationState.CERTIFICATE_ISSUED) and r.expires_at <= timezone.now())
-    again = ("The next renewal attempt follows on its own."
-             if r.method == RegistrationMethod.RENEWAL else "Start registration again.")
+    again = AGAIN.get(r.method, "Start registration again.")
     if state == RegistrationState.ENROLLED:
         return Diagnosis(True, "The device is enrolled.")
     if scep_rejection and "challenge" in scep_rejection:

@@ -13,6 +13,7 @@ from enrollment.models import AccountEnrollmentToken
 from enrollment.services.pins import do_issue_pin
 from enrollment.services.registrations import hash_token
 from tests.conftest import PASSWORD
+from tests.users.ldap_server import directory, slapd  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 SIGN_IN = "/t/acme/enroll/account/adde/sign-in"
@@ -114,3 +115,20 @@ def test_byod_sign_in_issues_a_byod_token(client, apple_tenant, alice):
                            {"email": alice.email, "password": PASSWORD})
     assert AccountEnrollmentToken.objects.get(
         token_hash=hash_token(_token_of(response))).mode == "byod"
+
+
+def test_directory_users_sign_in_against_real_slapd(client, apple_tenant, admin,
+                                                     directory):  # noqa: F811 - fixture
+    """A directory user signs in with the password the directory holds (real slapd bind);
+    a bind that fails is refused and no token is issued."""
+    from users.services.ldap import do_save_ldap_connector, do_sync_ldap
+
+    person = directory.add("dana", given_name="Dana", surname="Lee")
+    do_save_ldap_connector(apple_tenant, actor=admin, **directory.connector_values())
+    assert do_sync_ldap(apple_tenant, actor=admin).status == "succeeded"
+    refused = client.post(SIGN_IN, {"email": person.mail, "password": "not-the-password"})
+    assert refused.status_code == 400 and not AccountEnrollmentToken.objects.exists()
+    token = _token_of(client.post(SIGN_IN, {"email": person.mail,
+                                            "password": person.password}))
+    issued = AccountEnrollmentToken.objects.get(token_hash=hash_token(token))
+    assert issued.user.ldap_dn == directory.dn("dana")
