@@ -27,12 +27,11 @@ from audit.record import record
 from core.origin import Origin
 from enrollment.models import AccountEnrollmentMode
 from enrollment.selfservice.flow import GoFlow, next_step
-from enrollment.selfservice.forms import GoPinForm, GoSetPasswordForm, GoSignInForm
+from enrollment.selfservice.forms import GoPinForm, GoSetPasswordForm, sign_in_step
 from enrollment.services.account_enrollment import do_issue_account_token
 from enrollment.services.pins import do_set_registration_password, verify_pin
 from enrollment.services.policies import policy_for
 from users.models import User
-from users.services.accounts import SignInError, sign_in
 
 CALLBACK_SCHEME = "apple-remotemanagement-user-login"
 # A flow's scope within its session key: one per mode, so an adde and a byod sign-in in one
@@ -72,18 +71,9 @@ def account_sign_in(request: HttpRequest, tenant_slug: str, mode: str) -> HttpRe
     if identifier and "@" in identifier:
         flow.email = identifier
     flow.save(request.session)
-    form = GoSignInForm(request.POST or None, initial={"email": flow.email})
-    if request.method == "POST" and form.is_valid():
-        try:
-            user = sign_in(request.tenant, form.cleaned_data["email"],
-                           form.cleaned_data["password"], require_admin=False,
-                           origin=Origin.of(request))
-        except SignInError as exc:
-            form.add_error(None, str(exc))
-        else:
-            flow.proved_password(user)
-            flow.save(request.session)
-            return _continue(request, mode, flow)
+    form, proved = sign_in_step(request, request.tenant, flow)
+    if proved:
+        return _continue(request, mode, flow)
     return render(request, "go/sign_in.html", {
         "form": form, "platform": "", "waiting_for_password": flow.pin_user,
         "pin_url": _url("apple-account-pin", request, mode),

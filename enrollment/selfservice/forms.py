@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django import forms
 
+from core.origin import Origin
 from users.forms import NewPasswordForm
+from users.services.accounts import SignInError, sign_in
 
 
 class GoSignInForm(forms.Form):
@@ -25,3 +27,21 @@ class GoPinForm(forms.Form):
 
 class GoSetPasswordForm(NewPasswordForm):
     """A password for an account that has none yet, or replacing a temporary one."""
+
+
+def sign_in_step(request, tenant, flow) -> tuple[GoSignInForm, bool]:
+    """The /go password step, for every entry point that walks it (/go, account-driven
+    sign-in): the form, and True once the password (or the directory bind) proved the user,
+    the flow then updated and saved."""
+    form = GoSignInForm(request.POST or None, initial={"email": flow.email})
+    if request.method != "POST" or not form.is_valid():
+        return form, False
+    try:
+        user = sign_in(tenant, form.cleaned_data["email"], form.cleaned_data["password"],
+                       require_admin=False, origin=Origin.of(request))
+    except SignInError as exc:
+        form.add_error(None, str(exc))
+        return form, False
+    flow.proved_password(user)
+    flow.save(request.session)
+    return form, True

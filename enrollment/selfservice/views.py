@@ -19,7 +19,7 @@ from audit.events import AuditAction
 from audit.record import record
 from core.origin import Origin
 from enrollment.selfservice.flow import PHONE_PLATFORMS, GoFlow, next_step
-from enrollment.selfservice.forms import GoPinForm, GoSetPasswordForm, GoSignInForm
+from enrollment.selfservice.forms import GoPinForm, GoSetPasswordForm, sign_in_step
 from enrollment.selfservice.register import PIN_OK_SESSION_KEY
 from enrollment.services.invitations import do_open_invitation, do_use_invitation
 from enrollment.services.links import LinkProblem, resolve_link
@@ -27,7 +27,6 @@ from enrollment.services.pins import do_set_registration_password, verify_pin
 from enrollment.services.policies import policy_for
 from enrollment.user_agents import device_kind
 from users.models import User
-from users.services.accounts import SignInError, sign_in
 
 BACKEND = "users.auth.TenantEmailBackend"
 
@@ -88,18 +87,9 @@ def go(request: HttpRequest, version: str, token: str) -> HttpResponse:
     flow.save(request.session)
     if not platform:
         return _desktop(request, link)
-    form = GoSignInForm(request.POST or None, initial={"email": flow.email})
-    if request.method == "POST" and form.is_valid():
-        try:
-            user = sign_in(link.tenant, form.cleaned_data["email"],
-                           form.cleaned_data["password"], require_admin=False,
-                           origin=Origin.of(request))
-        except SignInError as exc:
-            form.add_error(None, str(exc))
-        else:
-            flow.proved_password(user)
-            flow.save(request.session)
-            return _continue(request, link, flow)
+    form, proved = sign_in_step(request, link.tenant, flow)
+    if proved:
+        return _continue(request, link, flow)
     return render(request, "go/sign_in.html", {"form": form, "link": link, "platform": platform,
                                                "waiting_for_password": flow.pin_user,
                                                "pin_url": _step_url("go:pin", link)},
